@@ -1,0 +1,49 @@
+"""DataModule of the SYNTHETIC multispectral / SAR demo dataset."""
+
+from collections.abc import Mapping, Sequence
+
+from ..datasets import SyntheticMSSAR
+from .multimodal import MultiModalDataModule
+
+
+class SyntheticMSSARDataModule(MultiModalDataModule):
+    """LightningDataModule for :class:`~geokd.datasets.SyntheticMSSAR` (synthetic data).
+
+    Args:
+        batch_size: Size of each mini-batch.
+        num_workers: Number of workers for parallel data loading.
+        mean: Per-band mean per modality; None estimates it from the training split.
+        std: Per-band std per modality; None estimates it from the training split.
+        augment: Apply the reference flip/rotation augmentation to training batches.
+        samples_per_class: Samples per class over train, val and test (70/10/20).
+        size: Height and width of a patch in pixels.
+        looks: Equivalent number of looks of the SAR speckle (lower is noisier).
+        seed: Seed of the synthetic data.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        mean: Mapping[str, Sequence[float]] | None = None,
+        std: Mapping[str, Sequence[float]] | None = None,
+        augment: bool = True,
+        samples_per_class: int = 100,
+        size: int = 64,
+        looks: int = 3,
+        seed: int = 0,
+    ) -> None:
+        """Initialize a new SyntheticMSSARDataModule instance."""
+        super().__init__(
+            SyntheticMSSAR,
+            modalities=['ms', 'sar'],
+            mean=mean,
+            std=std,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            augment=augment,
+            samples_per_class=samples_per_class,
+            size=size,
+            looks=looks,
+            seed=seed,
+        )

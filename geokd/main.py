@@ -1,0 +1,125 @@
+"""Command-line interface: ``geokd fit|validate|test|predict ...``."""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from torchgeo.datamodules import BaseDataModule
+from torchgeo.tasks import BaseTask
+
+import geokd
+import geokd.datamodules
+import geokd.tasks
+
+
+class GeoKDCLI(LightningCLI):
+    """LightningCLI that, after ``fit``, tests each modality from its best checkpoint."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Add geokd's own options.
+
+        Args:
+            parser: The subcommand's parser.
+        """
+        parser.add_argument(
+            '--test_after_fit',
+            type=bool,
+            default=True,
+            help='After fit, test every modality from its best checkpoint.',
+        )
+
+    def after_fit(self) -> None:
+        """Test each single-sensor classifier from its own best validation epoch."""
+        if not self.config['fit'].get('test_after_fit', True):
+            return
+        results = evaluate_per_modality(self.trainer, self.model, self.datamodule)
+        if results and self.trainer.is_global_zero:
+            print(format_results(results))
+            if self.trainer.log_dir:
+                path = Path(self.trainer.log_dir) / 'test_results.json'
+                path.write_text(json.dumps(results, indent=2))
+                print(f'Per-modality test results written to {path}')
+
+
+def evaluate_per_modality(
+    trainer: Trainer, model: LightningModule, datamodule: LightningDataModule | None
+) -> dict[str, dict[str, Any]]:
+    """Test each modality with the checkpoint that maximised its validation F1.
+
+    Falls back to the current weights when no checkpoint was written (for example
+    under ``fast_dev_run``).
+
+    Args:
+        trainer: The trainer that ran ``fit``.
+        model: The trained task (has a ``modalities`` list).
+        datamodule: DataModule with a test split.
+
+    Returns:
+        Per modality: the checkpoint used and its test metrics.
+    """
+    modalities = getattr(model, 'modalities', None)
+    if not modalities:
+        return {}
+    best = {
+        cb.monitor.removeprefix('val_f1_'): cb.best_model_path
+        for cb in trainer.checkpoint_callbacks
+        if isinstance(cb, ModelCheckpoint) and cb.monitor and cb.best_model_path
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for m in modalities:
+        ckpt = best.get(m)
+        metrics = trainer.test(
+            model, datamodule=datamodule, ckpt_path=ckpt, verbose=False
+        )[0]
+        results[m] = {
+            'checkpoint': ckpt,
+            **{k: metrics[f'test_{k}_{m}'] for k in ('f1', 'f1_macro', 'acc')},
+        }
+    return results
+
+
+def format_results(results: dict[str, dict[str, Any]]) -> str:
+    """Render per-modality test results as a small text table.
+
+    Args:
+        results: Output of :func:`evaluate_per_modality`.
+
+    Returns:
+        The table.
+    """
+    lines = [
+        'Test results, each single-sensor classifier from its best validation epoch:',
+        f'{"modality":<10}{"weighted F1":>13}{"macro F1":>10}{"accuracy":>10}  checkpoint',
+    ]
+    for m, r in results.items():
+        ckpt = (
+            os.path.basename(r['checkpoint']) if r['checkpoint'] else '(final weights)'
+        )
+        lines.append(
+            f'{m:<10}{r["f1"]:>13.4f}{r["f1_macro"]:>10.4f}{r["acc"]:>10.4f}  {ckpt}'
+        )
+    return '\n'.join(lines)
+
+
+def main(args: ArgsType = None) -> None:
+    """Run the geokd command line.
+
+    Args:
+        args: Arguments to parse instead of ``sys.argv``.
+    """
+    # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
+    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
+    GeoKDCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        seed_everything_default=0,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={'overwrite': True},
+        parser_kwargs={'version': geokd.__version__},
+        args=args,
+    )

@@ -1,0 +1,54 @@
+"""Feature trunks (timm backbones without their classifier) with optional TorchGeo weights."""
+
+import os
+
+import timm
+import torch
+from torch import nn
+from torchgeo.models import get_weight
+from torchgeo.tasks import utils as tg_utils
+from torchvision.models._api import WeightsEnum
+
+#: What a weights argument may be: a TorchGeo weight enum, its name as a string
+#: (``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``), a path to a state dict, True for timm's
+#: own pretrained weights, or None / False for random initialisation.
+Weights = WeightsEnum | str | bool | None
+
+
+def create_trunk(name: str, in_chans: int, weights: Weights = None) -> nn.Module:
+    """Build a timm backbone that maps an image to a pooled feature vector.
+
+    Args:
+        name: Any timm model name (``'resnet18'`` in the reference).
+        in_chans: Number of input channels of the sensor.
+        weights: Initial weights, see :data:`Weights`.
+
+    Returns:
+        A module mapping ``(B, in_chans, H, W)`` to ``(B, num_features)``; its
+        ``num_features`` attribute gives the feature size.
+
+    Raises:
+        ValueError: If ``name`` is not a timm model, or ``weights`` is a string that
+            is neither a file nor a TorchGeo weight name.
+    """
+    if name not in timm.list_models():
+        msg = f'unknown timm backbone {name!r}'
+        raise ValueError(msg)
+    trunk = timm.create_model(
+        name, num_classes=0, in_chans=in_chans, pretrained=weights is True
+    )
+    if weights is None or isinstance(weights, bool):
+        return trunk
+    if isinstance(weights, WeightsEnum):
+        state_dict = weights.get_state_dict(progress=True, weights_only=True)
+    elif os.path.isfile(weights):
+        state_dict = torch.load(weights, map_location='cpu', weights_only=True)
+    else:
+        try:
+            enum = get_weight(weights)
+        except (ValueError, KeyError) as err:
+            msg = f'weights {weights!r} are neither a file nor a TorchGeo weight name'
+            raise ValueError(msg) from err
+        state_dict = enum.get_state_dict(progress=True, weights_only=True)
+    tg_utils.load_state_dict(trunk, state_dict)
+    return trunk

@@ -1,0 +1,5 @@
+"""LightningModules of geokd."""
+
+from .discomkd import DisCoMKDTask
+
+__all__ = ['DisCoMKDTask']

@@ -1,0 +1,315 @@
+"""Lightning task training every single-sensor classifier at once with DisCoM-KD."""
+
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torch import Tensor
+from torch.optim import Adam
+from torchgeo.datasets.utils import Sample
+from torchgeo.tasks import BaseTask
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from .. import losses
+from ..models import DisCoMKD, ModalityOutput, Weights, dann_lambda
+
+Split = Literal['train', 'val', 'test']
+
+
+class DisCoMKDTask(BaseTask):
+    """Cross-modal distillation by disentanglement and adversarial learning.
+
+    Batches are dicts with ``image_<modality>`` for every modality and either one
+    ``label`` (paired: the same samples in every modality) or ``label_<modality>``
+    (unpaired: each modality its own samples, as the reference code trains).
+
+    Logged metrics, per modality ``m`` and split ``s``: ``s_f1_m`` (weighted F1, the
+    paper's metric), ``s_f1_macro_m``, ``s_acc_m`` (overall accuracy). Each
+    validation epoch also logs the disentanglement diagnostics ``val_adv_acc``
+    (accuracy of ``D_adv`` on ``z_inv``: chance, ``1/M``, when ``z_inv`` is
+    modality-invariant), ``val_cos_inf_irr`` and ``val_cos_inf_inv``.
+
+    One checkpoint per modality keeps that modality's best validation weighted F1, so
+    each deployed classifier comes from its own best epoch, as in the paper.
+    """
+
+    ignore = 'weights'
+    monitor = 'val_loss'
+    mode = 'min'
+
+    def __init__(
+        self,
+        in_channels: dict[str, int],
+        num_classes: int,
+        backbone: str = 'resnet18',
+        weights: dict[str, Weights] | None = None,
+        embed_dim: int | None = None,
+        class_names: list[str] | None = None,
+        cl_weight: float = 1.0,
+        aux_weight: float = 1.0,
+        mod_weight: float = 1.0,
+        adv_weight: float = 1.0,
+        perp_weight: float = 1.0,
+        grl_lambda: float = 1.0,
+        grl_schedule: Literal['constant', 'dann'] = 'constant',
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new DisCoMKDTask instance.
+
+        Args:
+            in_channels: Channel count per modality, e.g. ``{'ms': 13, 'sar': 2}``;
+                the order defines the integer modality labels.
+            num_classes: Number of task classes.
+            backbone: timm model name of every trunk (``resnet18`` in the reference).
+            weights: Initial trunk weights per modality: a TorchGeo weight enum or its
+                name, a state-dict path, or True for timm's weights; not saved in
+                checkpoints (the trained weights are).
+            embed_dim: Embedding size; None takes half the trunk's feature size.
+            class_names: Names of the classes, in label order.
+            cl_weight: Weight of ``L_cl``.
+            aux_weight: Weight of ``L_aux`` (0 = the paper's ablation without it).
+            mod_weight: Weight of ``L_mod`` (0 = without it).
+            adv_weight: Weight of ``L_adv`` (0 = without it).
+            perp_weight: Weight of ``L_perp`` (0 = without it).
+            grl_lambda: Scale of the gradient reversal (reference: 1).
+            grl_schedule: 'constant' keeps ``grl_lambda``; 'dann' scales it by
+                ``2 / (1 + exp(-10 p)) - 1`` over training progress ``p``.
+            lr: Learning rate of Adam (reference: 1e-4, no scheduler).
+
+        Raises:
+            ValueError: If ``class_names`` does not have ``num_classes`` entries.
+        """
+        if class_names is not None and len(class_names) != num_classes:
+            msg = f'{len(class_names)} class_names given for num_classes={num_classes}'
+            raise ValueError(msg)
+        self.weights = weights
+        super().__init__()
+
+    @property
+    def modalities(self) -> list[str]:
+        """Modality names, in the order of their integer labels."""
+        return list(self.hparams['in_channels'])
+
+    def configure_models(self) -> None:
+        """Initialize the DisCoM-KD network."""
+        self.model = DisCoMKD(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            backbone=self.hparams['backbone'],
+            weights=self.weights,
+            embed_dim=self.hparams['embed_dim'],
+            grl_lambda=self.hparams['grl_lambda'],
+        )
+
+    def configure_losses(self) -> None:
+        """Initialize the loss weights."""
+        self.loss_weights = losses.LossWeights(
+            cl=self.hparams['cl_weight'],
+            aux=self.hparams['aux_weight'],
+            mod=self.hparams['mod_weight'],
+            adv=self.hparams['adv_weight'],
+            perp=self.hparams['perp_weight'],
+        )
+
+    def configure_metrics(self) -> None:
+        """Initialize per-modality classification metrics and the diagnostics."""
+        k = self.hparams['num_classes']
+        self.metrics = torch.nn.ModuleDict()
+        for split in ('train', 'val', 'test'):
+            for m in self.modalities:
+                self.metrics[f'{split}_{m}'] = MetricCollection(
+                    {
+                        'f1': MulticlassF1Score(k, average='weighted'),
+                        'f1_macro': MulticlassF1Score(k, average='macro'),
+                        'acc': MulticlassAccuracy(k, average='micro'),
+                    },
+                    prefix=f'{split}_',
+                    postfix=f'_{m}',
+                )
+        self.adv_acc = MulticlassAccuracy(len(self.modalities), average='micro')
+        self.cos_inf_irr = MeanMetric()
+        self.cos_inf_inv = MeanMetric()
+
+    def configure_optimizers(self) -> Any:
+        """Adam with a constant learning rate, as the reference.
+
+        Returns:
+            The optimizer.
+        """
+        return Adam(self.parameters(), lr=self.hparams['lr'])
+
+    def configure_callbacks(self) -> list[Callback]:
+        """One checkpoint per modality, on that modality's best validation weighted F1.
+
+        Returns:
+            A :class:`ModelCheckpoint` per modality, and one keeping the last epoch;
+            none when the trainer runs with ``enable_checkpointing=False``.
+        """
+        if self._trainer is not None and not self.trainer.checkpoint_callbacks:
+            return []
+        callbacks: list[Callback] = [
+            ModelCheckpoint(
+                monitor=f'val_f1_{m}',
+                mode='max',
+                filename=f'best-{m}-{{epoch}}-{{val_f1_{m}:.4f}}',
+                auto_insert_metric_name=False,
+            )
+            for m in self.modalities
+        ]
+        callbacks.append(ModelCheckpoint(save_top_k=0, save_last=True))
+        return callbacks
+
+    def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Split a batch into images and labels per modality.
+
+        Args:
+            batch: ``image_<m>`` and ``label`` or ``label_<m>`` for each modality.
+
+        Returns:
+            Images and labels keyed by modality.
+
+        Raises:
+            KeyError: If a modality has no image or no label in the batch.
+        """
+        images, labels = {}, {}
+        for m in self.modalities:
+            if f'image_{m}' not in batch:
+                msg = f"batch has no 'image_{m}'; keys are {sorted(batch)}"
+                raise KeyError(msg)
+            images[m] = batch[f'image_{m}']
+            label = batch.get(f'label_{m}', batch.get('label'))
+            if label is None:
+                msg = f"batch has neither 'label_{m}' nor 'label'"
+                raise KeyError(msg)
+            labels[m] = label
+        return images, labels
+
+    def _loss_terms(
+        self, outputs: dict[str, ModalityOutput], labels: dict[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """Compute every loss term over the samples of all modalities.
+
+        Args:
+            outputs: Model outputs per modality.
+            labels: Class labels per modality.
+
+        Returns:
+            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
+        """
+
+        def cat(field: str) -> Tensor:
+            return torch.cat([getattr(outputs[m], field) for m in outputs])
+
+        y = torch.cat([labels[m] for m in outputs])
+        modality = torch.cat(
+            [torch.full_like(labels[m], self.model.modality_index(m)) for m in outputs]
+        )
+        return {
+            'cl': losses.classification_loss(cat('logits'), y),
+            'aux': losses.auxiliary_loss(cat('aux_inf'), cat('aux_inv'), y),
+            'mod': losses.modality_loss(cat('mod_inf'), cat('mod_irr'), modality),
+            'adv': losses.adversarial_loss(cat('mod_adv'), modality),
+            'perp': losses.orthogonality_loss(cat('z_inf'), cat('z_irr'), cat('z_inv')),
+        }
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        images, labels = self._unpack(batch)
+        outputs = self.model(images)
+        terms = self._loss_terms(outputs, labels)
+        loss = losses.discomkd_loss(terms, self.loss_weights)
+        batch_size = sum(len(y) for y in labels.values())
+        self.log(f'{split}_loss', loss, batch_size=batch_size, prog_bar=split != 'test')
+        self.log_dict(
+            {f'{split}_loss_{k}': v for k, v in terms.items()}, batch_size=batch_size
+        )
+        for m, out in outputs.items():
+            metrics = self.metrics[f'{split}_{m}']
+            metrics(out.logits.detach(), labels[m])
+            self.log_dict(metrics, batch_size=len(labels[m]))
+        if split == 'val':
+            self._update_diagnostics(outputs, batch_size)
+        return loss
+
+    def _update_diagnostics(
+        self, outputs: dict[str, ModalityOutput], batch_size: int
+    ) -> None:
+        for m, out in outputs.items():
+            target = torch.full(
+                (len(out.mod_adv),), self.model.modality_index(m), device=self.device
+            )
+            self.adv_acc.update(out.mod_adv, target)
+            self.cos_inf_irr.update(losses.mean_cosine(out.z_inf, out.z_irr))
+            self.cos_inf_inv.update(losses.mean_cosine(out.z_inf, out.z_inv))
+        self.log('val_adv_acc', self.adv_acc, batch_size=batch_size)
+        self.log('val_cos_inf_irr', self.cos_inf_irr, batch_size=batch_size)
+        self.log('val_cos_inf_inv', self.cos_inf_inv, batch_size=batch_size)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Follow the DANN schedule of the gradient reversal scale, if chosen.
+
+        Args:
+            batch: The batch about to be trained on.
+            batch_idx: Its index.
+        """
+        if self.hparams['grl_schedule'] == 'dann':
+            progress = self.global_step / max(
+                self.trainer.estimated_stepping_batches, 1
+            )
+            self.model.grl.lambda_ = self.hparams['grl_lambda'] * dann_lambda(progress)
+
+    def training_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Compute the training loss and metrics.
+
+        Args:
+            batch: The output of your DataLoader.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            The total loss.
+        """
+        return self._shared_step(batch, 'train')
+
+    def validation_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Compute the validation loss, metrics and diagnostics.
+
+        Args:
+            batch: The output of your DataLoader.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+        """
+        self._shared_step(batch, 'val')
+
+    def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Compute the test loss and metrics.
+
+        Args:
+            batch: The output of your DataLoader.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+        """
+        self._shared_step(batch, 'test')
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Class probabilities of every single-sensor classifier present in the batch.
+
+        Args:
+            batch: ``image_<m>`` for one or more modalities.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            Softmax probabilities per modality.
+        """
+        return {
+            m: self.model.branches[m](batch[f'image_{m}']).softmax(dim=1)
+            for m in self.modalities
+            if f'image_{m}' in batch
+        }
