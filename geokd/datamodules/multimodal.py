@@ -5,10 +5,12 @@ from typing import Any
 
 import kornia.augmentation as K
 import torch
-from torch import Tensor
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
+
+from ..transforms import SensorNormalization
+from ..transforms.normalization import Method
 
 
 def reference_augmentation(p: float = 0.5) -> K.AugmentationSequential:
@@ -35,14 +37,19 @@ def reference_augmentation(p: float = 0.5) -> K.AugmentationSequential:
 class MultiModalDataModule(NonGeoDataModule):
     """Normalises each sensor on the device and augments co-registered samples jointly.
 
-    Normalisation statistics are part of the DataModule's state, so they are saved in
-    every Lightning checkpoint and prediction can apply exactly the same preprocessing.
+    The per-sensor :class:`~geokd.transforms.SensorNormalization` is part of the
+    DataModule's state, so it is saved in every Lightning checkpoint and prediction can
+    apply exactly the same preprocessing.
 
     Args:
         dataset_class: Dataset whose ``__init__`` takes ``split``.
         modalities: Modality names, matching the dataset's ``image_<modality>`` keys.
-        mean: Per-band mean of each modality; None computes it from the training split.
-        std: Per-band standard deviation of each modality; None computes it likewise.
+        normalization: Statistics per modality, as written by
+            :meth:`SensorNormalization.to_dict`; None estimates them from the training
+            split with ``norm_method`` and ``to_db``.
+        norm_method: 'standard' (mean/std) or 'percentile' (2nd..98th percentile
+            clipped and rescaled to [0, 1], the DisCoM-KD reference).
+        to_db: Modalities delivered as linear power, converted to dB first.
         batch_size: Size of each mini-batch.
         num_workers: Number of workers for parallel data loading.
         augment: Apply the reference flip/rotation augmentation to training batches.
@@ -54,8 +61,9 @@ class MultiModalDataModule(NonGeoDataModule):
         self,
         dataset_class: type[NonGeoDataset],
         modalities: Sequence[str],
-        mean: Mapping[str, Sequence[float]] | None = None,
-        std: Mapping[str, Sequence[float]] | None = None,
+        normalization: Mapping[str, Mapping[str, Any]] | None = None,
+        norm_method: Method = 'standard',
+        to_db: Sequence[str] = (),
         batch_size: int = 64,
         num_workers: int = 0,
         augment: bool = True,
@@ -65,50 +73,44 @@ class MultiModalDataModule(NonGeoDataModule):
         """Initialize a new MultiModalDataModule instance."""
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
         self.modalities = list(modalities)
+        self.norm_method = norm_method
+        self.to_db = set(to_db)
         self.stats_samples = stats_samples
-        self.band_mean: dict[str, Tensor] = {}
-        self.band_std: dict[str, Tensor] = {}
-        if mean is not None and std is not None:
-            self.set_statistics(mean, std)
+        self.normalization: dict[str, SensorNormalization] = {}
+        if normalization is not None:
+            self.set_normalization(normalization)
         self.train_aug = reference_augmentation() if augment else None
 
-    def set_statistics(
-        self, mean: Mapping[str, Sequence[float]], std: Mapping[str, Sequence[float]]
-    ) -> None:
-        """Set the per-band normalisation statistics of every modality.
+    def set_normalization(self, normalization: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set the preprocessing of every modality.
 
         Args:
-            mean: Per-band mean of each modality.
-            std: Per-band standard deviation of each modality.
+            normalization: :meth:`SensorNormalization.to_dict` output per modality.
 
         Raises:
-            ValueError: If a modality is missing from ``mean`` or ``std``.
+            ValueError: If a modality is missing.
         """
-        missing = [m for m in self.modalities if m not in mean or m not in std]
+        missing = [m for m in self.modalities if m not in normalization]
         if missing:
             msg = f'normalisation statistics missing for modalities {missing}'
             raise ValueError(msg)
-        self.band_mean = {
-            m: torch.as_tensor(mean[m], dtype=torch.float32) for m in self.modalities
-        }
-        self.band_std = {
-            m: torch.as_tensor(std[m], dtype=torch.float32) for m in self.modalities
+        self.normalization = {
+            m: SensorNormalization.from_dict(dict(normalization[m]))
+            for m in self.modalities
         }
 
-    def estimate_statistics(self) -> None:
-        """Estimate per-band mean and std from the first samples of the training split."""
+    def estimate_normalization(self) -> None:
+        """Estimate the statistics from the first samples of the training split."""
         dataset = self.dataset_class(split='train', **self.kwargs)  # type: ignore[call-arg]
-        n = min(len(dataset), self.stats_samples)
-        samples = [dataset[i] for i in range(n)]
-        mean, std = {}, {}
-        for m in self.modalities:
-            x = (
-                torch.stack([s[f'image_{m}'] for s in samples])
-                .transpose(0, 1)
-                .flatten(1)
+        samples = [dataset[i] for i in range(min(len(dataset), self.stats_samples))]
+        self.normalization = {
+            m: SensorNormalization.estimate(
+                torch.stack([s[f'image_{m}'] for s in samples]),
+                method=self.norm_method,
+                to_db=m in self.to_db,
             )
-            mean[m], std[m] = x.mean(1).tolist(), x.std(1).clamp_min(1e-6).tolist()
-        self.set_statistics(mean, std)
+            for m in self.modalities
+        }
 
     def setup(self, stage: str) -> None:
         """Set up datasets, estimating normalisation statistics if none were given.
@@ -116,12 +118,12 @@ class MultiModalDataModule(NonGeoDataModule):
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
-        if not self.band_mean:
-            self.estimate_statistics()
+        if not self.normalization:
+            self.estimate_normalization()
         super().setup(stage)
 
     def normalize(self, batch: Sample) -> Sample:
-        """Standardise every ``image_<modality>`` of a batch with its own statistics.
+        """Preprocess every ``image_<modality>`` of a batch with its own statistics.
 
         Args:
             batch: Batch on any device.
@@ -129,13 +131,10 @@ class MultiModalDataModule(NonGeoDataModule):
         Returns:
             The batch, with normalised images.
         """
-        for m in self.modalities:
+        for m, norm in self.normalization.items():
             key = f'image_{m}'
             if key in batch:
-                x = batch[key]
-                mean = self.band_mean[m].to(x.device)[:, None, None]
-                std = self.band_std[m].to(x.device)[:, None, None]
-                batch[key] = (x - mean) / std
+                batch[key] = norm(batch[key])
         return batch
 
     def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
@@ -154,20 +153,19 @@ class MultiModalDataModule(NonGeoDataModule):
         return batch
 
     def state_dict(self) -> dict[str, Any]:
-        """Normalisation statistics, saved into checkpoints.
+        """Normalisation of every modality, saved into checkpoints.
 
         Returns:
-            Per-band mean and std of every modality.
+            :meth:`SensorNormalization.to_dict` per modality.
         """
         return {
-            'mean': {m: v.tolist() for m, v in self.band_mean.items()},
-            'std': {m: v.tolist() for m, v in self.band_std.items()},
+            'normalization': {m: n.to_dict() for m, n in self.normalization.items()}
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore normalisation statistics from a checkpoint.
+        """Restore the normalisation from a checkpoint.
 
         Args:
             state_dict: Output of :meth:`state_dict`.
         """
-        self.set_statistics(state_dict['mean'], state_dict['std'])
+        self.set_normalization(state_dict['normalization'])

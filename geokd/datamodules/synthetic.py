@@ -1,6 +1,7 @@
 """DataModule of the SYNTHETIC multispectral / SAR demo dataset."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 from ..datasets import SyntheticMSSAR
 from .multimodal import MultiModalDataModule
@@ -12,8 +13,8 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
     Args:
         batch_size: Size of each mini-batch.
         num_workers: Number of workers for parallel data loading.
-        mean: Per-band mean per modality; None estimates it from the training split.
-        std: Per-band std per modality; None estimates it from the training split.
+        normalization: Statistics per modality (``SensorNormalization.to_dict()``);
+            None estimates standardisation statistics from the training split.
         augment: Apply the reference flip/rotation augmentation to training batches.
         samples_per_class: Samples per class over train, val and test (70/10/20).
         size: Height and width of a patch in pixels.
@@ -25,8 +26,7 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
         self,
         batch_size: int = 64,
         num_workers: int = 0,
-        mean: Mapping[str, Sequence[float]] | None = None,
-        std: Mapping[str, Sequence[float]] | None = None,
+        normalization: Mapping[str, Mapping[str, Any]] | None = None,
         augment: bool = True,
         samples_per_class: int = 100,
         size: int = 64,
@@ -37,8 +37,7 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
         super().__init__(
             SyntheticMSSAR,
             modalities=['ms', 'sar'],
-            mean=mean,
-            std=std,
+            normalization=normalization,
             batch_size=batch_size,
             num_workers=num_workers,
             augment=augment,

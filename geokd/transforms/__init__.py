@@ -1,0 +1,5 @@
+"""Input transforms of geokd."""
+
+from .normalization import SensorNormalization
+
+__all__ = ['SensorNormalization']

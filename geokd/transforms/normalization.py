@@ -1,0 +1,143 @@
+"""Per-sensor input preprocessing, shared by training and prediction.
+
+A :class:`SensorNormalization` is plain data (it round-trips through a dict / JSON), so
+the exact preprocessing a model was trained with travels in its checkpoint and its
+exported metadata, and prediction applies it unchanged.
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+from kornia.enhance import normalize
+from torch import Tensor
+
+Method = Literal['standard', 'percentile']
+
+
+@dataclass
+class SensorNormalization:
+    """Preprocessing of one sensor: optional linear-to-dB, then per-band rescaling.
+
+    ``'standard'`` computes ``(x - mean) / std``; ``'percentile'`` (the DisCoM-KD
+    reference for EuroSAT) clips each band to its low..high percentiles of the training
+    data and rescales that range to [0, 1].
+
+    Attributes:
+        method: 'standard' or 'percentile'.
+        shift: Per band: the mean, or the low percentile.
+        scale: Per band: the standard deviation, or high minus low percentile.
+        to_db: Convert linear power to decibels (``10 log10``) first, as for SAR
+            intensities delivered in linear scale.
+    """
+
+    method: Method = 'standard'
+    shift: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+    to_db: bool = False
+
+    def __post_init__(self) -> None:
+        """Validate the statistics.
+
+        Raises:
+            ValueError: On an unknown method, mismatched lengths or a zero scale.
+        """
+        if self.method not in ('standard', 'percentile'):
+            msg = f"method must be 'standard' or 'percentile', got {self.method!r}"
+            raise ValueError(msg)
+        if len(self.shift) != len(self.scale):
+            msg = f'{len(self.shift)} shifts but {len(self.scale)} scales'
+            raise ValueError(msg)
+        if any(s <= 0 for s in self.scale):
+            msg = f'every scale must be positive, got {self.scale}'
+            raise ValueError(msg)
+
+    @property
+    def num_bands(self) -> int:
+        """Number of bands the statistics describe."""
+        return len(self.shift)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Preprocess a batch.
+
+        Args:
+            x: Raw values, ``(B, C, H, W)`` with ``C == num_bands``, on any device.
+
+        Returns:
+            Float tensor of the same shape.
+        """
+        x = x.float()
+        if self.to_db:
+            x = 10 * torch.log10(x.clamp_min(1e-10))
+        mean = torch.tensor(self.shift, device=x.device)
+        std = torch.tensor(self.scale, device=x.device)
+        x = normalize(x, mean, std)
+        if self.method == 'percentile':
+            x = x.clamp(0, 1)
+        return x
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise to plain Python types.
+
+        Returns:
+            A JSON-compatible dict.
+        """
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> 'SensorNormalization':
+        """Rebuild from :meth:`to_dict`'s output.
+
+        Args:
+            data: The dict.
+
+        Returns:
+            The normalisation.
+        """
+        return cls(**data)
+
+    @classmethod
+    def estimate(
+        cls,
+        images: Tensor,
+        method: Method = 'standard',
+        to_db: bool = False,
+        percentiles: Sequence[float] = (2.0, 98.0),
+        max_values: int = 1_000_000,
+    ) -> 'SensorNormalization':
+        """Estimate the statistics from training images.
+
+        Args:
+            images: Raw training images, ``(N, C, H, W)``; non-finite values are ignored.
+            method: 'standard' or 'percentile'.
+            to_db: Whether the data are converted to dB first (statistics are in dB).
+            percentiles: Low and high percentiles for the 'percentile' method.
+            max_values: Per band, at most this many values (evenly subsampled) are used.
+
+        Returns:
+            The estimated normalisation.
+
+        Raises:
+            ValueError: If a band has no finite value.
+        """
+        x = images.float()
+        if to_db:
+            x = 10 * torch.log10(x.clamp_min(1e-10))
+        bands = x.transpose(0, 1).reshape(x.shape[1], -1)
+        step = max(1, bands.shape[1] // max_values)
+        shift, scale = [], []
+        for i, band in enumerate(bands[:, ::step]):
+            band = band[torch.isfinite(band)]
+            if band.numel() == 0:
+                msg = f'band {i} has no finite value to estimate statistics from'
+                raise ValueError(msg)
+            if method == 'percentile':
+                q = torch.tensor([percentiles[0] / 100, percentiles[1] / 100]).double()
+                low, high = torch.quantile(band.double(), q).tolist()
+                shift.append(low)
+                scale.append(max(high - low, 1e-6))
+            else:
+                shift.append(band.mean().item())
+                scale.append(max(band.std().item(), 1e-6))
+        return cls(method=method, shift=shift, scale=scale, to_db=to_db)

@@ -1,0 +1,63 @@
+import json
+
+import pytest
+import torch
+
+from geokd.transforms import SensorNormalization
+
+
+def test_standard_by_hand() -> None:
+    norm = SensorNormalization(shift=[1.0, 10.0], scale=[2.0, 5.0])
+    x = torch.tensor([[[[3.0]], [[0.0]]]])
+    torch.testing.assert_close(norm(x).flatten(), torch.tensor([1.0, -2.0]))
+
+
+def test_percentile_clips_to_unit_range() -> None:
+    norm = SensorNormalization(method='percentile', shift=[100.0], scale=[900.0])
+    x = torch.tensor([0.0, 100.0, 550.0, 1000.0, 5000.0]).reshape(1, 1, 1, 5)
+    torch.testing.assert_close(
+        norm(x).flatten(), torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0])
+    )
+
+
+def test_db_conversion() -> None:
+    norm = SensorNormalization(shift=[0.0], scale=[1.0], to_db=True)
+    x = torch.tensor([1.0, 0.1, 0.01]).reshape(1, 1, 1, 3)
+    torch.testing.assert_close(norm(x).flatten(), torch.tensor([0.0, -10.0, -20.0]))
+
+
+def test_estimate_standard_and_percentile() -> None:
+    x = torch.arange(101, dtype=torch.float32).reshape(1, 1, 1, 101).repeat(2, 2, 1, 1)
+    x[:, 1] *= 2
+    std = SensorNormalization.estimate(x)
+    assert std.shift == pytest.approx([50.0, 100.0])
+    pct = SensorNormalization.estimate(x, method='percentile')
+    assert pct.shift == pytest.approx([2.0, 4.0])
+    assert pct.scale == pytest.approx([96.0, 192.0])
+
+
+def test_estimate_ignores_non_finite_and_refuses_empty_band() -> None:
+    x = torch.tensor([1.0, 3.0, float('nan'), float('inf')]).reshape(1, 1, 1, 4)
+    assert SensorNormalization.estimate(x).shift == pytest.approx([2.0])
+    with pytest.raises(ValueError, match='band 0 has no finite value'):
+        SensorNormalization.estimate(torch.full((1, 1, 2, 2), float('nan')))
+
+
+def test_json_round_trip() -> None:
+    norm = SensorNormalization(
+        method='percentile', shift=[1.5], scale=[2.5], to_db=True
+    )
+    assert SensorNormalization.from_dict(json.loads(json.dumps(norm.to_dict()))) == norm
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'match'),
+    [
+        ({'method': 'minmax'}, 'method must be'),
+        ({'shift': [0.0], 'scale': []}, '1 shifts but 0 scales'),
+        ({'shift': [0.0], 'scale': [0.0]}, 'positive'),
+    ],
+)
+def test_validation(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        SensorNormalization(**kwargs)  # type: ignore[arg-type]
