@@ -1,7 +1,9 @@
 """Command-line interface: ``geokd fit|validate|test|predict ...``."""
 
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,13 @@ from torchgeo.tasks import BaseTask
 
 import geokd
 import geokd.datamodules
+
+# Imported so that configs can name their classes by short class_path.
 import geokd.tasks
+
+#: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
+#: function taking the remaining arguments. They take precedence over Lightning's.
+COMMANDS: dict[str, str] = {}
 
 
 class GeoKDCLI(LightningCLI):
@@ -111,6 +119,11 @@ def main(args: ArgsType = None) -> None:
     Args:
         args: Arguments to parse instead of ``sys.argv``.
     """
+    argv = list(sys.argv[1:] if args is None else args)  # type: ignore[arg-type]
+    if argv and isinstance(argv[0], str) and argv[0] in COMMANDS:
+        module, function = COMMANDS[argv[0]].split(':')
+        getattr(importlib.import_module(module), function)(argv[1:])
+        return
     # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
     os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
     GeoKDCLI(

@@ -77,6 +77,8 @@ class MultiModalDataModule(NonGeoDataModule):
         self.to_db = set(to_db)
         self.stats_samples = stats_samples
         self.normalization: dict[str, SensorNormalization] = {}
+        #: Height and width of the training patches, recorded at set-up.
+        self.patch_size: int | None = None
         if normalization is not None:
             self.set_normalization(normalization)
         self.train_aug = reference_augmentation() if augment else None
@@ -121,6 +123,25 @@ class MultiModalDataModule(NonGeoDataModule):
         if not self.normalization:
             self.estimate_normalization()
         super().setup(stage)
+        dataset = self.train_dataset or self.val_dataset or self.test_dataset
+        if dataset is not None and len(dataset) > 0:  # type: ignore[arg-type]
+            self.patch_size = int(dataset[0][f'image_{self.modalities[0]}'].shape[-1])
+
+    @property
+    def band_names(self) -> dict[str, list[str]]:
+        """Band names of each modality, in the order the model sees them.
+
+        Returns:
+            Names per modality; empty lists where the dataset does not name its bands.
+        """
+        names = getattr(self.dataset_class, 'all_band_names', {})
+        bands = self.kwargs.get('bands') or {}
+        return {
+            m: list(
+                bands.get(m) or (names.get(m, ()) if isinstance(names, dict) else ())
+            )
+            for m in self.modalities
+        }
 
     def normalize(self, batch: Sample) -> Sample:
         """Preprocess every ``image_<modality>`` of a batch with its own statistics.
@@ -156,7 +177,8 @@ class MultiModalDataModule(NonGeoDataModule):
         """Normalisation of every modality, saved into checkpoints.
 
         Returns:
-            :meth:`SensorNormalization.to_dict` per modality.
+            :meth:`SensorNormalization.to_dict` per modality, the band names per
+            modality and the patch size: what prediction needs to preprocess a scene.
         """
         return {
             'normalization': {m: n.to_dict() for m, n in self.normalization.items()}
@@ -169,3 +191,4 @@ class MultiModalDataModule(NonGeoDataModule):
             state_dict: Output of :meth:`state_dict`.
         """
         self.set_normalization(state_dict['normalization'])
+        self.patch_size = state_dict.get('patch_size')

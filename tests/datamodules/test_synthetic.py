@@ -15,6 +15,8 @@ def test_statistics_estimated_from_train_and_applied() -> None:
     dm.setup('fit')
     assert dm.normalization['ms'].num_bands == 13
     assert dm.normalization['sar'].num_bands == 2
+    assert dm.band_names['sar'] == ['VV', 'VH']
+    assert dm.patch_size == 16
     batch = next(iter(dm.train_dataloader()))
     out = dm.normalize({k: v.clone() for k, v in batch.items()})
     for m in ('ms', 'sar'):
