@@ -3,13 +3,15 @@
 import importlib
 import json
 import os
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.tasks import BaseTask
 
@@ -113,14 +115,32 @@ def format_results(results: dict[str, dict[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
-def main(args: ArgsType = None) -> None:
+def extra_arguments(subcommand: str) -> list[str]:
+    """Arguments appended to every ``geokd SUBCOMMAND`` call from the environment.
+
+    ``GEOKD_FIT_ARGS='--trainer.max_epochs 1'`` makes every ``geokd fit`` train one
+    epoch, whatever its config says (later arguments win). The test suite runs the
+    documentation's tutorials this way, on tiny settings, without editing their text.
+
+    Args:
+        subcommand: The subcommand, e.g. 'fit' or 'predict'.
+
+    Returns:
+        The parsed arguments of ``GEOKD_<SUBCOMMAND>_ARGS`` (empty if unset).
+    """
+    return shlex.split(os.environ.get(f'GEOKD_{subcommand.upper()}_ARGS', ''))
+
+
+def main(args: Sequence[str] | None = None) -> None:
     """Run the geokd command line.
 
     Args:
         args: Arguments to parse instead of ``sys.argv``.
     """
-    argv = list(sys.argv[1:] if args is None else args)  # type: ignore[arg-type]
-    if argv and isinstance(argv[0], str) and argv[0] in COMMANDS:
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv:
+        argv += extra_arguments(argv[0])
+    if argv and argv[0] in COMMANDS:
         module, function = COMMANDS[argv[0]].split(':')
         getattr(importlib.import_module(module), function)(argv[1:])
         return
@@ -134,5 +154,5 @@ def main(args: ArgsType = None) -> None:
         subclass_mode_data=True,
         save_config_kwargs={'overwrite': True},
         parser_kwargs={'version': geokd.__version__},
-        args=args,
+        args=argv,
     )
