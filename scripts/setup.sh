@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv (Python >= 3.12) and install geokd in it with its test and lint extras.
+# Create .venv (Python >= 3.12) and install geokd in it with its test, lint and docs extras.
 # Re-running is cheap: the install is redone only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing geokd and its dependencies into .venv (first time: a few minutes)..."
   # This machine's pip config lists local mirrors that may be missing: hide that noise only.
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tests,lint]' \
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tests,lint,docs]' \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   touch "$stamp"
 fi
