@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+# urllib3 probes IPv6 support with a socket when first imported; import it before
+# pytest-socket disables sockets so that probe does not count as a test using the network.
+import urllib3  # noqa: F401
+
 #: Small real sensor files shipped beside the repository (absent in a user's clone).
 REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
 
