@@ -176,6 +176,9 @@ class MultiModalDataModule(NonGeoDataModule):
             torch.utils.data.Subset(dataset, indices),
             batch_size=32,
             num_workers=self.num_workers,
+            # Own generator: estimating must not shift the global RNG (the shuffles
+            # and initialisation that seed_everything fixed).
+            generator=torch.Generator().manual_seed(0),
         )
         gen = torch.Generator().manual_seed(0)
         pixels: dict[str, list[torch.Tensor]] = {m: [] for m in self.modalities}

@@ -172,12 +172,14 @@ class PairedFolder(NonGeoDataset):
             names[key] = row['label']
             if row.get('split'):
                 if row['split'] not in ('train', 'val', 'test'):
-                    msg = f"{path}: split {row['split']!r} of {row['file']} is not train, val or test"
+                    msg = f'{path}: split {row["split"]!r} of {row["file"]} is not train, val or test'
                     raise ValueError(msg)
                 splits[key] = row['split']
         missing = sorted(set(names) - set(keys))
         if missing:
-            msg = f'{path}: {len(missing)} files not found in every folder: {missing[:5]}'
+            msg = (
+                f'{path}: {len(missing)} files not found in every folder: {missing[:5]}'
+            )
             raise ValueError(msg)
         if splits and len(splits) != len(names):
             msg = f'{path}: the split column is empty for some files'
@@ -214,7 +216,9 @@ class PairedFolder(NonGeoDataset):
         Returns:
             ``image_<modality>`` for every modality, and ``label``.
         """
-        sample: Sample = {f'image_{m}': self._load(m, p[index]) for m, p in self.paths.items()}
+        sample: Sample = {
+            f'image_{m}': self._load(m, p[index]) for m, p in self.paths.items()
+        }
         sample['label'] = torch.tensor(self.targets[index])
         if self.transforms is not None:
             sample = self.transforms(sample)

@@ -6,7 +6,6 @@ from typing import ClassVar, Literal
 
 import h5py
 import numpy as np
-import torch
 from torchgeo.datasets import NonGeoDataset, So2Sat
 from torchgeo.datasets.utils import Path, Sample
 
@@ -72,7 +71,9 @@ class So2SatMSSAR(NonGeoDataset):
             if wrong:
                 msg = f'{m} bands {wrong} unknown; choose from {self.all_band_names}'
                 raise ValueError(msg)
-        self.bands = {m: list(bands.get(m) or all_) for m, all_ in self.all_band_names.items()}
+        self.bands = {
+            m: list(bands.get(m) or all_) for m, all_ in self.all_band_names.items()
+        }
         official = So2Sat.filenames_by_version[version]
         hold_out = 'validation' not in official and split != 'test'
         file_split = {'train': 'train', 'val': 'validation', 'test': 'test'}[split]

@@ -110,7 +110,9 @@ def test_nan_is_an_error_naming_the_file(tmp_path: Path) -> None:
         ds[0]
 
 
-def test_nan_filled_on_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_nan_filled_on_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     root = _copy(tmp_path)
     _poison(root, np.nan)
     ds = EuroSATMSSAR(root, split='train', invalid='fill', fill_value=-30.0)

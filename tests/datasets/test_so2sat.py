@@ -51,9 +51,10 @@ def test_version3_holds_out_a_stratified_validation_split() -> None:
 
 
 def test_nan_is_an_error_naming_file_and_sample(tmp_path: Path) -> None:
-    with h5py.File(FIXTURE / 'validation.h5') as src, h5py.File(
-        tmp_path / 'validation.h5', 'w'
-    ) as dst:
+    with (
+        h5py.File(FIXTURE / 'validation.h5') as src,
+        h5py.File(tmp_path / 'validation.h5', 'w') as dst,
+    ):
         for key in src:
             data = src[key][()]
             if key == 'sen2':

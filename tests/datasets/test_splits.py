@@ -8,7 +8,7 @@ from geokd.datasets import stratified_split
 def test_stratified_70_10_20() -> None:
     labels = [0] * 50 + [1] * 30 + [2] * 20
     split = stratified_split(labels, seed=3)
-    assert sorted(sum(split.values(), [])) == list(range(100))
+    assert sorted(i for idx in split.values() for i in idx) == list(range(100))
     counts = {s: Counter(labels[i] for i in idx) for s, idx in split.items()}
     assert counts['train'] == {0: 35, 1: 21, 2: 14}
     assert counts['val'] == {0: 5, 1: 3, 2: 2}

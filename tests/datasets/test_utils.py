@@ -24,7 +24,7 @@ def test_fill_counts_and_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_all_invalid_is_always_an_error() -> None:
-    with pytest.raises(ValueError, match='scene.tif: every pixel'):
+    with pytest.raises(ValueError, match=r'scene\.tif: every pixel'):
         check_valid(torch.full((1, 2, 2), float('nan')), 'scene.tif', 'fill')
 
 

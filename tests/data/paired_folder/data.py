@@ -37,7 +37,7 @@ def generate_tristar(root: str, per_class: int = 6, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     splits = ['train'] * 4 + ['val', 'test']
     rows = []
-    for c, cls in enumerate(TRISTAR_CLASSES):
+    for cls in TRISTAR_CLASSES:
         for i in range(per_class):
             name = f'{cls}_{i:02d}'
             depth = rng.integers(500, 4000, (16, 16)).astype(np.uint16)
