@@ -1,6 +1,7 @@
 """Base DataModule for multi-sensor samples (``image_<modality>`` + ``label``)."""
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -176,6 +177,7 @@ class MultiModalDataModule(NonGeoDataModule):
             torch.utils.data.Subset(dataset, indices),
             batch_size=32,
             num_workers=self.num_workers,
+            collate_fn=list,  # samples may differ in size
             # Own generator: estimating must not shift the global RNG (the shuffles
             # and initialisation that seed_everything fixed).
             generator=torch.Generator().manual_seed(0),
@@ -183,15 +185,15 @@ class MultiModalDataModule(NonGeoDataModule):
         gen = torch.Generator().manual_seed(0)
         pixels: dict[str, list[torch.Tensor]] = {m: [] for m in self.modalities}
         for batch in loader:
-            for m in self.modalities:
-                x = batch[f'image_{m}'].flatten(2)  # (B, C, H*W)
+            for sample, m in itertools.product(batch, self.modalities):
+                x = sample[f'image_{m}'].flatten(1)  # (C, H*W)
                 if x.shape[-1] > pixels_per_sample:
                     keep = torch.randperm(x.shape[-1], generator=gen)
-                    x = x[..., keep[:pixels_per_sample]]
+                    x = x[:, keep[:pixels_per_sample]]
                 pixels[m].append(x)
         self.normalization = {
             m: SensorNormalization.estimate(
-                torch.cat(pixels[m]).unsqueeze(-1),
+                torch.cat(pixels[m], dim=1)[None, ..., None],
                 method=self.norm_method,
                 to_db=m in self.to_db,
             )

@@ -176,3 +176,17 @@ def test_folder_datamodule_rejects_nan_before_the_model(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r'c/2.tif: 1 NaN'):
         dm.setup('fit')
+
+
+def test_statistics_from_images_of_different_sizes() -> None:
+    # Without `size`, the SUN RGB-D fixture's images differ in size: the estimate
+    # reads them one by one rather than batching them.
+    dm = PairedFolderDataModule(
+        root=str(DATA / 'paired_folder' / 'sun_rgbd'),
+        folders={'rgb': 'rgb', 'depth': 'depth'},
+        norm_method='percentile',
+    )
+    dm.estimate_normalization()
+    depth = dm.normalization['depth']
+    assert depth.shift[0] < 1100
+    assert depth.shift[0] + depth.scale[0] > 3100
