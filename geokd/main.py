@@ -23,7 +23,7 @@ import geokd.tasks
 
 #: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
 #: function taking the remaining arguments. They take precedence over Lightning's.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {'stats': 'geokd.stats:main'}
 
 
 class GeoKDCLI(LightningCLI):

@@ -1,6 +1,16 @@
 """LightningDataModules of geokd."""
 
+from .eurosat_ms_sar import EuroSATMSSARDataModule
+from .folder import PairedFolderDataModule
 from .multimodal import MultiModalDataModule, reference_augmentation
+from .so2sat import So2SatMSSARDataModule
 from .synthetic import SyntheticMSSARDataModule
 
-__all__ = ['MultiModalDataModule', 'SyntheticMSSARDataModule', 'reference_augmentation']
+__all__ = [
+    'EuroSATMSSARDataModule',
+    'MultiModalDataModule',
+    'PairedFolderDataModule',
+    'So2SatMSSARDataModule',
+    'SyntheticMSSARDataModule',
+    'reference_augmentation',
+]

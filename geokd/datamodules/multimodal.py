@@ -1,14 +1,21 @@
-"""Base DataModule for paired multi-sensor samples (``image_<modality>`` + ``label``)."""
+"""Base DataModule for multi-sensor samples (``image_<modality>`` + ``label``)."""
 
+import hashlib
+import itertools
+import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kornia.augmentation as K
 import torch
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
+from ..datasets.packed import PackedDataset, pack
 from ..transforms import SensorNormalization
 from ..transforms.normalization import Method
 
@@ -34,12 +41,50 @@ def reference_augmentation(p: float = 0.5) -> K.AugmentationSequential:
     )
 
 
+class ModalityView(Dataset[Sample]):
+    """One modality of a multi-sensor dataset, with its label as ``label_<modality>``.
+
+    Args:
+        dataset: Samples with ``image_<modality>`` and ``label``.
+        modality: Modality to keep.
+    """
+
+    def __init__(self, dataset: Dataset[Sample], modality: str) -> None:
+        """Initialize a new ModalityView instance."""
+        self.dataset = dataset
+        self.modality = modality
+
+    def __len__(self) -> int:
+        """Number of samples."""
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return the modality's image and label of one sample.
+
+        Args:
+            index: Sample index.
+
+        Returns:
+            ``image_<modality>`` and ``label_<modality>``.
+        """
+        sample = self.dataset[index]
+        m = self.modality
+        return {f'image_{m}': sample[f'image_{m}'], f'label_{m}': sample['label']}
+
+
 class MultiModalDataModule(NonGeoDataModule):
     """Normalises each sensor on the device and augments co-registered samples jointly.
 
     The per-sensor :class:`~geokd.transforms.SensorNormalization` is part of the
     DataModule's state, so it is saved in every Lightning checkpoint and prediction can
-    apply exactly the same preprocessing.
+    apply exactly the same preprocessing. ``geokd stats --config ...`` computes it from
+    the training split and prints it for the config.
+
+    Paired mode (default) batches co-registered samples (one ``label``) and augments
+    every modality of a sample with the same random flip/rotation. Unpaired mode, as
+    the DisCoM-KD reference trains, shuffles each modality's training set on its own:
+    a training batch holds ``batch_size`` samples per modality with ``image_<m>`` and
+    ``label_<m>`` keys, augmented independently; validation and test stay paired.
 
     Args:
         dataset_class: Dataset whose ``__init__`` takes ``split``.
@@ -53,7 +98,12 @@ class MultiModalDataModule(NonGeoDataModule):
         batch_size: Size of each mini-batch.
         num_workers: Number of workers for parallel data loading.
         augment: Apply the reference flip/rotation augmentation to training batches.
-        stats_samples: Training samples used to estimate missing statistics.
+        stats_samples: Training samples (evenly spread over the split) used to
+            estimate missing statistics; 0 uses all of them.
+        paired: Batch co-registered samples; False shuffles each modality's training
+            set on its own.
+        cache_dir: If set, each split is packed once into memory-mapped arrays under
+            this folder (keyed by the dataset's arguments) and read from there.
         **kwargs: Passed to ``dataset_class``.
     """
 
@@ -68,6 +118,8 @@ class MultiModalDataModule(NonGeoDataModule):
         num_workers: int = 0,
         augment: bool = True,
         stats_samples: int = 512,
+        paired: bool = True,
+        cache_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new MultiModalDataModule instance."""
@@ -76,6 +128,8 @@ class MultiModalDataModule(NonGeoDataModule):
         self.norm_method = norm_method
         self.to_db = set(to_db)
         self.stats_samples = stats_samples
+        self.paired = paired
+        self.cache_dir = cache_dir
         self.normalization: dict[str, SensorNormalization] = {}
         #: Height and width of the training patches, recorded at set-up.
         self.patch_size: int | None = None
@@ -101,13 +155,45 @@ class MultiModalDataModule(NonGeoDataModule):
             for m in self.modalities
         }
 
-    def estimate_normalization(self) -> None:
-        """Estimate the statistics from the first samples of the training split."""
+    def estimate_normalization(
+        self, samples: int | None = None, pixels_per_sample: int = 1024
+    ) -> None:
+        """Estimate the statistics from the training split.
+
+        Samples are spread evenly over the split (datasets are often sorted by
+        class) and each contributes at most ``pixels_per_sample`` random pixels
+        (seeded), so memory stays bounded on large splits.
+
+        Args:
+            samples: Number of training samples; None takes ``stats_samples``, 0 all.
+            pixels_per_sample: Pixels drawn from each sample.
+        """
         dataset = self.dataset_class(split='train', **self.kwargs)  # type: ignore[call-arg]
-        samples = [dataset[i] for i in range(min(len(dataset), self.stats_samples))]
+        n = len(dataset)  # type: ignore[arg-type]
+        wanted = self.stats_samples if samples is None else samples
+        count = n if wanted <= 0 else min(n, wanted)
+        indices = torch.linspace(0, n - 1, count).round().long().unique().tolist()
+        loader = DataLoader(
+            torch.utils.data.Subset(dataset, indices),
+            batch_size=32,
+            num_workers=self.num_workers,
+            collate_fn=list,  # samples may differ in size
+            # Own generator: estimating must not shift the global RNG (the shuffles
+            # and initialisation that seed_everything fixed).
+            generator=torch.Generator().manual_seed(0),
+        )
+        gen = torch.Generator().manual_seed(0)
+        pixels: dict[str, list[torch.Tensor]] = {m: [] for m in self.modalities}
+        for batch in loader:
+            for sample, m in itertools.product(batch, self.modalities):
+                x = sample[f'image_{m}'].flatten(1)  # (C, H*W)
+                if x.shape[-1] > pixels_per_sample:
+                    keep = torch.randperm(x.shape[-1], generator=gen)
+                    x = x[:, keep[:pixels_per_sample]]
+                pixels[m].append(x)
         self.normalization = {
             m: SensorNormalization.estimate(
-                torch.stack([s[f'image_{m}'] for s in samples]),
+                torch.cat(pixels[m], dim=1)[None, ..., None],
                 method=self.norm_method,
                 to_db=m in self.to_db,
             )
@@ -123,9 +209,64 @@ class MultiModalDataModule(NonGeoDataModule):
         if not self.normalization:
             self.estimate_normalization()
         super().setup(stage)
+        if self.cache_dir is not None:
+            for split in ('train', 'val', 'test'):
+                name = f'{split}_dataset'
+                dataset = getattr(self, name)
+                if dataset is not None and not isinstance(dataset, PackedDataset):
+                    setattr(self, name, self._packed(dataset, split))
         dataset = self.train_dataset or self.val_dataset or self.test_dataset
         if dataset is not None and len(dataset) > 0:  # type: ignore[arg-type]
             self.patch_size = int(dataset[0][f'image_{self.modalities[0]}'].shape[-1])
+
+    def _packed(self, dataset: Dataset[Sample], split: str) -> PackedDataset:
+        """Pack a split under ``cache_dir`` once, keyed by the dataset's arguments.
+
+        Args:
+            dataset: The split.
+            split: Its name.
+
+        Returns:
+            The packed split.
+        """
+        key = json.dumps(
+            [self.dataset_class.__qualname__, split, self.modalities, self.kwargs],
+            sort_keys=True,
+            default=str,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        directory = os.path.join(str(self.cache_dir), f'{split}-{digest}')
+        pack(dataset, self.modalities, directory, self.num_workers)
+        return PackedDataset(directory)
+
+    def train_dataloader(self) -> DataLoader[Sample] | CombinedLoader:
+        """Training batches: one loader (paired) or one per modality (unpaired).
+
+        The last incomplete batch is dropped, unless the split is smaller than one
+        batch (tiny datasets still train).
+
+        Returns:
+            A DataLoader, or a CombinedLoader cycling through one shuffled loader per
+            modality until the longest is exhausted.
+        """
+        dataset = self._valid_attribute('train_dataset', 'dataset')
+        batch_size = self.train_batch_size or self.batch_size
+
+        def loader(data: Dataset[Sample]) -> DataLoader[Sample]:
+            return DataLoader(
+                data,
+                batch_size=batch_size,
+                shuffle=True,
+                num_workers=self.num_workers,
+                collate_fn=self.collate_fn,
+                drop_last=len(data) > batch_size,  # type: ignore[arg-type]
+                persistent_workers=self.num_workers > 0,
+            )
+
+        if self.paired:
+            return loader(dataset)
+        views = {m: loader(ModalityView(dataset, m)) for m in self.modalities}
+        return CombinedLoader(views, mode='max_size_cycle')
 
     @property
     def band_names(self) -> dict[str, list[str]]:
@@ -168,9 +309,17 @@ class MultiModalDataModule(NonGeoDataModule):
         Returns:
             A batch of data.
         """
+        if all(m in batch and isinstance(batch[m], dict) for m in self.modalities):
+            # Unpaired: {modality: {image_m, label_m}} from the CombinedLoader.
+            batch = {k: v for m in self.modalities for k, v in batch[m].items()}
         batch = self.normalize(batch)
         if self.trainer is not None and self.trainer.training and self.train_aug:
-            batch = self.train_aug(batch)
+            if self.paired:
+                batch = self.train_aug(batch)
+            else:
+                for m in self.modalities:
+                    key = f'image_{m}'
+                    batch[key] = self.train_aug({key: batch[key]})[key]
         return batch
 
     def state_dict(self) -> dict[str, Any]:
@@ -181,7 +330,9 @@ class MultiModalDataModule(NonGeoDataModule):
             modality and the patch size: what prediction needs to preprocess a scene.
         """
         return {
-            'normalization': {m: n.to_dict() for m, n in self.normalization.items()}
+            'normalization': {m: n.to_dict() for m, n in self.normalization.items()},
+            'band_names': self.band_names,
+            'patch_size': self.patch_size,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

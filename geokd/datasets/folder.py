@@ -1,0 +1,225 @@
+"""Paired folders of co-registered images of any sensors (RGB, depth, thermal, ...)."""
+
+import csv
+import glob
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchgeo.datasets import NonGeoDataset
+from torchgeo.datasets.utils import Path, Sample
+
+from .splits import DEFAULT_FRACTIONS, stratified_split
+from .utils import Invalid, check_valid, read_image, relative_stem
+
+#: Extensions the adapter reads.
+EXTENSIONS = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
+
+
+class PairedFolder(NonGeoDataset):
+    """Classification samples seen by several sensors, one folder per sensor.
+
+    Every modality has its own folder under ``root`` and the same relative file
+    names in it (extensions may differ: ``color/0001.jpg`` pairs ``depth/0001.png``).
+    GeoTIFF (any band count, declared nodata honoured), PNG (8 or 16 bit, values kept:
+    depth in millimetres stays in millimetres) and JPEG are read.
+
+    Labels come from either
+
+    * class sub-folders (``manifest=None``)::
+
+          root/<folder of modality>/<class>/<name>.<ext>
+
+    * or a CSV manifest with a header ``file,label[,split]``: ``file`` is the path
+      relative to each modality's folder (with or without extension), ``label`` a
+      class name, ``split`` optionally 'train', 'val' or 'test'.
+
+    Without official splits (no ``split`` column), a stratified ``fractions`` split
+    (default 70/10/20) is drawn with ``split_seed``.
+
+    Documented layouts:
+
+    * SUN RGB-D (scene classification, RGB + depth)::
+
+          root/rgb/<scene>/<id>.jpg            root/depth/<scene>/<id>.png (uint16 mm)
+          folders={'rgb': 'rgb', 'depth': 'depth'}
+
+    * TRISTAR (depth + thermal, optionally RGB; the reference uses depth + thermal)::
+
+          root/depth/<id>.png  root/thermal/<id>.png  [root/rgb/<id>.png]
+          root/manifest.csv    (file,label,split)
+          folders={'depth': 'depth', 'thermal': 'thermal'}, manifest='manifest.csv'
+
+    Args:
+        root: Dataset folder.
+        folders: Folder (relative to ``root``) of each modality, keyed by modality name.
+        split: 'train', 'val' or 'test'.
+        manifest: CSV file relative to ``root``; None reads classes from sub-folders.
+        classes: Class names in label order; None sorts the names found.
+        size: Resize every image to ``size x size`` (bilinear, antialiased) so images
+            of different sizes batch together; None keeps the files' size.
+        channels: Expected channel count per modality; a file with another count
+            is a clear error rather than a failure to batch.
+        fractions: Train/val/test fractions when the data has no split column.
+        split_seed: Seed of that stratified split.
+        drop_unpaired: Drop files missing in some modality instead of raising.
+        invalid: 'error' or 'fill' for NaN, inf and nodata pixels.
+        fill_value: Replacement of invalid pixels in 'fill' mode.
+        transforms: Applied to each sample dict.
+
+    Raises:
+        ValueError: If a folder or the manifest is missing or empty, a file has no
+            partner (unless ``drop_unpaired``), or a label is not a known class.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        folders: Mapping[str, str],
+        split: Literal['train', 'val', 'test'] = 'train',
+        manifest: str | None = None,
+        classes: Sequence[str] | None = None,
+        size: int | None = None,
+        channels: Mapping[str, int] | None = None,
+        fractions: Sequence[float] = DEFAULT_FRACTIONS,
+        split_seed: int = 0,
+        drop_unpaired: bool = False,
+        invalid: Invalid = 'error',
+        fill_value: float = 0.0,
+        transforms: Callable[[Sample], Sample] | None = None,
+    ) -> None:
+        """Initialize a new PairedFolder instance."""
+        self.root = os.fspath(root)
+        self.folders = dict(folders)
+        self.size = size
+        self.channels = dict(channels or {})
+        self.invalid = invalid
+        self.fill_value = fill_value
+        self.transforms = transforms
+        files = {m: self._scan(m) for m in self.folders}
+        keys = sorted(set.intersection(*(set(f) for f in files.values())))
+        lonely = sorted(set.union(*(set(f) for f in files.values())) - set(keys))
+        if lonely and not drop_unpaired:
+            shown = ', '.join(lonely[:5]) + (' ...' if len(lonely) > 5 else '')
+            msg = (
+                f'{len(lonely)} files under {self.root} are missing in some of the '
+                f'folders {sorted(self.folders.values())}: {shown}; pass '
+                'drop_unpaired=True to skip them'
+            )
+            raise ValueError(msg)
+        if manifest is None:
+            names = {k: k.split('/')[0] for k in keys if '/' in k}
+            given_split: dict[str, str] = {}
+            keys = [k for k in keys if k in names]
+        else:
+            names, given_split = self._read_manifest(manifest, keys)
+            keys = [k for k in keys if k in names]
+        if not keys:
+            msg = f'no labelled file pairs found under {self.root}'
+            raise ValueError(msg)
+        self.classes = list(classes or sorted(set(names.values())))
+        unknown = sorted({names[k] for k in keys} - set(self.classes))
+        if unknown:
+            msg = f'labels {unknown} are not in classes {self.classes}'
+            raise ValueError(msg)
+        labels = [self.classes.index(names[k]) for k in keys]
+        if given_split:
+            chosen = [i for i, k in enumerate(keys) if given_split[k] == split]
+        else:
+            chosen = stratified_split(labels, fractions, split_seed)[split]
+        #: Pairing key (relative path without extension) of every sample.
+        self.keys = [keys[i] for i in chosen]
+        self.targets = [labels[i] for i in chosen]
+        self.paths = {m: [files[m][k] for k in self.keys] for m in self.folders}
+
+    def _scan(self, modality: str) -> dict[str, str]:
+        folder = os.path.join(self.root, self.folders[modality])
+        if not os.path.isdir(folder):
+            msg = f'folder {folder} of modality {modality!r} does not exist'
+            raise ValueError(msg)
+        paths = [
+            p
+            for p in glob.glob(os.path.join(folder, '**', '*'), recursive=True)
+            if p.lower().endswith(EXTENSIONS)
+        ]
+        found: dict[str, str] = {}
+        for path in sorted(paths):
+            key = relative_stem(path, folder)
+            if key in found:
+                msg = f'{found[key]} and {path} have the same name; keep one'
+                raise ValueError(msg)
+            found[key] = path
+        return found
+
+    def _read_manifest(
+        self, manifest: str, keys: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        path = os.path.join(self.root, manifest)
+        if not os.path.isfile(path):
+            msg = f'manifest {path} does not exist'
+            raise ValueError(msg)
+        with open(path, newline='') as f:
+            rows = list(csv.DictReader(f))
+        if not rows or not {'file', 'label'} <= set(rows[0]):
+            msg = f'{path}: needs a header with columns file,label[,split]'
+            raise ValueError(msg)
+        names, splits = {}, {}
+        for row in rows:
+            key = os.path.splitext(row['file'])[0].replace(os.sep, '/')
+            names[key] = row['label']
+            if row.get('split'):
+                if row['split'] not in ('train', 'val', 'test'):
+                    msg = f'{path}: split {row["split"]!r} of {row["file"]} is not train, val or test'
+                    raise ValueError(msg)
+                splits[key] = row['split']
+        missing = sorted(set(names) - set(keys))
+        if missing:
+            msg = (
+                f'{path}: {len(missing)} files not found in every folder: {missing[:5]}'
+            )
+            raise ValueError(msg)
+        if splits and len(splits) != len(names):
+            msg = f'{path}: the split column is empty for some files'
+            raise ValueError(msg)
+        return names, splits
+
+    def __len__(self) -> int:
+        """Number of samples in the split."""
+        return len(self.keys)
+
+    def _load(self, modality: str, path: str) -> Tensor:
+        image, nodata = read_image(path)
+        expected = self.channels.get(modality)
+        if expected is not None and image.shape[0] != expected:
+            msg = f'{path}: {image.shape[0]} channels, expected {expected} channels'
+            raise ValueError(msg)
+        image = check_valid(image, path, self.invalid, self.fill_value, nodata)
+        if self.size is not None and image.shape[-2:] != (self.size, self.size):
+            image = F.interpolate(
+                image[None],
+                size=(self.size, self.size),
+                mode='bilinear',
+                antialias=True,
+                align_corners=False,
+            )[0]
+        return image
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return one sample.
+
+        Args:
+            index: Index within the split.
+
+        Returns:
+            ``image_<modality>`` for every modality, and ``label``.
+        """
+        sample: Sample = {
+            f'image_{m}': self._load(m, p[index]) for m, p in self.paths.items()
+        }
+        sample['label'] = torch.tensor(self.targets[index])
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample

@@ -1,0 +1,48 @@
+"""Seeded stratified splits for datasets that ship without official ones."""
+
+from collections.abc import Sequence
+
+import torch
+
+#: The DisCoM-KD protocol: 70 % train, 10 % validation, 20 % test.
+DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
+SPLITS = ('train', 'val', 'test')
+
+
+def stratified_split(
+    labels: Sequence[int],
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+) -> dict[str, list[int]]:
+    """Split sample indices into train/val/test with the class proportions kept.
+
+    Each class is shuffled with ``seed`` and cut by ``fractions`` (rounded per class),
+    so the same labels and seed always give the same split, and a different seed
+    gives a different one: the paper's five runs are five split seeds.
+
+    Args:
+        labels: Class label of every sample.
+        fractions: Train, val and test fractions, summing to 1.
+        seed: Seed of the shuffle.
+
+    Returns:
+        Sorted sample indices per split name ('train', 'val', 'test').
+
+    Raises:
+        ValueError: If there are not three non-negative fractions summing to 1.
+    """
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
+        msg = f'fractions must be three non-negative numbers summing to 1, got {fractions}'
+        raise ValueError(msg)
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.as_tensor(list(labels), dtype=torch.long)
+    out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for cls in torch.unique(y).tolist():
+        idx = torch.nonzero(y == cls).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)].tolist()
+        n_train = round(fractions[0] * len(idx))
+        n_val = round(fractions[1] * len(idx))
+        out['train'] += idx[:n_train]
+        out['val'] += idx[n_train : n_train + n_val]
+        out['test'] += idx[n_train + n_val :]
+    return {s: sorted(v) for s, v in out.items()}

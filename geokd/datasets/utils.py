@@ -1,0 +1,148 @@
+"""Reading rasters and guarding against invalid pixels, shared by geokd's datasets."""
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import rasterio
+import torch
+from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from torch import Tensor
+
+logger = logging.getLogger(__name__)
+
+#: What to do with NaN, inf and declared-nodata pixels: raise, or replace them.
+Invalid = Literal['error', 'fill']
+
+#: File extensions read with Pillow; everything else goes through rasterio.
+PIL_EXTENSIONS = ('.png', '.jpg', '.jpeg')
+
+
+def read_image(path: str) -> tuple[Tensor, Tensor | None]:
+    """Read a GeoTIFF, PNG (8 or 16 bit) or JPEG as a float32 ``(C, H, W)`` tensor.
+
+    16-bit PNGs (for example depth in millimetres) keep their integer values.
+
+    Args:
+        path: File to read.
+
+    Returns:
+        The image and, where the file declares a nodata value, a boolean ``(H, W)``
+        or ``(C, H, W)`` mask of nodata pixels (else None).
+
+    Raises:
+        ValueError: If the file cannot be read, naming it.
+    """
+    if path.lower().endswith(PIL_EXTENSIONS):
+        try:
+            with Image.open(path) as img:
+                array = np.asarray(img)
+        except (OSError, ValueError) as err:
+            msg = f'{path}: cannot read image ({err})'
+            raise ValueError(msg) from None
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return torch.from_numpy(array.astype(np.float32)), None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                array = src.read()
+                nodata = src.nodata
+    except RasterioIOError as err:
+        msg = f'{path}: cannot read raster ({err})'
+        raise ValueError(msg) from None
+    mask = None
+    if nodata is not None and not np.isnan(nodata):
+        mask = torch.from_numpy(array == nodata)
+    return torch.from_numpy(array.astype(np.float32)), mask
+
+
+def check_valid(
+    image: Tensor,
+    source: str,
+    invalid: Invalid = 'error',
+    fill_value: float = 0.0,
+    nodata: Tensor | None = None,
+) -> Tensor:
+    """Make sure no NaN, inf or nodata pixel reaches the model silently.
+
+    Args:
+        image: Raw image.
+        source: File (and position) the image came from, for messages.
+        invalid: 'error' raises on the first invalid pixel; 'fill' replaces invalid
+            pixels with ``fill_value`` and logs a warning with their count.
+        fill_value: Replacement value, in the raw units of the file.
+        nodata: Optional mask of pixels the file declares as nodata.
+
+    Returns:
+        The image, with invalid pixels replaced in 'fill' mode.
+
+    Raises:
+        ValueError: In 'error' mode if any pixel is invalid, or in either mode if
+            every pixel is invalid.
+    """
+    # numpy: much faster than torch for one small image in a busy data worker.
+    array = image.numpy()
+    bad = ~np.isfinite(array)
+    if nodata is not None:
+        bad |= np.broadcast_to(nodata.numpy(), array.shape)
+    count = int(bad.sum())
+    if count == 0:
+        return image
+    if count == bad.size:
+        msg = f'{source}: every pixel is NaN, inf or nodata'
+        raise ValueError(msg)
+    if invalid == 'error':
+        msg = (
+            f'{source}: {count} NaN, inf or nodata values; pass invalid="fill" to '
+            'replace them'
+        )
+        raise ValueError(msg)
+    logger.warning(
+        '%s: replaced %d NaN, inf or nodata values with %s', source, count, fill_value
+    )
+    return image.masked_fill(torch.from_numpy(bad), fill_value)
+
+
+def select_bands(
+    image: Tensor, all_bands: Sequence[str], bands: Sequence[str], source: str
+) -> Tensor:
+    """Keep ``bands`` of an image whose channels are ``all_bands``.
+
+    Args:
+        image: ``(C, H, W)`` with ``C == len(all_bands)``.
+        all_bands: Names of the image's channels.
+        bands: Names to keep, in the order wanted.
+        source: File the image came from, for messages.
+
+    Returns:
+        The selected channels.
+
+    Raises:
+        ValueError: On a wrong channel count or an unknown band name.
+    """
+    if image.shape[0] != len(all_bands):
+        msg = f'{source}: {image.shape[0]} bands, expected {len(all_bands)}'
+        raise ValueError(msg)
+    unknown = [b for b in bands if b not in all_bands]
+    if unknown:
+        msg = f'unknown bands {unknown}; choose from {list(all_bands)}'
+        raise ValueError(msg)
+    return image[[all_bands.index(b) for b in bands]]
+
+
+def relative_stem(path: str, folder: str) -> str:
+    """Path of a file relative to ``folder``, without its extension (the pairing key).
+
+    Args:
+        path: The file.
+        folder: A folder containing it.
+
+    Returns:
+        For example ``'bedroom/0001'`` for ``folder/bedroom/0001.png``.
+    """
+    return os.path.splitext(os.path.relpath(path, folder))[0].replace(os.sep, '/')

@@ -1,0 +1,26 @@
+from collections import Counter
+
+import pytest
+
+from geokd.datasets import stratified_split
+
+
+def test_stratified_70_10_20() -> None:
+    labels = [0] * 50 + [1] * 30 + [2] * 20
+    split = stratified_split(labels, seed=3)
+    assert sorted(i for idx in split.values() for i in idx) == list(range(100))
+    counts = {s: Counter(labels[i] for i in idx) for s, idx in split.items()}
+    assert counts['train'] == {0: 35, 1: 21, 2: 14}
+    assert counts['val'] == {0: 5, 1: 3, 2: 2}
+    assert counts['test'] == {0: 10, 1: 6, 2: 4}
+
+
+def test_seed_decides_the_split() -> None:
+    labels = [i % 4 for i in range(80)]
+    assert stratified_split(labels, seed=0) == stratified_split(labels, seed=0)
+    assert stratified_split(labels, seed=0) != stratified_split(labels, seed=1)
+
+
+def test_bad_fractions() -> None:
+    with pytest.raises(ValueError, match='summing to 1'):
+        stratified_split([0, 1], (0.5, 0.5, 0.5))
