@@ -21,7 +21,10 @@ import geokd.tasks
 
 #: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
 #: function taking the remaining arguments. They take precedence over Lightning's.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    'predict': 'geokd.deploy.cli:predict',
+    'export': 'geokd.deploy.cli:export',
+}
 
 
 class GeoKDCLI(LightningCLI):
@@ -41,7 +44,20 @@ class GeoKDCLI(LightningCLI):
         )
 
     def after_fit(self) -> None:
-        """Test each single-sensor classifier from its own best validation epoch."""
+        """Test, then export, each single-sensor classifier from its best epoch."""
+        if self.trainer.is_global_zero and hasattr(self.model, 'modalities'):
+            from geokd.deploy.export import export_after_fit
+
+            best = {
+                cb.monitor.removeprefix('val_f1_'): cb.best_model_path
+                for cb in self.trainer.checkpoint_callbacks
+                if isinstance(cb, ModelCheckpoint) and cb.monitor
+            }
+            root = Path(self.trainer.default_root_dir) / 'export'
+            for m, path in export_after_fit(
+                self.model, self.datamodule, best, root
+            ).items():
+                print(f'Exported the {m} classifier to {path}')
         if not self.config['fit'].get('test_after_fit', True):
             return
         results = evaluate_per_modality(self.trainer, self.model, self.datamodule)
