@@ -115,7 +115,7 @@ def write_synthetic_scene(
     bands = SyntheticMSSAR.all_band_names[modality]
     rows, cols = -(-height // block), -(-width // block)
     classes = block_classes(rows, cols, region, seed)
-    transform = Affine.translation(*origin) * Affine.scale(resolution, -resolution)
+    transform = Affine.translation(*origin) @ Affine.scale(resolution, -resolution)
     profile = {
         'driver': 'GTiff', 'height': height, 'width': width, 'count': len(bands),
         'dtype': 'uint16' if modality == 'ms' else 'float32',
@@ -156,7 +156,7 @@ def write_synthetic_scene(
     truth_profile = {
         'driver': 'GTiff', 'height': rows, 'width': cols, 'count': 1,
         'dtype': 'uint8', 'nodata': 255, 'crs': profile['crs'],
-        'transform': transform * Affine.scale(block),
+        'transform': transform @ Affine.scale(block),
     }  # fmt: skip
     with rasterio.open(
         path.with_name(f'{path.stem}_truth.tif'), 'w', **truth_profile

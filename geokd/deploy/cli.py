@@ -7,6 +7,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import rasterio
+
+from ..datasets.synthetic_scene import write_synthetic_scene
 from .export import ModelLoadError, export_checkpoint, load_classifier
 from .predict import PredictError, PredictOptions, predict_scene
 
@@ -44,7 +47,7 @@ def predict_parser() -> argparse.ArgumentParser:
             'PREFIX_probabilities.tif and PREFIX_classes.gpkg.'
         ),
     )
-    p.add_argument('scenes', nargs='+', help='scene files or glob patterns')
+    p.add_argument('scenes', nargs='*', help='scene files or glob patterns')
     p.add_argument(
         '-m', '--model', required=True,
         help='exported model directory (geokd export), or a training .ckpt with --modality',
@@ -88,7 +91,27 @@ def predict_parser() -> argparse.ArgumentParser:
         '-q', '--quiet', action='store_true', help='no progress bar or messages'
     )
     p.add_argument('--window', type=int, default=1024, help='window side in pixels')
+    p.add_argument(
+        '--synthetic-scene', metavar='PATH',
+        help="first write a SYNTHETIC scene of the model's sensor (the demo dataset's "
+        'classes and sensor model) to PATH, then classify it and report the agreement '
+        'with its true classes',
+    )  # fmt: skip
+    p.add_argument(
+        '--synthetic-size', type=int, default=1024,
+        help='height and width of the synthetic scene in pixels (default: 1024)',
+    )  # fmt: skip
     return p
+
+
+def _agreement(classes: Path, truth: Path) -> float | None:
+    """Fraction of cells classified like the synthetic truth, when on one grid."""
+    with rasterio.open(classes) as a, rasterio.open(truth) as b:
+        if a.shape != b.shape or a.transform != b.transform:
+            return None
+        pred, true = a.read(1), b.read(1)
+    both = (pred != a.nodata) & (true != b.nodata)
+    return float((pred[both] == true[both]).mean()) if both.any() else None
 
 
 def predict(argv: Sequence[str]) -> None:
@@ -118,6 +141,19 @@ def predict(argv: Sequence[str]) -> None:
         window=args.window,
     )
     scenes = _scenes(args.scenes)
+    truths = {}
+    if args.synthetic_scene:
+        meta = classifier.metadata
+        scene = write_synthetic_scene(
+            args.synthetic_scene, meta.modality, args.synthetic_size,
+            args.synthetic_size, block=meta.patch_size,
+        )  # fmt: skip
+        if not args.quiet:
+            print(f'SYNTHETIC {meta.modality} scene written to {scene}')
+        truths[scene] = scene.with_name(f'{scene.stem}_truth.tif')
+        scenes.append(scene)
+    if not scenes:
+        sys.exit('geokd predict: error: no scene given')
     failed = 0
     for scene in scenes:
         prefix = _prefix(args.output, scene, len(scenes) > 1)
@@ -137,6 +173,12 @@ def predict(argv: Sequence[str]) -> None:
             )
             for name, path in summary['outputs'].items():
                 print(f'  {name:<14}{path}')
+            if scene in truths:
+                agreement = _agreement(
+                    Path(summary['outputs']['classes']), truths[scene]
+                )
+                if agreement is not None:
+                    print(f'  agreement with the synthetic truth: {agreement:.1%}')
     if failed:
         sys.exit(1)
 

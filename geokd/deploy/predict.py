@@ -156,24 +156,27 @@ def resolve_bands(
     """
     count = len(descriptions)
     names = [_canonical_band(d) if d else None for d in descriptions]
-    listing = ', '.join(d or '?' for d in descriptions)
-    wanted = ', '.join(expected) or f'{in_channels} bands'
+    if any(descriptions):
+        listing = f' ({", ".join(d or "?" for d in descriptions)})'
+    else:
+        listing = ' (unnamed)'
+    wanted = f'{in_channels} bands' + (f' ({", ".join(expected)})' if expected else '')
     if bands:
         indexes = []
         for b in bands:
             if isinstance(b, int) or str(b).isdigit():
                 index = int(b)
                 if not 1 <= index <= count:
-                    msg = f'{path}: has no band {index} (it has {count}: {listing})'
+                    msg = f'{path}: has no band {index} (it has {count}{listing})'
                     raise PredictError(msg)
             elif _canonical_band(str(b)) in names:
                 index = names.index(_canonical_band(str(b))) + 1
             else:
-                msg = f'{path}: has no band named {b!r} (bands: {listing})'
+                msg = f'{path}: has no band named {b!r} (bands{listing})'
                 raise PredictError(msg)
             indexes.append(index)
         if len(indexes) != in_channels:
-            msg = f'--bands selects {len(indexes)} bands but the model reads {in_channels} ({wanted})'
+            msg = f'--bands selects {len(indexes)} bands but the model reads {wanted}'
             raise PredictError(msg)
         return indexes
     model_names = [_canonical_band(b) for b in expected]
@@ -182,8 +185,8 @@ def resolve_bands(
     if count == in_channels:
         return list(range(1, count + 1))
     msg = (
-        f'{path}: has {count} band(s) ({listing}) but the model reads '
-        f'{in_channels} ({wanted}); select them with --bands'
+        f'{path}: has {count} band(s){listing} but the model reads {wanted}; '
+        'select them with --bands'
     )
     raise PredictError(msg)
 
@@ -401,11 +404,11 @@ def predict_scene(
         except ValueError as err:
             raise PredictError(f'{scene}: {err}') from err
         nodata = src.nodata
-        block = src.block_shapes[0][0] if src.is_tiled else 512
+        block = src.block_shapes[0][0]
         size = window_size(patch, stride, block, options.window)
         windows = list(grid_windows(grid, size))
         rows, cols = grid.shape
-        out_transform = src.transform * Affine.scale(stride)
+        out_transform = src.transform @ Affine.scale(stride)
         base = {'crs': crs, 'transform': out_transform, 'width': cols, 'height': rows}
         key = {'patch': patch, 'stride': stride, 'bands': indexes,
                'min_valid': options.min_valid, 'probabilities': options.probabilities}  # fmt: skip
@@ -449,10 +452,16 @@ def predict_scene(
     counts = state['class_cells']
     if sum(counts) == 0:
         shutil.rmtree(paths.partial, ignore_errors=True)
-        msg = (
-            f'{scene}: no patch has {options.min_valid:.0%} valid pixels '
-            f'(all nodata?); nothing written'
-        )
+        if grid.height < patch or grid.width < patch:
+            msg = (
+                f'{scene}: smaller than one patch ({grid.height} x {grid.width} < '
+                f'{patch}) and under --min-valid {options.min_valid}; nothing written'
+            )
+        else:
+            msg = (
+                f'{scene}: no patch has {options.min_valid:.0%} valid pixels '
+                '(all nodata?); nothing written'
+            )
         raise PredictError(msg)
     summary = {
         'input': str(scene.resolve()),
