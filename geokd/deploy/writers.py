@@ -13,7 +13,8 @@ import rasterio
 import rasterio.features
 import rasterio.shutil
 from affine import Affine
-from pyproj import CRS, Geod
+from pyproj import Geod
+from rasterio.crs import CRS
 
 #: Output nodata of the class map (uint8); classes are 0..num_classes - 1.
 CLASS_NODATA = 255

@@ -27,7 +27,7 @@ def classify_patches(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The reference: every patch cut out and classified on its own (in eval mode a
     patch's output does not depend on the others in its batch)."""
-    c, h, w = pixels.shape
+    _, h, w = pixels.shape
     rows, cols = h // patch, w // patch
     patches = torch.stack(
         [
@@ -271,7 +271,7 @@ def test_scene_without_crs_warns_and_predicts(
     tmp_path: Path, write_scene: WriteScene, sar_model: SingleSensorClassifier
 ) -> None:
     scene = write_scene(sar_pixels(32, 32), crs=None, transform=Affine.identity())
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(UserWarning, match='no CRS') as record:
         summary = predict_scene(sar_model, scene, tmp_path / 's', PredictOptions())
     messages = ' '.join(str(w.message) for w in record)
     assert 'no CRS' in messages

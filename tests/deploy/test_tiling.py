@@ -54,7 +54,8 @@ def test_windows_tile_the_grid_and_read_their_patches(patch: int, stride: int) -
         r0, c0 = int(w.cells.row_off), int(w.cells.col_off)
         seen[r0 : r0 + int(w.cells.height), c0 : c0 + int(w.cells.width)] += 1
         # Every cell of the window is covered by a patch of the window...
-        assert w.patch_rows[0] <= r0 and w.patch_rows[1] - 1 + k - 1 >= min(
+        assert w.patch_rows[0] <= r0
+        assert w.patch_rows[1] - 1 + k - 1 >= min(
             r0 + int(w.cells.height) - 1, grid.shape[0] - 1
         )
         # ...and the pixel window holds exactly those patches.
