@@ -28,6 +28,9 @@ from . import writers
 from .export import SingleSensorClassifier
 from .tiling import GridWindow, PatchGrid, grid_windows, window_size
 
+#: GDAL's block cache defaults to 5% of RAM; a small one keeps memory flat.
+GDAL_OPTIONS = {'GDAL_CACHEMAX': 64 * 2**20}
+
 
 class PredictError(ValueError):
     """A scene cannot be classified; the message names the file and the problem."""
@@ -194,17 +197,15 @@ def resolve_bands(
 def _fingerprint(scene: Path, classifier: SingleSensorClassifier, key: dict) -> str:
     """Identify a run: same scene file, model and options."""
     stat = scene.stat()
+    weights = hashlib.sha256()
+    for v in classifier.model.state_dict().values():
+        weights.update(v.detach().cpu().contiguous().numpy().tobytes())
     data = {
         'scene': str(scene.resolve()),
         'size': stat.st_size,
         'mtime': stat.st_mtime_ns,
         'model': asdict(classifier.metadata),
-        'weights': hashlib.sha256(
-            b''.join(
-                v.detach().cpu().numpy().tobytes()
-                for v in classifier.model.state_dict().values()
-            )
-        ).hexdigest(),
+        'weights': weights.hexdigest(),
         **key,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
@@ -383,8 +384,11 @@ def predict_scene(
         if options.device == 'auto'
         else options.device
     )
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        msg = f'--device {options.device}: CUDA is not available on this machine'
+        raise PredictError(msg)
     start_time = time.perf_counter()
-    with rasterio.Env(GDAL_CACHEMAX=64 * 2**20), _open_scene(scene) as src:
+    with rasterio.Env(**GDAL_OPTIONS), _open_scene(scene) as src:
         indexes = resolve_bands(
             scene, src.descriptions, meta.band_names, meta.in_channels, options.bands
         )
@@ -424,14 +428,8 @@ def predict_scene(
             _create_working(work, base, size, meta.class_names, meta, scene)
         engine = _WindowClassifier(classifier, grid, options, device, nodata)
         todo = [w for w in windows if w.index >= state['completed']]
-        total = sum(
-            (w.patch_rows[1] - w.patch_rows[0]) * (w.patch_cols[1] - w.patch_cols[0])
-            for w in windows
-        )
-        done = total - sum(
-            (w.patch_rows[1] - w.patch_rows[0]) * (w.patch_cols[1] - w.patch_cols[0])
-            for w in todo
-        )
+        total = sum(w.num_patches for w in windows)
+        done = total - sum(w.num_patches for w in todo)
         bar = tqdm(
             total=total, initial=done, unit='patch', disable=options.quiet,
             desc=scene.name, dynamic_ncols=True,
@@ -444,11 +442,7 @@ def predict_scene(
                 _write_window(work, w, probs, crs, out_transform, state)
                 state['completed'] = w.index + 1
                 writers.write_json(paths.partial / 'progress.json', state)
-                bar.update(
-                    (w.patch_rows[1] - w.patch_rows[0])
-                    * (w.patch_cols[1] - w.patch_cols[0])
-                )
-    seconds = time.perf_counter() - start_time
+                bar.update(w.num_patches)
     counts = state['class_cells']
     if sum(counts) == 0:
         shutil.rmtree(paths.partial, ignore_errors=True)
@@ -484,12 +478,14 @@ def predict_scene(
         'patches': total,
         'patches_classified_this_run': classified,
         'resumed': done > 0,
-        'seconds': round(seconds, 3),
-        'patches_per_second': round((total - done) / seconds, 2) if seconds else None,
         'outputs': {},
         'geokd_version': geokd.__version__,
     }  # fmt: skip
-    summary['outputs'] = _finish(paths, work, meta.class_names, options)
+    with rasterio.Env(**GDAL_OPTIONS):
+        summary['outputs'] = _finish(paths, work, meta.class_names, options)
+    seconds = time.perf_counter() - start_time
+    summary['seconds'] = round(seconds, 3)
+    summary['patches_per_second'] = round((total - done) / seconds, 2)
     writers.write_json(paths.summary, summary)
     shutil.rmtree(paths.partial, ignore_errors=True)
     return summary

@@ -95,6 +95,12 @@ class GridWindow:
     patch_cols: tuple[int, int]
     pixels: Window
 
+    @property
+    def num_patches(self) -> int:
+        """Number of patches the window classifies."""
+        rows = self.patch_rows[1] - self.patch_rows[0]
+        return rows * (self.patch_cols[1] - self.patch_cols[0])
+
 
 def covering_patches(start: int, stop: int, k: int, num: int) -> tuple[int, int]:
     """Patch origins ``[a, b)`` along one axis covering cells ``[start, stop)``.
