@@ -18,6 +18,7 @@ import geokd.datamodules
 
 # Imported so that configs can name their classes by short class_path.
 import geokd.tasks
+from geokd.deploy.export import export_after_fit
 
 #: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
 #: function taking the remaining arguments. They take precedence over Lightning's.
@@ -44,10 +45,8 @@ class GeoKDCLI(LightningCLI):
         )
 
     def after_fit(self) -> None:
-        """Test, then export, each single-sensor classifier from its best epoch."""
+        """Export, then test, each single-sensor classifier from its best epoch."""
         if self.trainer.is_global_zero and hasattr(self.model, 'modalities'):
-            from geokd.deploy.export import export_after_fit
-
             best = {
                 cb.monitor.removeprefix('val_f1_'): cb.best_model_path
                 for cb in self.trainer.checkpoint_callbacks
