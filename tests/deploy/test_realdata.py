@@ -29,17 +29,17 @@ def test_sen1floods11_s1_with_sar_model(
     with rasterio.open(holed, 'w', **profile) as dst:
         dst.write(pixels)
     summary = predict_scene(
-        sar_model, holed, tmp_path / 's1', PredictOptions(quiet=True)
+        sar_model, holed, tmp_path / 's1', PredictOptions(patch_size=32, quiet=True)
     )
     with rasterio.open(OutputPaths(tmp_path / 's1').classes) as out:
         assert out.crs == profile['crs'] == 'EPSG:4326'
-        assert out.transform == profile['transform'] @ rasterio.Affine.scale(16)
-        assert out.shape == (32, 32)
+        assert out.transform == profile['transform'] @ rasterio.Affine.scale(32)
+        assert out.shape == (16, 16)
         classes = out.read(1)
-    valid = np.isfinite(pixels).all(0).reshape(32, 16, 32, 16).mean((1, 3)) >= 0.5
+    valid = np.isfinite(pixels).all(0).reshape(16, 32, 16, 32).mean((1, 3)) >= 0.5
     np.testing.assert_array_equal(classes != 255, valid)
-    expected, _ = classify_patches(sar_model, np.nan_to_num(pixels), 16)
-    full = np.isfinite(pixels).all(0).reshape(32, 16, 32, 16).all((1, 3))
+    expected, _ = classify_patches(sar_model, np.nan_to_num(pixels), 32)
+    full = np.isfinite(pixels).all(0).reshape(16, 32, 16, 32).all((1, 3))
     np.testing.assert_array_equal(classes[full], expected[full])
     assert summary['nodata_cells'] == int((~valid).sum())
     areas = [c['area_km2'] for c in summary['classes'].values()]
@@ -53,14 +53,14 @@ def test_sen1floods11_s2_with_ms_model(
     tmp_path: Path, realdata: Path, ms_model: SingleSensorClassifier
 ) -> None:
     [scene] = (realdata / 'sen1floods11').glob('*_S2Hand.tif')
-    options = PredictOptions(quiet=True)
+    options = PredictOptions(patch_size=32, quiet=True)
     predict_scene(ms_model, scene, tmp_path / 's2', options)
     with rasterio.open(scene) as src:
         # The file's order is B1..B8, B8A, B9..B12; the model's is EuroSAT's (B8A last).
         order = [src.descriptions.index(b) + 1 for b in
                  ('B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9', 'B10', 'B11', 'B12', 'B8A')]  # fmt: skip
         pixels = src.read(order).astype('float32')
-    expected, _ = classify_patches(ms_model, pixels, 16)
+    expected, _ = classify_patches(ms_model, pixels, 32)
     with rasterio.open(OutputPaths(tmp_path / 's2').classes) as out:
         classes = out.read(1)
     valid = classes != 255
