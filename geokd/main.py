@@ -20,10 +20,15 @@ import geokd.datamodules
 
 # Imported so that configs can name their classes by short class_path.
 import geokd.tasks
+from geokd.deploy.export import export_after_fit
 
 #: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
 #: function taking the remaining arguments. They take precedence over Lightning's.
-COMMANDS: dict[str, str] = {'stats': 'geokd.stats:main'}
+COMMANDS: dict[str, str] = {
+    'stats': 'geokd.stats:main',
+    'predict': 'geokd.deploy.cli:predict',
+    'export': 'geokd.deploy.cli:export',
+}
 
 
 class GeoKDCLI(LightningCLI):
@@ -43,7 +48,14 @@ class GeoKDCLI(LightningCLI):
         )
 
     def after_fit(self) -> None:
-        """Test each single-sensor classifier from its own best validation epoch."""
+        """Export, then test, each single-sensor classifier from its best epoch."""
+        if self.trainer.is_global_zero and hasattr(self.model, 'modalities'):
+            root = Path(self.trainer.default_root_dir) / 'export'
+            best = best_checkpoints(self.trainer)
+            for m, path in export_after_fit(
+                self.model, self.datamodule, best, root
+            ).items():
+                print(f'Exported the {m} classifier to {path}')
         if not self.config['fit'].get('test_after_fit', True):
             return
         results = evaluate_per_modality(self.trainer, self.model, self.datamodule)
@@ -53,6 +65,23 @@ class GeoKDCLI(LightningCLI):
                 path = Path(self.trainer.log_dir) / 'test_results.json'
                 path.write_text(json.dumps(results, indent=2))
                 print(f'Per-modality test results written to {path}')
+
+
+def best_checkpoints(trainer: Trainer) -> dict[str, str]:
+    """The best checkpoint of each modality that the trainer's callbacks wrote.
+
+    Args:
+        trainer: A trainer after ``fit``.
+
+    Returns:
+        Checkpoint path per modality (from the ``val_f1_<modality>`` monitors);
+        modalities without a written checkpoint are left out.
+    """
+    return {
+        cb.monitor.removeprefix('val_f1_'): cb.best_model_path
+        for cb in trainer.checkpoint_callbacks
+        if isinstance(cb, ModelCheckpoint) and cb.monitor and cb.best_model_path
+    }
 
 
 def evaluate_per_modality(
@@ -74,11 +103,7 @@ def evaluate_per_modality(
     modalities = getattr(model, 'modalities', None)
     if not modalities:
         return {}
-    best = {
-        cb.monitor.removeprefix('val_f1_'): cb.best_model_path
-        for cb in trainer.checkpoint_callbacks
-        if isinstance(cb, ModelCheckpoint) and cb.monitor and cb.best_model_path
-    }
+    best = best_checkpoints(trainer)
     results: dict[str, dict[str, Any]] = {}
     for m in modalities:
         ckpt = best.get(m)

@@ -1,0 +1,166 @@
+"""SYNTHETIC whole scenes for the demo: a mosaic of the synthetic dataset's classes.
+
+Nothing here is real satellite data. A scene is rendered with the same land-cover
+classes, materials and sensor model as :class:`~geokd.datasets.SyntheticMSSAR`, one
+patch-sized block at a time, and written as a tiled, georeferenced GeoTIFF, window by
+window, so a scene of any size needs little memory.
+
+    python -m geokd.datasets.synthetic_scene scene.tif --modality sar --size 1024
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+from torch import Generator
+
+from .synthetic import SyntheticMSSAR, _layout, _render_ms, _render_sar
+
+#: Nodata of each modality as geokd's real inputs have it: MS digital numbers use 0,
+#: SAR backscatter in dB uses NaN.
+NODATA = {'ms': 0.0, 'sar': float('nan')}
+
+
+def block_classes(rows: int, cols: int, region: int, seed: int) -> np.ndarray:
+    """Class of every block: square regions of ``region`` blocks, with some variety.
+
+    Args:
+        rows: Number of block rows.
+        cols: Number of block columns.
+        region: Side of a region of one dominant class, in blocks.
+        seed: Random seed.
+
+    Returns:
+        ``(rows, cols)`` class indices.
+    """
+    rng = np.random.default_rng(seed)
+    k = len(SyntheticMSSAR.classes)
+    regions = rng.integers(0, k, (-(-rows // region), -(-cols // region)))
+    classes = np.kron(regions, np.ones((region, region), dtype=int))[:rows, :cols]
+    # A few blocks of another class inside each region, as in real landscapes.
+    other = rng.random((rows, cols)) < 0.1
+    classes[other] = rng.integers(0, k, int(other.sum()))
+    return classes
+
+
+def nodata_mask(
+    height: int, width: int, row: int, col: int, h: int, w: int
+) -> np.ndarray:
+    """Nodata of a window: a corner cut off along a diagonal, like a swath edge.
+
+    Args:
+        height: Scene height.
+        width: Scene width.
+        row: First row of the window.
+        col: First column of the window.
+        h: Window height.
+        w: Window width.
+
+    Returns:
+        ``(h, w)`` boolean, True where the scene has no data.
+    """
+    y, x = np.mgrid[row : row + h, col : col + w]
+    return x / width + y / height < 0.25
+
+
+def write_synthetic_scene(
+    path: str | Path,
+    modality: str = 'sar',
+    height: int = 1024,
+    width: int = 1024,
+    block: int = 64,
+    region: int = 3,
+    looks: int = 3,
+    seed: int = 0,
+    crs: str = 'EPSG:32631',
+    resolution: float = 10.0,
+    origin: tuple[float, float] = (500_000.0, 4_600_000.0),
+) -> Path:
+    """Write a SYNTHETIC scene and, beside it, its true class per block.
+
+    Args:
+        path: The GeoTIFF to write (``<stem>_truth.tif`` is written beside it: the class
+            of each block, on the grid of ``block``-pixel cells, nodata 255).
+        modality: 'ms' (13 Sentinel-2-like bands, uint16 DN, nodata 0) or 'sar'
+            (VV, VH in dB, float32, nodata NaN).
+        height: Height in pixels.
+        width: Width in pixels.
+        block: Side of the blocks each rendered as one sample of a class; use the
+            model's patch size so that every patch sees one class.
+        region: Side of the regions of one dominant class, in blocks.
+        looks: Equivalent number of looks of the SAR speckle.
+        seed: Random seed; the same seed gives the same scene.
+        crs: Coordinate reference system.
+        resolution: Pixel size in CRS units.
+        origin: Upper-left corner ``(x, y)``.
+
+    Returns:
+        The path of the scene.
+
+    Raises:
+        ValueError: On an unknown modality or a block size not a multiple of 16.
+    """
+    if modality not in NODATA:
+        msg = f'modality must be one of {list(NODATA)}, got {modality!r}'
+        raise ValueError(msg)
+    if block % 16:
+        msg = f'block must be a multiple of 16 (GeoTIFF tiles), got {block}'
+        raise ValueError(msg)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bands = SyntheticMSSAR.all_band_names[modality]
+    rows, cols = -(-height // block), -(-width // block)
+    classes = block_classes(rows, cols, region, seed)
+    transform = Affine.translation(*origin) @ Affine.scale(resolution, -resolution)
+    profile = {
+        'driver': 'GTiff', 'height': height, 'width': width, 'count': len(bands),
+        'dtype': 'uint16' if modality == 'ms' else 'float32',
+        'nodata': NODATA[modality], 'crs': CRS.from_user_input(crs),
+        'transform': transform, 'tiled': True, 'blockxsize': block,
+        'blockysize': block, 'compress': 'deflate',
+    }  # fmt: skip
+    tmp = path.with_name(f'.{path.name}.tmp')
+    with rasterio.open(tmp, 'w', **profile) as dst:
+        dst.descriptions = bands
+        dst.update_tags(
+            SYNTHETIC='yes: geokd.datasets.synthetic_scene', MODALITY=modality
+        )
+        for r in range(rows):
+            for c in range(cols):
+                win = Window(c * block, r * block, block, block).intersection(
+                    Window(0, 0, width, height)
+                )
+                gen = Generator().manual_seed(seed * 1_000_003 + r * cols + c)
+                name = SyntheticMSSAR.classes[classes[r, c]]
+                frac = _layout(name, block, gen)
+                if modality == 'ms':
+                    # 0 is nodata: valid digital numbers start at 1.
+                    image = _render_ms(frac, gen).clamp_min(1)
+                else:
+                    image = _render_sar(frac, looks, gen)
+                h, w = int(win.height), int(win.width)
+                data = image[:, :h, :w].numpy()
+                mask = nodata_mask(height, width, r * block, c * block, h, w)
+                data = np.where(mask, NODATA[modality], data).astype(profile['dtype'])
+                dst.write(data, window=win)
+    os.replace(tmp, path)
+    # A block is nodata in the truth when its centre is.
+    yc, xc = np.meshgrid(
+        (np.arange(rows) + 0.5) * block, (np.arange(cols) + 0.5) * block, indexing='ij'
+    )
+    truth = np.where(xc / width + yc / height < 0.25, 255, classes).astype('uint8')
+    truth_profile = {
+        'driver': 'GTiff', 'height': rows, 'width': cols, 'count': 1,
+        'dtype': 'uint8', 'nodata': 255, 'crs': profile['crs'],
+        'transform': transform @ Affine.scale(block),
+    }  # fmt: skip
+    with rasterio.open(
+        path.with_name(f'{path.stem}_truth.tif'), 'w', **truth_profile
+    ) as dst:
+        dst.write(truth, 1)
+        dst.update_tags(CLASS_NAMES=','.join(SyntheticMSSAR.classes), SYNTHETIC='yes')
+    return path

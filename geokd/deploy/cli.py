@@ -1,0 +1,214 @@
+"""``geokd predict`` and ``geokd export``: argument parsing and reporting."""
+
+import argparse
+import glob
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import rasterio
+
+from ..datasets.synthetic_scene import write_synthetic_scene
+from .export import ModelLoadError, export_checkpoint, load_classifier
+from .predict import PredictError, PredictOptions, predict_scene
+
+
+def _scenes(patterns: Sequence[str]) -> list[Path]:
+    """Expand globs; a pattern matching nothing is kept so its error names it."""
+    scenes: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else []
+        scenes.extend(Path(m) for m in matches or [pattern])
+    return scenes
+
+
+def _prefix(output: str, scene: Path, several: bool) -> Path:
+    """Output prefix of a scene: ``output/<stem>`` for a directory, else ``output``."""
+    out = Path(output)
+    if several or output.endswith(('/', '\\')) or out.is_dir():
+        return out / scene.stem
+    return out
+
+
+def predict_parser() -> argparse.ArgumentParser:
+    """Build the parser of ``geokd predict``.
+
+    Returns:
+        The parser.
+    """
+    p = argparse.ArgumentParser(
+        prog='geokd predict',
+        description=(
+            'Classify whole GeoTIFF scenes with a single-sensor classifier distilled by '
+            'DisCoM-KD, on the patch grid (one output cell per stride). Writes, per '
+            'scene, PREFIX_classes.tif (COG, colour table, QGIS style beside it), '
+            'PREFIX_confidence.tif, PREFIX_summary.json and optionally '
+            'PREFIX_probabilities.tif and PREFIX_classes.gpkg.'
+        ),
+    )
+    p.add_argument('scenes', nargs='*', help='scene files or glob patterns')
+    p.add_argument(
+        '-m', '--model', required=True,
+        help='exported model directory (geokd export), or a training .ckpt with --modality',
+    )  # fmt: skip
+    p.add_argument('--modality', help='modality to take from a checkpoint (e.g. sar)')
+    p.add_argument(
+        '-o', '--output', default='predictions/',
+        help='output directory (one PREFIX per scene: DIR/<scene name>) or, for one '
+        'scene, a file prefix (default: predictions/)',
+    )  # fmt: skip
+    p.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
+    p.add_argument(
+        '--stride', type=int,
+        help='stride in pixels, dividing the patch size (default: patch size); smaller '
+        'strides average the probabilities of overlapping patches per output cell',
+    )  # fmt: skip
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
+    p.add_argument('--no-amp', action='store_true', help='no mixed precision on CUDA')
+    p.add_argument(
+        '--bands',
+        help="the scene's bands in the model's order, comma-separated 1-based indexes "
+        "or names (e.g. 'VV,VH' or '2,1'); default: match names, else file order",
+    )  # fmt: skip
+    p.add_argument(
+        '--min-valid', type=float, default=0.5,
+        help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
+        'classified; other cells get the nodata value (default: 0.5)',
+    )  # fmt: skip
+    p.add_argument(
+        '--probabilities',
+        action='store_true',
+        help='also write all class probabilities',
+    )
+    p.add_argument(
+        '--polygons', action='store_true', help='also write polygons (GeoPackage)'
+    )
+    p.add_argument('--resume', action='store_true', help='continue an interrupted run')
+    p.add_argument('--overwrite', action='store_true', help='replace finished outputs')
+    p.add_argument(
+        '-q', '--quiet', action='store_true', help='no progress bar or messages'
+    )
+    p.add_argument('--window', type=int, default=1024, help='window side in pixels')
+    p.add_argument(
+        '--synthetic-scene', metavar='PATH',
+        help="first write a SYNTHETIC scene of the model's sensor (the demo dataset's "
+        'classes and sensor model) to PATH, then classify it and report the agreement '
+        'with its true classes',
+    )  # fmt: skip
+    p.add_argument(
+        '--synthetic-size', type=int, default=1024,
+        help='height and width of the synthetic scene in pixels (default: 1024)',
+    )  # fmt: skip
+    return p
+
+
+def _agreement(classes: Path, truth: Path) -> float | None:
+    """Fraction of cells classified like the synthetic truth, when on one grid."""
+    with rasterio.open(classes) as a, rasterio.open(truth) as b:
+        if a.shape != b.shape or a.transform != b.transform:
+            return None
+        pred, true = a.read(1), b.read(1)
+    both = (pred != a.nodata) & (true != b.nodata)
+    return float((pred[both] == true[both]).mean()) if both.any() else None
+
+
+def predict(argv: Sequence[str]) -> None:
+    """Run ``geokd predict``.
+
+    Args:
+        argv: Arguments after ``predict``.
+    """
+    args = predict_parser().parse_args(argv)
+    try:
+        classifier = load_classifier(args.model, args.modality, args.patch_size)
+    except ModelLoadError as err:
+        sys.exit(f'geokd predict: error: {err}')
+    options = PredictOptions(
+        patch_size=args.patch_size,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        device=args.device,
+        amp=not args.no_amp,
+        bands=args.bands.split(',') if args.bands else None,
+        min_valid=args.min_valid,
+        probabilities=args.probabilities,
+        polygons=args.polygons,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        window=args.window,
+    )
+    scenes = _scenes(args.scenes)
+    truths = {}
+    if args.synthetic_scene:
+        meta = classifier.metadata
+        scene = write_synthetic_scene(
+            args.synthetic_scene, meta.modality, args.synthetic_size,
+            args.synthetic_size, block=meta.patch_size,
+        )  # fmt: skip
+        if not args.quiet:
+            print(f'SYNTHETIC {meta.modality} scene written to {scene}')
+        truths[scene] = scene.with_name(f'{scene.stem}_truth.tif')
+        scenes.append(scene)
+    if not scenes:
+        sys.exit('geokd predict: error: no scene given')
+    failed = 0
+    for scene in scenes:
+        prefix = _prefix(args.output, scene, len(scenes) > 1)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                summary = predict_scene(classifier, scene, prefix, options)
+            for w in caught:
+                print(f'geokd predict: warning: {w.message}', file=sys.stderr)
+        except (PredictError, OSError) as err:
+            failed += 1
+            print(f'geokd predict: error: {err}', file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(
+                f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s'
+            )
+            for name, path in summary['outputs'].items():
+                print(f'  {name:<14}{path}')
+            if scene in truths:
+                agreement = _agreement(
+                    Path(summary['outputs']['classes']), truths[scene]
+                )
+                if agreement is not None:
+                    print(f'  agreement with the synthetic truth: {agreement:.1%}')
+    if failed:
+        sys.exit(1)
+
+
+def export(argv: Sequence[str]) -> None:
+    """Run ``geokd export``: checkpoint to self-contained single-sensor models.
+
+    Args:
+        argv: Arguments after ``export``.
+    """
+    p = argparse.ArgumentParser(
+        prog='geokd export',
+        description='Export single-sensor classifiers from a DisCoMKDTask checkpoint: '
+        'per modality, OUTPUT/<modality>/model.safetensors + model.json.',
+    )
+    p.add_argument('checkpoint', help='training checkpoint (.ckpt)')
+    p.add_argument('-o', '--output', default='export', help='output directory')
+    p.add_argument(
+        '--modality', action='append',
+        help='modality to export (repeatable; default: all)',
+    )  # fmt: skip
+    p.add_argument(
+        '--patch-size', type=int, help='patch size, if the checkpoint lacks it'
+    )
+    args = p.parse_args(argv)
+    try:
+        out = export_checkpoint(
+            args.checkpoint, args.output, args.modality, args.patch_size
+        )
+    except ModelLoadError as err:
+        sys.exit(f'geokd export: error: {err}')
+    for m, path in out.items():
+        print(f'{m}: {path}')

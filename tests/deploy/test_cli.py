@@ -1,0 +1,99 @@
+import json
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from geokd.deploy import SingleSensorClassifier, export_model, load_exported
+from geokd.main import main
+
+from .conftest import WriteScene, sar_pixels
+from .test_export import fake_checkpoint
+
+CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
+
+
+@pytest.fixture
+def sar_export(tmp_path: Path, sar_model: SingleSensorClassifier) -> Path:
+    return export_model(sar_model.model, sar_model.metadata, tmp_path / 'model')
+
+
+def test_predict_several_scenes_by_glob(
+    tmp_path: Path, write_scene: WriteScene, sar_export: Path
+) -> None:
+    write_scene(sar_pixels(32, 48), 'a.tif')
+    write_scene(sar_pixels(48, 32), 'b.tif')
+    out = tmp_path / 'out'
+    main(['predict', str(tmp_path / '*.tif'), '--model', str(sar_export),
+          '-o', str(out), '--quiet', '--polygons'])  # fmt: skip
+    for name, shape in [('a', (2, 3)), ('b', (3, 2))]:
+        with rasterio.open(out / f'{name}_classes.tif') as src:
+            assert src.shape == shape
+        assert (out / f'{name}_classes.gpkg').is_file()
+        assert json.loads((out / f'{name}_summary.json').read_text())['patches'] == 6
+
+
+def test_predict_reports_bad_scenes_and_goes_on(
+    tmp_path: Path,
+    write_scene: WriteScene,
+    sar_export: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = write_scene(sar_pixels(32, 32), 'good.tif')
+    bad = write_scene(sar_pixels(32, 32)[:1], 'vv_only.tif')
+    with pytest.raises(SystemExit) as info:
+        main(['predict', str(bad), str(good), '--model', str(sar_export),
+              '-o', str(tmp_path / 'out'), '--quiet'])  # fmt: skip
+    assert info.value.code == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith('geokd predict: error: ')
+    assert 'vv_only.tif: has 1 band' in line
+    assert (tmp_path / 'out' / 'good_classes.tif').is_file()
+    assert not (tmp_path / 'out' / 'vv_only_classes.tif').exists()
+
+
+def test_predict_synthetic_scene_from_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_checkpoint(tmp_path / 'a.ckpt', patch_size=16)
+    main(['predict', '--model', str(tmp_path / 'a.ckpt'), '--modality', 'sar',
+          '--synthetic-scene', str(tmp_path / 'scene.tif'), '--synthetic-size', '64',
+          '-o', str(tmp_path / 'pred') + '/'])  # fmt: skip
+    out = capsys.readouterr().out
+    assert 'SYNTHETIC sar scene written' in out
+    assert 'agreement with the synthetic truth' in out
+    assert str(tmp_path / 'pred' / 'scene_classes.tif') in out
+
+
+def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_checkpoint(tmp_path / 'a.ckpt', patch_size=16)
+    main(['export', str(tmp_path / 'a.ckpt'), '-o', str(tmp_path / 'exp'),
+          '--modality', 'sar'])  # fmt: skip
+    assert load_exported(tmp_path / 'exp' / 'sar').metadata.modality == 'sar'
+    assert not (tmp_path / 'exp' / 'ms').exists()
+    (tmp_path / 'bad.ckpt').write_text('x')
+    with pytest.raises(SystemExit, match='unreadable checkpoint'):
+        main(['export', str(tmp_path / 'bad.ckpt')])
+
+
+def test_fit_exports_each_modality(tmp_path: Path) -> None:
+    main(
+        [
+            'fit',
+            '--config', str(CONFIG),
+            '--trainer.fast_dev_run', 'true',
+            '--trainer.default_root_dir', str(tmp_path),
+            '--trainer.enable_progress_bar', 'false',
+            '--model.init_args.backbone', 'test_resnet',
+            '--data.init_args.samples_per_class', '10',
+            '--data.init_args.size', '16',
+            '--data.init_args.num_workers', '0',
+            '--test_after_fit', 'false',
+        ]
+    )  # fmt: skip
+    for modality, bands in [('ms', 13), ('sar', 2)]:
+        meta = load_exported(tmp_path / 'export' / modality).metadata
+        assert meta.modality == modality
+        assert meta.patch_size == 16
+        assert len(meta.band_names) == bands
+        assert meta.class_names[0] == 'AnnualCrop'
