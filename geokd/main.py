@@ -21,7 +21,9 @@ import geokd.tasks
 
 #: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
 #: function taking the remaining arguments. They take precedence over Lightning's.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    'benchmark': 'geokd.benchmark:main',
+}
 
 
 class GeoKDCLI(LightningCLI):
