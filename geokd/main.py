@@ -23,6 +23,7 @@ import geokd.tasks
 #: function taking the remaining arguments. They take precedence over Lightning's.
 COMMANDS: dict[str, str] = {
     'benchmark': 'geokd.benchmark:main',
+    'report': 'geokd.reports.report:main',
 }
 
 
