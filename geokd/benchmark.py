@@ -32,6 +32,7 @@ import shutil
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,17 +180,20 @@ def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
 
     # The same CLI as geokd.main.main, without running a subcommand, so that fit
     # alone is timed.
-    cli = GeoKDCLI(
-        model_class=BaseTask,
-        datamodule_class=BaseDataModule,
-        seed_everything_default=0,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={'overwrite': True},
-        parser_kwargs={'version': geokd.__version__},
-        args=argv,
-        run=False,
-    )
+    with warnings.catch_warnings():
+        # LightningCLI warns that sys.argv (here: 'benchmark ...') is ignored.
+        warnings.filterwarnings('ignore', message=".*LightningCLI's args parameter")
+        cli = GeoKDCLI(
+            model_class=BaseTask,
+            datamodule_class=BaseDataModule,
+            seed_everything_default=0,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={'overwrite': True},
+            parser_kwargs={'version': geokd.__version__},
+            args=argv,
+            run=False,
+        )
     start = time.perf_counter()
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     seconds = time.perf_counter() - start
@@ -212,6 +216,12 @@ def _run(
     args = [a for c in configs for a in ('--config', c)] + bench.args
     args += [f'--{key}={seed}' for key in bench.seed_args]
     if teacher is not None:
+        if len(teacher['results']) != 1:
+            msg = (
+                f'teacher run {teacher["run_dir"]} has classifiers '
+                f'{sorted(teacher["results"])}; a teacher needs exactly one'
+            )
+            raise ValueError(msg)
         [result] = teacher['results'].values()
         if not result['checkpoint']:
             msg = f'teacher run {teacher["run_dir"]} wrote no checkpoint to distil from'

@@ -165,6 +165,7 @@ def test_bad_teachers_fail_clearly(tmp_path: Path) -> None:
         DistillationTask('sar', 2, 10, other, backbone=BACKBONE)
 
 
+@pytest.mark.slow
 def test_lightning_teacher_checkpoint_loads_weights_only(tmp_path: Path) -> None:
     seed_everything(0)
     teacher = _teacher()
