@@ -17,6 +17,7 @@ Benchmark file::
     seeds: [0, 1, 2]
     seed_args: [seed_everything, data.init_args.seed]  # options that receive the seed
     base_configs: [configs/baselines/synthetic.yaml]   # trainer + data of every run
+    tables_dir: runs/benchmark                         # default: output_dir
     args: [--trainer.max_epochs=10]                    # appended to every run
     methods:
       DisCoM-KD: {configs: [configs/baselines/discomkd.yaml]}
@@ -70,6 +71,8 @@ class Benchmark:
         seed_args: Options (without ``--``) set to the seed in every run.
         base_configs: Configs given before each method's config.
         args: Extra command-line arguments of every run.
+        tables_dir: Where the tables go; None means ``output_dir`` (another
+            benchmark sharing ``output_dir``, to reuse its runs, needs its own).
     """
 
     output_dir: Path
@@ -80,6 +83,7 @@ class Benchmark:
     )
     base_configs: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    tables_dir: Path | None = None
 
 
 def load_benchmark(path: str | Path) -> Benchmark:
@@ -107,7 +111,15 @@ def load_benchmark(path: str | Path) -> Benchmark:
     if not isinstance(raw, dict):
         msg = f'{path}: expected a mapping with output_dir, seeds and methods'
         raise ValueError(msg)
-    known = {'output_dir', 'seeds', 'seed_args', 'base_configs', 'args', 'methods'}
+    known = {
+        'output_dir',
+        'tables_dir',
+        'seeds',
+        'seed_args',
+        'base_configs',
+        'args',
+        'methods',
+    }
     if unknown := set(raw) - known:
         msg = f'{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}'
         raise ValueError(msg)
@@ -130,6 +142,7 @@ def load_benchmark(path: str | Path) -> Benchmark:
         output_dir=Path(raw['output_dir']),
         seeds=[int(s) for s in raw['seeds']],
         methods=methods,
+        tables_dir=Path(raw['tables_dir']) if raw.get('tables_dir') else None,
         **{k: list(raw[k]) for k in ('seed_args', 'base_configs', 'args') if k in raw},
     )
     configs = bench.base_configs + [
@@ -433,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.output_dir:
         bench.output_dir = Path(args.output_dir)
     rows = run_benchmark(bench)
-    table = write_tables(rows, bench.output_dir)
+    tables_dir = bench.tables_dir or bench.output_dir
+    table = write_tables(rows, tables_dir)
     print(table)
-    print(f'Tables written to {bench.output_dir}/results.md, results.csv and runs.csv')
+    print(f'Tables written to {tables_dir}/results.md, results.csv and runs.csv')

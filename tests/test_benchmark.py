@@ -172,3 +172,17 @@ def test_real_runs_end_to_end(tmp_path: Path) -> None:
     assert (run / 'config.yaml').is_file()
     assert list((run / 'checkpoints').glob('best-sar-*.ckpt'))
     assert 'KD | ms' in (out / 'results.md').read_text()
+
+
+def test_tables_dir_keeps_shared_runs_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTraining()
+    monkeypatch.setattr(benchmark, 'train_run', fake)
+    main(['benchmark', '--config', str(_config(tmp_path, [0]))])
+    fake.calls.clear()
+    other = _config(tmp_path, [0], tables_dir=str(tmp_path / 'tables'))
+    main(['benchmark', '--config', str(other)])
+    assert fake.calls == []
+    assert (tmp_path / 'tables' / 'results.md').is_file()
+    assert (tmp_path / 'out' / 'results.md').is_file()
