@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     'stats': 'geokd.stats:main',
     'predict': 'geokd.deploy.cli:predict',
     'export': 'geokd.deploy.cli:export',
+    'benchmark': 'geokd.benchmark:main',
+    'report': 'geokd.reports.report:main',
 }
 
 

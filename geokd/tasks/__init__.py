@@ -1,5 +1,19 @@
 """LightningModules of geokd."""
 
+from .base import PerClassifierTask, unpack_batch
 from .discomkd import DisCoMKDTask
+from .distillation import DistillationTask, load_teacher
+from .multimodal_teacher import MultiModalTeacherTask, SumFusionClassifier
+from .single_modal import SingleModalTask, linear_classifier
 
-__all__ = ['DisCoMKDTask']
+__all__ = [
+    'DisCoMKDTask',
+    'DistillationTask',
+    'MultiModalTeacherTask',
+    'PerClassifierTask',
+    'SingleModalTask',
+    'SumFusionClassifier',
+    'linear_classifier',
+    'load_teacher',
+    'unpack_batch',
+]

@@ -3,21 +3,17 @@
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch import Tensor
-from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
-from torchgeo.tasks import BaseTask
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
 
 from .. import losses
 from ..models import DisCoMKD, ModalityOutput, Weights, dann_lambda
+from .base import PerClassifierTask, Split, unpack_batch
 
-Split = Literal['train', 'val', 'test']
 
-
-class DisCoMKDTask(BaseTask):
+class DisCoMKDTask(PerClassifierTask):
     """Cross-modal distillation by disentanglement and adversarial learning.
 
     Batches are dicts with ``image_<modality>`` for every modality and either one
@@ -114,51 +110,10 @@ class DisCoMKDTask(BaseTask):
 
     def configure_metrics(self) -> None:
         """Initialize per-modality classification metrics and the diagnostics."""
-        k = self.hparams['num_classes']
-        self.metrics = torch.nn.ModuleDict()
-        for split in ('train', 'val', 'test'):
-            for m in self.modalities:
-                self.metrics[f'{split}_{m}'] = MetricCollection(
-                    {
-                        'f1': MulticlassF1Score(k, average='weighted'),
-                        'f1_macro': MulticlassF1Score(k, average='macro'),
-                        'acc': MulticlassAccuracy(k, average='micro'),
-                    },
-                    prefix=f'{split}_',
-                    postfix=f'_{m}',
-                )
+        super().configure_metrics()
         self.adv_acc = MulticlassAccuracy(len(self.modalities), average='micro')
         self.cos_inf_irr = MeanMetric()
         self.cos_inf_inv = MeanMetric()
-
-    def configure_optimizers(self) -> Any:
-        """Adam with a constant learning rate, as the reference.
-
-        Returns:
-            The optimizer.
-        """
-        return Adam(self.parameters(), lr=self.hparams['lr'])
-
-    def configure_callbacks(self) -> list[Callback]:
-        """One checkpoint per modality, on that modality's best validation weighted F1.
-
-        Returns:
-            A :class:`ModelCheckpoint` per modality, and one keeping the last epoch;
-            none when the trainer runs with ``enable_checkpointing=False``.
-        """
-        if self._trainer is not None and not self.trainer.checkpoint_callbacks:
-            return []
-        callbacks: list[Callback] = [
-            ModelCheckpoint(
-                monitor=f'val_f1_{m}',
-                mode='max',
-                filename=f'best-{m}-{{epoch}}-{{val_f1_{m}:.4f}}',
-                auto_insert_metric_name=False,
-            )
-            for m in self.modalities
-        ]
-        callbacks.append(ModelCheckpoint(save_top_k=0, save_last=True))
-        return callbacks
 
     def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Split a batch into images and labels per modality.
@@ -172,18 +127,7 @@ class DisCoMKDTask(BaseTask):
         Raises:
             KeyError: If a modality has no image or no label in the batch.
         """
-        images, labels = {}, {}
-        for m in self.modalities:
-            if f'image_{m}' not in batch:
-                msg = f"batch has no 'image_{m}'; keys are {sorted(batch)}"
-                raise KeyError(msg)
-            images[m] = batch[f'image_{m}']
-            label = batch.get(f'label_{m}', batch.get('label'))
-            if label is None:
-                msg = f"batch has neither 'label_{m}' nor 'label'"
-                raise KeyError(msg)
-            labels[m] = label
-        return images, labels
+        return unpack_batch(batch, self.modalities)
 
     def _loss_terms(
         self, outputs: dict[str, ModalityOutput], labels: dict[str, Tensor]
@@ -224,9 +168,7 @@ class DisCoMKDTask(BaseTask):
             {f'{split}_loss_{k}': v for k, v in terms.items()}, batch_size=batch_size
         )
         for m, out in outputs.items():
-            metrics = self.metrics[f'{split}_{m}']
-            metrics(out.logits.detach(), labels[m])
-            self.log_dict(metrics, batch_size=len(labels[m]))
+            self.log_metrics(split, m, out.logits, labels[m])
         if split == 'val':
             self._update_diagnostics(outputs, batch_size)
         return loss
@@ -257,43 +199,6 @@ class DisCoMKDTask(BaseTask):
                 self.trainer.estimated_stepping_batches, 1
             )
             self.model.grl.lambda_ = self.hparams['grl_lambda'] * dann_lambda(progress)
-
-    def training_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """Compute the training loss and metrics.
-
-        Args:
-            batch: The output of your DataLoader.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            The total loss.
-        """
-        return self._shared_step(batch, 'train')
-
-    def validation_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Compute the validation loss, metrics and diagnostics.
-
-        Args:
-            batch: The output of your DataLoader.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-        """
-        self._shared_step(batch, 'val')
-
-    def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Compute the test loss and metrics.
-
-        Args:
-            batch: The output of your DataLoader.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-        """
-        self._shared_step(batch, 'test')
 
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0

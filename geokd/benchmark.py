@@ -1,0 +1,452 @@
+"""``geokd benchmark --config BENCH.yaml``: the paper's protocol over methods and seeds.
+
+A benchmark file lists methods, each a set of LightningCLI configs (one per trained
+run; teacher/student methods also name their teacher's config), and the seeds. Every
+run is trained, then each of its classifiers is tested from its best validation
+checkpoint (:func:`geokd.main.evaluate_per_modality`). Each run directory gets a
+``result.json`` once finished; re-running the command skips those runs (and runs
+shared between methods, such as a teacher, are trained once per seed). The summary,
+mean +- std over seeds of test weighted F1 and accuracy per method and classifier,
+plus the training wall-clock each method needed for all of its classifiers (teacher
+included), is written as ``results.csv`` and ``results.md``, the per-run numbers as
+``runs.csv``.
+
+Benchmark file::
+
+    output_dir: runs/benchmark
+    seeds: [0, 1, 2]
+    seed_args: [seed_everything, data.init_args.seed]  # options that receive the seed
+    base_configs: [configs/baselines/synthetic.yaml]   # trainer + data of every run
+    tables_dir: runs/benchmark                         # default: output_dir
+    args: [--trainer.max_epochs=10]                    # appended to every run
+    methods:
+      DisCoM-KD: {configs: [configs/baselines/discomkd.yaml]}
+      KD: {teacher: configs/baselines/multimodal_teacher.yaml,
+           configs: [configs/baselines/kd_sar.yaml]}
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import shutil
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Per-run file marking a finished run; its presence makes re-runs skip the run.
+RESULT_FILE = 'result.json'
+
+
+@dataclass
+class Method:
+    """One method of the benchmark.
+
+    Attributes:
+        name: Name shown in the table.
+        configs: Model configs of its runs (each one or more classifiers).
+        teacher: Model config of the teacher its runs distil, if any.
+    """
+
+    name: str
+    configs: list[str]
+    teacher: str | None = None
+
+
+@dataclass
+class Benchmark:
+    """A parsed benchmark file (see the module docstring).
+
+    Attributes:
+        output_dir: Where runs and tables are written.
+        seeds: Seeds; each run is repeated once per seed.
+        methods: The methods to compare.
+        seed_args: Options (without ``--``) set to the seed in every run.
+        base_configs: Configs given before each method's config.
+        args: Extra command-line arguments of every run.
+        tables_dir: Where the tables go; None means ``output_dir`` (another
+            benchmark sharing ``output_dir``, to reuse its runs, needs its own).
+    """
+
+    output_dir: Path
+    seeds: list[int]
+    methods: list[Method]
+    seed_args: list[str] = field(
+        default_factory=lambda: ['seed_everything', 'data.init_args.seed']
+    )
+    base_configs: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    tables_dir: Path | None = None
+
+
+def load_benchmark(path: str | Path) -> Benchmark:
+    """Read and check a benchmark file.
+
+    Args:
+        path: YAML benchmark file.
+
+    Returns:
+        The benchmark.
+
+    Raises:
+        ValueError: If the file is missing, not YAML, or misses or misspells a key,
+            or a config it names does not exist.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        msg = f'{path}: cannot read benchmark file ({err.strerror})'
+        raise ValueError(msg) from err
+    except yaml.YAMLError as err:
+        msg = f'{path}: not valid YAML ({err})'
+        raise ValueError(msg) from err
+    if not isinstance(raw, dict):
+        msg = f'{path}: expected a mapping with output_dir, seeds and methods'
+        raise ValueError(msg)
+    known = {
+        'output_dir',
+        'tables_dir',
+        'seeds',
+        'seed_args',
+        'base_configs',
+        'args',
+        'methods',
+    }
+    if unknown := set(raw) - known:
+        msg = f'{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}'
+        raise ValueError(msg)
+    if missing := {'output_dir', 'seeds', 'methods'} - set(raw):
+        msg = f'{path}: missing keys {sorted(missing)}'
+        raise ValueError(msg)
+    methods = []
+    for name, spec in (raw['methods'] or {}).items():
+        if not isinstance(spec, dict) or not spec.get('configs'):
+            msg = f'{path}: method {name!r} needs a non-empty configs list'
+            raise ValueError(msg)
+        if unknown := set(spec) - {'configs', 'teacher'}:
+            msg = f'{path}: method {name!r} has unknown keys {sorted(unknown)}'
+            raise ValueError(msg)
+        methods.append(Method(str(name), list(spec['configs']), spec.get('teacher')))
+    if not methods:
+        msg = f'{path}: no methods'
+        raise ValueError(msg)
+    bench = Benchmark(
+        output_dir=Path(raw['output_dir']),
+        seeds=[int(s) for s in raw['seeds']],
+        methods=methods,
+        tables_dir=Path(raw['tables_dir']) if raw.get('tables_dir') else None,
+        **{k: list(raw[k]) for k in ('seed_args', 'base_configs', 'args') if k in raw},
+    )
+    configs = bench.base_configs + [
+        c for m in methods for c in [*m.configs, *([m.teacher] if m.teacher else [])]
+    ]
+    if absent := [c for c in configs if not Path(c).is_file()]:
+        msg = f'{path}: config files not found: {absent}'
+        raise ValueError(msg)
+    return bench
+
+
+def _loggers(run_dir: Path) -> str:
+    """CSV and TensorBoard loggers writing straight into ``run_dir``."""
+    return json.dumps(
+        [
+            {
+                'class_path': f'lightning.pytorch.loggers.{cls}',
+                'init_args': {'save_dir': str(run_dir), 'name': '', 'version': ''},
+            }
+            for cls in ('CSVLogger', 'TensorBoardLogger')
+        ]
+    )
+
+
+def _fingerprint(configs: Sequence[str], args: Sequence[str]) -> str:
+    """Hash of the configs' contents and the arguments that define a run."""
+    digest = hashlib.sha256()
+    for c in configs:
+        digest.update(Path(c).read_bytes())
+    digest.update(json.dumps(list(args)).encode())
+    return digest.hexdigest()[:16]
+
+
+def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
+    """Train one config with geokd's CLI and test each classifier at its best epoch.
+
+    Args:
+        argv: LightningCLI arguments without a subcommand (``--config ...``).
+
+    Returns:
+        Per classifier its checkpoint and test metrics, and the seconds ``fit`` took.
+    """
+    from torchgeo.datamodules import BaseDataModule
+    from torchgeo.tasks import BaseTask
+
+    import geokd
+    from geokd.main import GeoKDCLI, evaluate_per_modality
+
+    # The same CLI as geokd.main.main, without running a subcommand, so that fit
+    # alone is timed.
+    with warnings.catch_warnings():
+        # LightningCLI warns that sys.argv (here: 'benchmark ...') is ignored.
+        warnings.filterwarnings('ignore', message=".*LightningCLI's args parameter")
+        cli = GeoKDCLI(
+            model_class=BaseTask,
+            datamodule_class=BaseDataModule,
+            seed_everything_default=0,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={'overwrite': True},
+            parser_kwargs={'version': geokd.__version__},
+            args=argv,
+            run=False,
+        )
+    start = time.perf_counter()
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    seconds = time.perf_counter() - start
+    return evaluate_per_modality(cli.trainer, cli.model, cli.datamodule), seconds
+
+
+def _run(
+    bench: Benchmark,
+    config: str,
+    seed: int,
+    teacher: dict[str, Any] | None,
+    progress: str,
+) -> dict[str, Any]:
+    """Train one run, or read it back if it finished before with the same settings."""
+    name = Path(config).stem
+    if teacher is not None:
+        name += f'_from_{teacher["name"]}'
+    run_dir = bench.output_dir / name / f'seed{seed}'
+    configs = [*bench.base_configs, config]
+    args = [a for c in configs for a in ('--config', c)] + bench.args
+    args += [f'--{key}={seed}' for key in bench.seed_args]
+    if teacher is not None:
+        if len(teacher['results']) != 1:
+            msg = (
+                f'teacher run {teacher["run_dir"]} has classifiers '
+                f'{sorted(teacher["results"])}; a teacher needs exactly one'
+            )
+            raise ValueError(msg)
+        [result] = teacher['results'].values()
+        if not result['checkpoint']:
+            msg = f'teacher run {teacher["run_dir"]} wrote no checkpoint to distil from'
+            raise RuntimeError(msg)
+        args.append(f'--model.init_args.teacher_checkpoint={result["checkpoint"]}')
+    fingerprint = _fingerprint(configs, args)
+    marker = run_dir / RESULT_FILE
+    if marker.is_file():
+        done = json.loads(marker.read_text())
+        if done.get('fingerprint') == fingerprint:
+            print(f'{progress} {name} seed {seed}: done before, skipped', flush=True)
+            return done
+        print(
+            f'{progress} {name} seed {seed}: settings changed, retraining', flush=True
+        )
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    print(f'{progress} {name} seed {seed}: training in {run_dir}', flush=True)
+    results, seconds = train_run(
+        [
+            *args,
+            f'--trainer.default_root_dir={run_dir}',
+            f'--trainer.logger={_loggers(run_dir)}',
+        ]
+    )
+    (run_dir / 'test_results.json').write_text(json.dumps(results, indent=2))
+    done = {
+        'name': name,
+        'run_dir': str(run_dir),
+        'seed': seed,
+        'fit_seconds': seconds,
+        'results': results,
+        'fingerprint': fingerprint,
+    }
+    # Written last and atomically: its presence means the run is complete.
+    tmp = marker.with_suffix('.tmp')
+    tmp.write_text(json.dumps(done, indent=2))
+    tmp.replace(marker)
+    scores = ', '.join(f'{m} F1 {r["f1"]:.4f}' for m, r in results.items())
+    print(f'{progress} {name} seed {seed}: {seconds:.0f} s, {scores}', flush=True)
+    return done
+
+
+def run_benchmark(bench: Benchmark) -> list[dict[str, Any]]:
+    """Train (or read back) every run of every method and seed.
+
+    Args:
+        bench: The benchmark.
+
+    Returns:
+        One row per method, seed and classifier: test metrics and the seconds of
+        training the method needed for all of its classifiers at that seed.
+
+    Raises:
+        ValueError: If two runs of one method produce classifiers of the same name.
+    """
+    total = len(bench.seeds) * sum(
+        len(m.configs) + (m.teacher is not None) for m in bench.methods
+    )
+    step = 0
+    rows = []
+    for seed in bench.seeds:
+        for method in bench.methods:
+            runs = []
+            teacher = None
+            if method.teacher:
+                step += 1
+                teacher = _run(
+                    bench,
+                    method.teacher,
+                    seed,
+                    None,
+                    f'[{step}/{total}] {method.name}:',
+                )
+            for config in method.configs:
+                step += 1
+                runs.append(
+                    _run(
+                        bench, config, seed, teacher, f'[{step}/{total}] {method.name}:'
+                    )
+                )
+            seconds = sum(r['fit_seconds'] for r in runs)
+            seconds += teacher['fit_seconds'] if teacher else 0.0
+            seen: set[str] = set()
+            for run in runs:
+                for classifier, res in run['results'].items():
+                    if classifier in seen:
+                        msg = (
+                            f'method {method.name!r} has two {classifier!r} classifiers'
+                        )
+                        raise ValueError(msg)
+                    seen.add(classifier)
+                    rows.append(
+                        {
+                            'method': method.name,
+                            'seed': seed,
+                            'classifier': classifier,
+                            'f1': res['f1'],
+                            'f1_macro': res['f1_macro'],
+                            'acc': res['acc'],
+                            'train_seconds': seconds,
+                            'run_dir': run['run_dir'],
+                        }
+                    )
+    return rows
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(
+        values
+    ) > 1 else 0.0
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation over seeds per method and classifier.
+
+    Args:
+        rows: Output of :func:`run_benchmark`.
+
+    Returns:
+        One row per method and classifier, in the order first seen.
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row['method'], row['classifier']), []).append(row)
+    summary = []
+    for (method, classifier), group in groups.items():
+        out: dict[str, Any] = {
+            'method': method,
+            'classifier': classifier,
+            'seeds': len(group),
+        }
+        for key in ('f1', 'acc', 'f1_macro', 'train_seconds'):
+            out[f'{key}_mean'], out[f'{key}_std'] = _mean_std([r[key] for r in group])
+        summary.append(out)
+    return summary
+
+
+def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
+    """Render the summary as a Markdown table (scores in percent).
+
+    Args:
+        summary: Output of :func:`summarize`.
+
+    Returns:
+        The table.
+    """
+    lines = [
+        '| Method | Classifier | Weighted F1 (%) | Accuracy (%) | Seeds '
+        '| Training wall-clock, all classifiers (s) |',
+        '|---|---|---|---|---|---|',
+    ]
+    for s in summary:
+        lines.append(
+            f'| {s["method"]} | {s["classifier"]} '
+            f'| {100 * s["f1_mean"]:.2f} +- {100 * s["f1_std"]:.2f} '
+            f'| {100 * s["acc_mean"]:.2f} +- {100 * s["acc_std"]:.2f} '
+            f'| {s["seeds"]} '
+            f'| {s["train_seconds_mean"]:.0f} +- {s["train_seconds_std"]:.0f} |'
+        )
+    return '\n'.join(lines)
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open('w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_tables(rows: Sequence[dict[str, Any]], output_dir: Path) -> str:
+    """Write ``runs.csv``, ``results.csv`` and ``results.md``.
+
+    Args:
+        rows: Output of :func:`run_benchmark`.
+        output_dir: Where to write them.
+
+    Returns:
+        The Markdown table.
+    """
+    summary = summarize(rows)
+    table = markdown_table(summary)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _write_csv(output_dir / 'runs.csv', rows)
+    _write_csv(output_dir / 'results.csv', summary)
+    (output_dir / 'results.md').write_text(table + '\n')
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``geokd benchmark``.
+
+    Args:
+        argv: Command-line arguments after ``benchmark``.
+    """
+    parser = argparse.ArgumentParser(
+        prog='geokd benchmark',
+        description='Train and test a list of methods over several seeds; write '
+        'mean +- std tables. Finished runs are skipped when re-run.',
+    )
+    parser.add_argument('--config', required=True, help='benchmark YAML file')
+    parser.add_argument('--output_dir', help='overrides output_dir of the file')
+    args = parser.parse_args(argv)
+    try:
+        bench = load_benchmark(args.config)
+    except ValueError as err:
+        sys.exit(f'geokd benchmark: {err}')
+    if args.output_dir:
+        bench.output_dir = Path(args.output_dir)
+    rows = run_benchmark(bench)
+    tables_dir = bench.tables_dir or bench.output_dir
+    table = write_tables(rows, tables_dir)
+    print(table)
+    print(f'Tables written to {tables_dir}/results.md, results.csv and runs.csv')

@@ -1,0 +1,172 @@
+"""What every geokd task shares: per-classifier metrics, checkpoints and optimiser.
+
+All methods (DisCoM-KD, the single-modal baselines, teachers and distilled students)
+log the same metric names and keep one best checkpoint per classifier, so that one
+benchmark runner and one report handle all of them.
+"""
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torch import Tensor
+from torch.optim import Adam
+from torchgeo.datasets.utils import Sample
+from torchgeo.tasks import BaseTask
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+Split = Literal['train', 'val', 'test']
+
+
+def unpack_batch(
+    batch: Sample, modalities: Sequence[str]
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Split a batch into images and labels per modality.
+
+    Args:
+        batch: ``image_<m>`` and either ``label`` (paired samples) or ``label_<m>``
+            (each modality its own samples) for each modality ``m``.
+        modalities: The modalities to take.
+
+    Returns:
+        Images and labels keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no image or no label in the batch.
+    """
+    images, labels = {}, {}
+    for m in modalities:
+        if f'image_{m}' not in batch:
+            msg = f"batch has no 'image_{m}'; keys are {sorted(batch)}"
+            raise KeyError(msg)
+        images[m] = batch[f'image_{m}']
+        label = batch.get(f'label_{m}', batch.get('label'))
+        if label is None:
+            msg = f"batch has neither 'label_{m}' nor 'label'"
+            raise KeyError(msg)
+        labels[m] = label
+    return images, labels
+
+
+class PerClassifierTask(BaseTask):
+    """A task training one or more classifiers, each evaluated and kept on its own.
+
+    Subclasses name their classifiers in :attr:`modalities` (the sensor each one
+    needs, or e.g. ``'ms+sar'`` for a classifier of several sensors) and need the
+    hyperparameters ``num_classes`` and ``lr``.
+
+    Logged metrics, per classifier ``m`` and split ``s``: ``s_f1_m`` (weighted F1, the
+    paper's metric), ``s_f1_macro_m`` and ``s_acc_m`` (overall accuracy). One
+    checkpoint per classifier keeps its best validation weighted F1, so each
+    classifier comes from its own best epoch, as in the paper.
+    """
+
+    @property
+    @abstractmethod
+    def modalities(self) -> list[str]:
+        """Names of the classifiers this task trains (the suffix of their metrics)."""
+
+    @abstractmethod
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        """Compute the loss of a batch and log it with the metrics of ``split``."""
+
+    def training_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Compute the training loss and metrics.
+
+        Args:
+            batch: The output of your DataLoader.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            The total loss.
+        """
+        return self._shared_step(batch, 'train')
+
+    def validation_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Compute the validation loss and metrics.
+
+        Args:
+            batch: The output of your DataLoader.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+        """
+        self._shared_step(batch, 'val')
+
+    def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Compute the test loss and metrics.
+
+        Args:
+            batch: The output of your DataLoader.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+        """
+        self._shared_step(batch, 'test')
+
+    def configure_metrics(self) -> None:
+        """Initialize weighted F1, macro F1 and accuracy per split and classifier."""
+        k = self.hparams['num_classes']
+        self.metrics = torch.nn.ModuleDict()
+        for split in ('train', 'val', 'test'):
+            for m in self.modalities:
+                self.metrics[f'{split}_{m}'] = MetricCollection(
+                    {
+                        'f1': MulticlassF1Score(k, average='weighted'),
+                        'f1_macro': MulticlassF1Score(k, average='macro'),
+                        'acc': MulticlassAccuracy(k, average='micro'),
+                    },
+                    prefix=f'{split}_',
+                    postfix=f'_{m}',
+                )
+
+    def log_metrics(
+        self, split: Split, name: str, logits: Tensor, labels: Tensor
+    ) -> None:
+        """Update and log the metrics of one classifier.
+
+        Args:
+            split: 'train', 'val' or 'test'.
+            name: Classifier name, one of :attr:`modalities`.
+            logits: Its logits ``(N, K)``.
+            labels: Class indices ``(N,)``.
+        """
+        metrics = self.metrics[f'{split}_{name}']
+        metrics(logits.detach(), labels)
+        self.log_dict(metrics, batch_size=len(labels))
+
+    def configure_optimizers(self) -> Any:
+        """Adam with a constant learning rate, as the DisCoM-KD reference.
+
+        Returns:
+            The optimizer, over the trainable parameters only.
+        """
+        params = [p for p in self.parameters() if p.requires_grad]
+        return Adam(params, lr=self.hparams['lr'])
+
+    def configure_callbacks(self) -> list[Callback]:
+        """One checkpoint per classifier, on its best validation weighted F1.
+
+        Returns:
+            A :class:`ModelCheckpoint` per classifier, and one keeping the last
+            epoch; none when the trainer runs with ``enable_checkpointing=False``.
+        """
+        if self._trainer is not None and not self.trainer.checkpoint_callbacks:
+            return []
+        callbacks: list[Callback] = [
+            ModelCheckpoint(
+                monitor=f'val_f1_{m}',
+                mode='max',
+                filename=f'best-{m}-{{epoch}}-{{val_f1_{m}:.4f}}',
+                auto_insert_metric_name=False,
+            )
+            for m in self.modalities
+        ]
+        callbacks.append(ModelCheckpoint(save_top_k=0, save_last=True))
+        return callbacks

@@ -1,0 +1,155 @@
+"""The paper's multi-modal teacher: one trunk per sensor, features summed, linear head."""
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchgeo.datasets.utils import Sample
+
+from ..models import Weights, create_trunk
+from .base import PerClassifierTask, Split, unpack_batch
+
+
+class SumFusionClassifier(nn.Module):
+    """Classify co-registered images of several sensors from their summed features.
+
+    Args:
+        in_channels: Channel count per modality.
+        num_classes: Number of task classes.
+        backbone: timm model name of every trunk.
+        weights: Initial trunk weights per modality (missing ones start random).
+    """
+
+    def __init__(
+        self,
+        in_channels: Mapping[str, int],
+        num_classes: int,
+        backbone: str = 'resnet18',
+        weights: Mapping[str, Weights] | None = None,
+    ) -> None:
+        """Initialize a new SumFusionClassifier instance."""
+        super().__init__()
+        weights = weights or {}
+        self.trunks = nn.ModuleDict(
+            {
+                m: create_trunk(backbone, c, weights.get(m))
+                for m, c in in_channels.items()
+            }
+        )
+        first = next(iter(self.trunks.values()))
+        self.head = nn.Linear(first.num_features, num_classes)
+
+    def forward(self, images: Mapping[str, Tensor]) -> Tensor:
+        """Sum the features of every sensor and classify.
+
+        Args:
+            images: Normalised images of every modality, same batch size.
+
+        Returns:
+            Logits ``(B, num_classes)``.
+        """
+        features = torch.stack([trunk(images[m]) for m, trunk in self.trunks.items()])
+        return self.head(features.sum(dim=0))
+
+
+class MultiModalTeacherTask(PerClassifierTask):
+    """Train the multi-modal teacher of the teacher/student baselines.
+
+    Needs paired batches (the same samples in every modality, one ``label``). Its one
+    classifier is named after its sensors joined by ``+`` (``'ms+sar'``), so it logs
+    ``val_f1_ms+sar``, ``test_acc_ms+sar``, ...
+    """
+
+    ignore = 'weights'
+
+    def __init__(
+        self,
+        in_channels: dict[str, int],
+        num_classes: int,
+        backbone: str = 'resnet18',
+        weights: dict[str, Weights] | None = None,
+        class_names: list[str] | None = None,
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new MultiModalTeacherTask instance.
+
+        Args:
+            in_channels: Channel count per modality, e.g. ``{'ms': 13, 'sar': 2}``.
+            num_classes: Number of task classes.
+            backbone: timm model name of every trunk.
+            weights: Initial trunk weights per modality (not saved in checkpoints).
+            class_names: Names of the classes, in label order.
+            lr: Learning rate of Adam.
+
+        Raises:
+            ValueError: If fewer than two modalities are given, or ``class_names``
+                does not have ``num_classes`` entries.
+        """
+        if len(in_channels) < 2:
+            msg = f'a multi-modal teacher needs two or more modalities, got {list(in_channels)}'
+            raise ValueError(msg)
+        if class_names is not None and len(class_names) != num_classes:
+            msg = f'{len(class_names)} class_names given for num_classes={num_classes}'
+            raise ValueError(msg)
+        self.weights = weights
+        super().__init__()
+
+    @property
+    def modalities(self) -> list[str]:
+        """The name of the one fused classifier, e.g. ``['ms+sar']``."""
+        return ['+'.join(self.hparams['in_channels'])]
+
+    def configure_models(self) -> None:
+        """Initialize the trunks and the head."""
+        self.model = SumFusionClassifier(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            self.hparams['backbone'],
+            self.weights,
+        )
+
+    def logits(self, batch: Sample) -> Tensor:
+        """Task logits of a batch (the interface a student uses to query a teacher).
+
+        Args:
+            batch: A batch with ``image_<m>`` for every modality.
+
+        Returns:
+            Logits ``(B, num_classes)``.
+
+        Raises:
+            KeyError: If a modality is missing from the batch.
+        """
+        missing = [m for m in self.hparams['in_channels'] if f'image_{m}' not in batch]
+        if missing:
+            msg = f'batch has no image of {missing}; keys are {sorted(batch)}'
+            raise KeyError(msg)
+        return self.model({m: batch[f'image_{m}'] for m in self.hparams['in_channels']})
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        [name] = self.modalities
+        images, labels = unpack_batch(batch, list(self.hparams['in_channels']))
+        label = next(iter(labels.values()))
+        logits = self.model(images)
+        loss = F.cross_entropy(logits, label)
+        self.log(
+            f'{split}_loss', loss, batch_size=len(logits), prog_bar=split != 'test'
+        )
+        self.log_metrics(split, name, logits, label)
+        return loss
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Class probabilities of the fused classifier.
+
+        Args:
+            batch: A batch with ``image_<m>`` for every modality.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            Softmax probabilities keyed by the classifier name.
+        """
+        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

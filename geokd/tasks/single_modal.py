@@ -1,0 +1,124 @@
+"""Single-modal baseline: one sensor, a backbone and a linear head, cross-entropy only."""
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchgeo.datasets.utils import Sample
+
+from ..models import Weights, create_trunk
+from .base import PerClassifierTask, Split, unpack_batch
+
+
+def linear_classifier(
+    in_chans: int, num_classes: int, backbone: str, weights: Weights = None
+) -> nn.Sequential:
+    """A timm trunk followed by a linear head: the paper's single-modal network.
+
+    Args:
+        in_chans: Number of input channels of the sensor.
+        num_classes: Number of task classes.
+        backbone: timm model name (``resnet18`` in the paper).
+        weights: Initial trunk weights, see :data:`~geokd.models.Weights`.
+
+    Returns:
+        A module mapping images ``(B, in_chans, H, W)`` to logits ``(B, num_classes)``.
+    """
+    trunk = create_trunk(backbone, in_chans, weights)
+    return nn.Sequential(trunk, nn.Linear(trunk.num_features, num_classes))
+
+
+class SingleModalTask(PerClassifierTask):
+    """Train a classifier of one sensor alone: the paper's single-modal baseline.
+
+    Also the cross-modal teacher of a distilled student on the other sensor. Batches
+    are those of the multi-sensor DataModules; only ``image_<modality>`` is used.
+
+    Logged metrics: see :class:`~geokd.tasks.base.PerClassifierTask`, with the
+    modality as classifier name (``val_f1_sar``, ``test_acc_sar``, ...).
+    """
+
+    ignore = 'weights'
+
+    def __init__(
+        self,
+        modality: str,
+        in_channels: int,
+        num_classes: int,
+        backbone: str = 'resnet18',
+        weights: Weights = None,
+        class_names: list[str] | None = None,
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new SingleModalTask instance.
+
+        Args:
+            modality: Name of the sensor (``image_<modality>`` in batches).
+            in_channels: Number of channels of that sensor.
+            num_classes: Number of task classes.
+            backbone: timm model name of the trunk.
+            weights: Initial trunk weights (not saved in checkpoints).
+            class_names: Names of the classes, in label order.
+            lr: Learning rate of Adam.
+
+        Raises:
+            ValueError: If ``class_names`` does not have ``num_classes`` entries.
+        """
+        if class_names is not None and len(class_names) != num_classes:
+            msg = f'{len(class_names)} class_names given for num_classes={num_classes}'
+            raise ValueError(msg)
+        self.weights = weights
+        super().__init__()
+
+    @property
+    def modalities(self) -> list[str]:
+        """The one sensor this classifier needs."""
+        return [self.hparams['modality']]
+
+    def configure_models(self) -> None:
+        """Initialize the trunk and linear head."""
+        self.model = linear_classifier(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            self.hparams['backbone'],
+            self.weights,
+        )
+
+    def logits(self, batch: Sample) -> Tensor:
+        """Task logits of a batch (the interface a student uses to query a teacher).
+
+        Args:
+            batch: A batch with ``image_<modality>``.
+
+        Returns:
+            Logits ``(B, num_classes)``.
+        """
+        key = f'image_{self.modalities[0]}'
+        if key not in batch:
+            msg = f'batch has no {key!r}; keys are {sorted(batch)}'
+            raise KeyError(msg)
+        return self.model(batch[key])
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        m = self.modalities[0]
+        images, labels = unpack_batch(batch, self.modalities)
+        logits = self.model(images[m])
+        loss = F.cross_entropy(logits, labels[m])
+        self.log(
+            f'{split}_loss', loss, batch_size=len(logits), prog_bar=split != 'test'
+        )
+        self.log_metrics(split, m, logits, labels[m])
+        return loss
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Class probabilities of the classifier.
+
+        Args:
+            batch: A batch with ``image_<modality>``.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            Softmax probabilities keyed by the modality.
+        """
+        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

@@ -1,0 +1,77 @@
+"""A fast_dev_run of every method's config (baselines and ablations) on tiny data."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from geokd.main import main
+from geokd.tasks import MultiModalTeacherTask, SingleModalTask
+
+CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+DATA = CONFIGS / 'baselines' / 'synthetic.yaml'
+METHODS = sorted(
+    p
+    for p in [*CONFIGS.glob('baselines/*.yaml'), *CONFIGS.glob('ablations/*.yaml')]
+    if p != DATA
+)
+
+
+@pytest.fixture(scope='module')
+def teachers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp('teachers')
+    paths = {}
+    for name, task in {
+        'geokd.tasks.MultiModalTeacherTask': MultiModalTeacherTask(
+            {'ms': 13, 'sar': 2}, 10, backbone='test_resnet'
+        ),
+        'geokd.tasks.SingleModalTask': SingleModalTask(
+            'ms', 13, 10, backbone='test_resnet'
+        ),
+    }.items():
+        path = root / f'{name}.ckpt'
+        torch.save(
+            {'hyper_parameters': dict(task.hparams), 'state_dict': task.state_dict()},
+            path,
+        )
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.mark.parametrize('config', METHODS, ids=lambda p: p.stem)
+def test_method_config_fast_dev_run(
+    config: Path,
+    teachers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The configs' loggers write relative to the working directory.
+    monkeypatch.chdir(tmp_path)
+    init_args = yaml.safe_load(config.read_text())['model']['init_args']
+    extra = []
+    if init_args.get('method'):
+        teacher = init_args.get('teacher_class', 'geokd.tasks.MultiModalTeacherTask')
+        extra = ['--model.init_args.teacher_checkpoint', teachers[teacher]]
+    main(
+        [
+            'fit',
+            '--config', str(DATA),
+            '--config', str(config),
+            '--trainer.fast_dev_run', 'true',
+            '--trainer.default_root_dir', str(tmp_path),
+            '--trainer.enable_progress_bar', 'false',
+            '--model.init_args.backbone', 'test_resnet',
+            '--data.init_args.samples_per_class', '10',
+            '--data.init_args.size', '16',
+            '--data.init_args.batch_size', '4',
+            '--data.init_args.num_workers', '0',
+            *extra,
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert 'weighted F1' in out
+    modality = init_args.get('modality')
+    if modality:
+        assert f'\n{modality} ' in out
