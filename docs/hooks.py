@@ -21,16 +21,23 @@ def documented_classes() -> dict[str, list[type]]:
     Returns:
         ``{'model': [...], 'data': [...]}``: every task and DataModule geokd exports.
     """
+    from lightning.pytorch import LightningDataModule, LightningModule
+
     import geokd.datamodules
     import geokd.tasks
 
-    return {
-        'model': [getattr(geokd.tasks, n) for n in geokd.tasks.__all__],
-        'data': [
+    def configurable(module: Any, base: type) -> list[type]:
+        return [
             c
-            for n in geokd.datamodules.__all__
-            if inspect.isclass(c := getattr(geokd.datamodules, n))
-        ],
+            for n in module.__all__
+            if inspect.isclass(c := getattr(module, n))
+            and issubclass(c, base)
+            and not inspect.isabstract(c)
+        ]
+
+    return {
+        'model': configurable(geokd.tasks, LightningModule),
+        'data': configurable(geokd.datamodules, LightningDataModule),
     }
 
 

@@ -438,6 +438,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument('--config', required=True, help='benchmark YAML file')
     parser.add_argument('--output_dir', help='overrides output_dir of the file')
+    parser.add_argument(
+        '--run_arg',
+        action='append',
+        default=[],
+        help="argument appended to every run after the file's args (repeatable; "
+        'write it with =, e.g. --run_arg=--trainer.max_epochs=1)',
+    )
     args = parser.parse_args(argv)
     try:
         bench = load_benchmark(args.config)
@@ -445,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f'geokd benchmark: {err}')
     if args.output_dir:
         bench.output_dir = Path(args.output_dir)
+    bench.args += args.run_arg
     rows = run_benchmark(bench)
     tables_dir = bench.tables_dir or bench.output_dir
     table = write_tables(rows, tables_dir)

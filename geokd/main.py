@@ -16,11 +16,11 @@ from torchgeo.datamodules import BaseDataModule
 from torchgeo.tasks import BaseTask
 
 import geokd
-import geokd.datamodules
 
-# Imported so that configs can name their classes by short class_path.
-import geokd.tasks
+# Importing the DataModules and tasks lets configs name them by short class_path.
+import geokd.datamodules
 from geokd.deploy.export import export_after_fit
+from geokd.tasks import DisCoMKDTask
 
 #: Subcommands beside Lightning's fit/validate/test: name -> 'module:function', the
 #: function taking the remaining arguments. They take precedence over Lightning's.
@@ -35,6 +35,17 @@ COMMANDS: dict[str, str] = {
 
 class GeoKDCLI(LightningCLI):
     """LightningCLI that, after ``fit``, tests each modality from its best checkpoint."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """Lightning's subcommands but ``predict``, which is geokd's own.
+
+        Returns:
+            Subcommand names and the arguments they skip.
+        """
+        commands = LightningCLI.subcommands()
+        del commands['predict']
+        return commands
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add geokd's own options.
@@ -51,7 +62,7 @@ class GeoKDCLI(LightningCLI):
 
     def after_fit(self) -> None:
         """Export, then test, each single-sensor classifier from its best epoch."""
-        if self.trainer.is_global_zero and hasattr(self.model, 'modalities'):
+        if self.trainer.is_global_zero and isinstance(self.model, DisCoMKDTask):
             root = Path(self.trainer.default_root_dir) / 'export'
             best = best_checkpoints(self.trainer)
             for m, path in export_after_fit(
@@ -180,6 +191,13 @@ def main(args: Sequence[str] | None = None) -> None:
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={'overwrite': True},
-        parser_kwargs={'version': geokd.__version__},
-        args=argv,
+        parser_kwargs={
+            'prog': 'geokd',
+            'version': geokd.__version__,
+            'description': 'Cross-modal knowledge distillation (DisCoM-KD) for multi-sensor '
+            'Earth observation. Lightning subcommands: fit, validate, test. geokd '
+            f'subcommands: {", ".join(COMMANDS)} (geokd SUBCOMMAND --help).',
+        },
+        # Lightning warns when given arguments equal to sys.argv's: pass none then.
+        args=None if argv == sys.argv[1:] else argv,
     )

@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_subclass_arguments(MultiModalDataModule, 'data', required=True)
     args = list(argv or [])
+    if '-h' in args or '--help' in args:
+        parser.parse_args(['--help'])
     # The training config also holds trainer/model sections: only its data section is
     # parsed (followed by the command line, so --data.init_args.* overrides it).
     with open(_option(args, '--config')) as f:

@@ -13,6 +13,8 @@ from torch import Generator, Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
+from .eurosat_ms_sar import CLASSES as EUROSAT_CLASSES
+
 #: Sentinel-2 bands in EuroSAT's file order (B8A last).
 MS_BANDS = (
     'B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07',
@@ -207,18 +209,8 @@ class SyntheticMSSAR(NonGeoDataset):
     about real sensors.
     """
 
-    classes: ClassVar[tuple[str, ...]] = (
-        'AnnualCrop',
-        'Forest',
-        'HerbaceousVegetation',
-        'Highway',
-        'Industrial',
-        'Pasture',
-        'PermanentCrop',
-        'Residential',
-        'River',
-        'SeaLake',
-    )
+    #: EuroSAT's ten classes, in the same order as :class:`EuroSATMSSAR`.
+    classes: ClassVar[tuple[str, ...]] = EUROSAT_CLASSES
     all_band_names: ClassVar[dict[str, tuple[str, ...]]] = {
         'ms': MS_BANDS,
         'sar': SAR_BANDS,

@@ -44,7 +44,23 @@ TINY: dict[str, dict[str, str]] = {
         'GEOKD_STATS_ARGS': _EUROSAT_FIXTURE,
         'GEOKD_FIT_ARGS': f'{_EUROSAT_FIXTURE} {_QUICK} --data.init_args.batch_size 4',
     },
+    '03-classify-a-scene': {
+        'GEOKD_FIT_ARGS': (
+            '--trainer.max_epochs 1 --trainer.limit_train_batches 2 '
+            '--trainer.limit_val_batches 1 --trainer.limit_test_batches 1 '
+            '--trainer.enable_progress_bar false --model.init_args.backbone test_resnet '
+            '--data.init_args.samples_per_class 10 --data.init_args.num_workers 0'
+        ),
+        'GEOKD_PREDICT_ARGS': '--synthetic-size 256 --quiet',
+    },
     '04-your-own-sensors': {'GEOKD_FIT_ARGS': _QUICK},
+    '05-compare-methods': {
+        'GEOKD_BENCHMARK_ARGS': (
+            '--run_arg=--trainer.max_epochs=1 --run_arg=--trainer.limit_train_batches=2 '
+            '--run_arg=--data.init_args.samples_per_class=10 '
+            '--run_arg=--data.init_args.size=16'
+        ),
+    },
 }
 
 
