@@ -185,28 +185,13 @@ def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
     Returns:
         Per classifier its checkpoint and test metrics, and the seconds ``fit`` took.
     """
-    from torchgeo.datamodules import BaseDataModule
-    from torchgeo.tasks import BaseTask
+    from geokd.main import build_cli, evaluate_per_modality
 
-    import geokd
-    from geokd.main import GeoKDCLI, evaluate_per_modality
-
-    # The same CLI as geokd.main.main, without running a subcommand, so that fit
-    # alone is timed.
+    # The same CLI as `geokd fit`, without running it, so that fit alone is timed.
     with warnings.catch_warnings():
         # LightningCLI warns that sys.argv (here: 'benchmark ...') is ignored.
         warnings.filterwarnings('ignore', message=".*LightningCLI's args parameter")
-        cli = GeoKDCLI(
-            model_class=BaseTask,
-            datamodule_class=BaseDataModule,
-            seed_everything_default=0,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            save_config_kwargs={'overwrite': True},
-            parser_kwargs={'version': geokd.__version__},
-            args=argv,
-            run=False,
-        )
+        cli = build_cli(argv, run=False)
     start = time.perf_counter()
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     seconds = time.perf_counter() - start

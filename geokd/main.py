@@ -153,6 +153,38 @@ def format_results(results: dict[str, dict[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
+def build_cli(args: list[str] | None, run: bool = True) -> GeoKDCLI:
+    """Build (and by default run) geokd's LightningCLI.
+
+    Args:
+        args: Arguments to parse instead of ``sys.argv``.
+        run: Run the subcommand; with False, ``args`` hold no subcommand and the CLI
+            only instantiates the trainer, model and DataModule.
+
+    Returns:
+        The CLI.
+    """
+    # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
+    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
+    return GeoKDCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        seed_everything_default=0,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={'overwrite': True},
+        parser_kwargs={
+            'prog': 'geokd',
+            'version': geokd.__version__,
+            'description': 'Cross-modal knowledge distillation (DisCoM-KD) for multi-sensor '
+            'Earth observation. Lightning subcommands: fit, validate, test. geokd '
+            f'subcommands: {", ".join(COMMANDS)} (geokd SUBCOMMAND --help).',
+        },
+        args=args,
+        run=run,
+    )
+
+
 def extra_arguments(subcommand: str) -> list[str]:
     """Arguments appended to every ``geokd SUBCOMMAND`` call from the environment.
 
@@ -182,22 +214,5 @@ def main(args: Sequence[str] | None = None) -> None:
         module, function = COMMANDS[argv[0]].split(':')
         getattr(importlib.import_module(module), function)(argv[1:])
         return
-    # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
-    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
-    GeoKDCLI(
-        model_class=BaseTask,
-        datamodule_class=BaseDataModule,
-        seed_everything_default=0,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={'overwrite': True},
-        parser_kwargs={
-            'prog': 'geokd',
-            'version': geokd.__version__,
-            'description': 'Cross-modal knowledge distillation (DisCoM-KD) for multi-sensor '
-            'Earth observation. Lightning subcommands: fit, validate, test. geokd '
-            f'subcommands: {", ".join(COMMANDS)} (geokd SUBCOMMAND --help).',
-        },
-        # Lightning warns when given arguments equal to sys.argv's: pass none then.
-        args=None if argv == sys.argv[1:] else argv,
-    )
+    # Lightning warns when given arguments equal to sys.argv's: pass none then.
+    build_cli(None if argv == sys.argv[1:] else argv)
