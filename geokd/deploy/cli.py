@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 
 from ..datasets.synthetic_scene import write_synthetic_scene
 from .export import ModelLoadError, export_checkpoint, load_classifier
@@ -162,7 +163,9 @@ def predict(argv: Sequence[str]) -> None:
                 warnings.simplefilter('always')
                 summary = predict_scene(classifier, scene, prefix, options)
             for w in caught:
-                print(f'geokd predict: warning: {w.message}', file=sys.stderr)
+                # geokd's own warning says the same, naming the file.
+                if not issubclass(w.category, NotGeoreferencedWarning):
+                    print(f'geokd predict: warning: {w.message}', file=sys.stderr)
         except (PredictError, OSError) as err:
             failed += 1
             print(f'geokd predict: error: {err}', file=sys.stderr)

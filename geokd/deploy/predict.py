@@ -393,12 +393,13 @@ def predict_scene(
             scene, src.descriptions, meta.band_names, meta.in_channels, options.bands
         )
         crs = src.crs
-        if crs is None and not options.quiet:
+        # Warned even with --quiet: outputs without georeferencing are a real surprise.
+        if crs is None:
             warnings.warn(
                 f'{scene}: no CRS; outputs will carry none and class areas are unknown',
                 stacklevel=2,
             )
-        if src.transform == Affine.identity() and not options.quiet:
+        if src.transform == Affine.identity():
             warnings.warn(
                 f'{scene}: no geotransform; outputs are on the pixel grid',
                 stacklevel=2,
