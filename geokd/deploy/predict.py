@@ -306,6 +306,8 @@ def _prefetch(
     src: rasterio.DatasetReader, indexes: list[int], windows: list[GridWindow]
 ) -> Iterator[tuple[GridWindow, np.ndarray]]:
     """Read windows one ahead in a thread, so I/O overlaps the forward passes."""
+    if not windows:  # a resumed run interrupted after its last window
+        return
     with ThreadPoolExecutor(1) as pool:
         pending = [
             (w, pool.submit(_read_window, src, indexes, w.pixels)) for w in windows[:1]
@@ -373,9 +375,11 @@ def predict_scene(
     if not 0 <= options.min_valid <= 1:
         msg = f'min_valid must be in [0, 1], got {options.min_valid}'
         raise PredictError(msg)
-    if paths.summary.exists() and not options.overwrite:
-        if options.resume:
-            return json.loads(paths.summary.read_text())
+    if options.overwrite:
+        # The summary marks finished outputs: without it, an interrupted overwrite can
+        # never be mistaken for a finished run.
+        paths.summary.unlink(missing_ok=True)
+    elif paths.summary.exists() and not options.resume:
         msg = f'{paths.summary}: outputs already exist (use --overwrite or --resume)'
         raise PredictError(msg)
     _check_writable(paths, options)
@@ -415,9 +419,19 @@ def predict_scene(
         rows, cols = grid.shape
         out_transform = src.transform @ Affine.scale(stride)
         base = {'crs': crs, 'transform': out_transform, 'width': cols, 'height': rows}
-        key = {'patch': patch, 'stride': stride, 'bands': indexes,
+        # Everything that changes the windows or their contents: a resumed run must match.
+        key = {'patch': patch, 'stride': stride, 'bands': indexes, 'window': size,
                'min_valid': options.min_valid, 'probabilities': options.probabilities}  # fmt: skip
         fingerprint = _fingerprint(scene, classifier, key)
+        if options.resume and paths.summary.exists():
+            finished = json.loads(paths.summary.read_text())
+            if finished.get('fingerprint') == fingerprint:
+                return finished
+            msg = (
+                f'{paths.summary}: finished outputs of another scene, model or options '
+                '(use --overwrite)'
+            )
+            raise PredictError(msg)
         state = _start_or_resume(paths, fingerprint, options, meta.num_classes)
         work = {
             'classes': paths.partial / 'classes.tif',
@@ -481,6 +495,7 @@ def predict_scene(
         'resumed': done > 0,
         'outputs': {},
         'geokd_version': geokd.__version__,
+        'fingerprint': fingerprint,
     }  # fmt: skip
     with rasterio.Env(**GDAL_OPTIONS):
         summary['outputs'] = _finish(paths, work, meta.class_names, options)

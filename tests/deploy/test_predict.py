@@ -191,6 +191,75 @@ def test_resume_after_interruption_matches_uninterrupted(
     assert summary['classes'] == full_summary['classes']
 
 
+def test_resume_after_interruption_in_finishing_and_with_other_window(
+    tmp_path: Path,
+    write_scene: WriteScene,
+    sar_model: SingleSensorClassifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scene = write_scene(sar_pixels(272, 160, seed=2))
+    options = PredictOptions(window=256, **QUIET)
+    expected = predict_scene(sar_model, scene, tmp_path / 'full', options)
+
+    # Interrupted after the last window, while the COGs are written.
+    finish = predict_module._finish
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict_module, '_finish', interrupted)
+    paths = OutputPaths(tmp_path / 'part')
+    with pytest.raises(KeyboardInterrupt):
+        predict_scene(sar_model, scene, paths.prefix, options)
+    monkeypatch.setattr(predict_module, '_finish', finish)
+    resumed = PredictOptions(window=256, resume=True, **QUIET)
+    summary = predict_scene(sar_model, scene, paths.prefix, resumed)
+    assert summary['patches_classified_this_run'] == 0
+    assert summary['classes'] == expected['classes']
+
+    # A finished run is returned as is only for the same options; another window
+    # size (other window indices) is refused rather than mixed in.
+    assert predict_scene(sar_model, scene, paths.prefix, resumed) == summary
+    other = PredictOptions(window=512, resume=True, **QUIET)
+    with pytest.raises(PredictError, match='another scene, model or options'):
+        predict_scene(sar_model, scene, paths.prefix, other)
+
+
+def test_resume_with_changed_window_starts_over(
+    tmp_path: Path,
+    write_scene: WriteScene,
+    sar_model: SingleSensorClassifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scene = write_scene(sar_pixels(272, 160, seed=2))
+    write_window = predict_module._write_window
+    calls = []
+
+    def interrupted(*args: object) -> None:
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        write_window(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(predict_module, '_write_window', interrupted)
+    paths = OutputPaths(tmp_path / 'part')
+    with pytest.raises(KeyboardInterrupt):
+        predict_scene(
+            sar_model, scene, paths.prefix, PredictOptions(window=256, **QUIET)
+        )
+    monkeypatch.setattr(predict_module, '_write_window', write_window)
+    summary = predict_scene(
+        sar_model, scene, paths.prefix, PredictOptions(window=512, resume=True, **QUIET)
+    )
+    assert summary['patches_classified_this_run'] == summary['patches']
+    assert (
+        summary['nodata_cells']
+        == predict_scene(sar_model, scene, tmp_path / 'full', PredictOptions(**QUIET))[
+            'nodata_cells'
+        ]
+    )
+
+
 def test_existing_outputs_are_not_overwritten(
     tmp_path: Path, write_scene: WriteScene, sar_model: SingleSensorClassifier
 ) -> None:
