@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 import geokd
 
-from ..models import ModalityBranch
+from ..models import ModalityBranch, create_trunk
 from ..transforms import SensorNormalization
 
 #: Identifies geokd's metadata files and their schema version.
@@ -238,7 +238,8 @@ def metadata_from_training(
     backbone = hparams.get('backbone', 'resnet18')
     embed_dim = hparams.get('embed_dim')
     if embed_dim is None:
-        embed_dim = ModalityBranch(1, 1, backbone).embed_dim
+        # None means half the trunk's features; build the trunk alone to know them.
+        embed_dim = create_trunk(backbone, 1).num_features // 2
     return ModelMetadata(
         modality=modality,
         in_channels=int(in_channels[modality]),
@@ -261,7 +262,14 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
         msg = f'{path}: unreadable checkpoint: {str(err).splitlines()[0]}'
         raise ModelLoadError(msg) from err
     hparams = ckpt.get('hyper_parameters') if isinstance(ckpt, dict) else None
-    if not hparams or 'in_channels' not in hparams or 'state_dict' not in ckpt:
+    # Baseline tasks' checkpoints also carry in_channels, but as one int (single
+    # sensor) or without DisCoM-KD branches (teacher): only DisCoM-KD can be exported.
+    if (
+        not hparams
+        or not isinstance(hparams.get('in_channels'), Mapping)
+        or not isinstance(ckpt.get('state_dict'), Mapping)
+        or not any(k.startswith('model.branches.') for k in ckpt['state_dict'])
+    ):
         msg = f'{path}: not a geokd DisCoMKDTask checkpoint'
         raise ModelLoadError(msg)
     return ckpt
@@ -278,7 +286,13 @@ def _branch(ckpt: Mapping[str, Any], meta: ModelMetadata) -> ModalityBranch:
     model = ModalityBranch(
         meta.in_channels, meta.num_classes, meta.backbone, None, meta.embed_dim
     )
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        msg = (
+            f'{meta.source}: weights do not match the model: {str(err).splitlines()[0]}'
+        )
+        raise ModelLoadError(msg) from err
     return model.eval()
 
 
@@ -305,7 +319,7 @@ def load_checkpoint(
     path = Path(path)
     ckpt = _read_checkpoint(path)
     state = dict(datamodule_state or _datamodule_state(ckpt))
-    if patch_size:
+    if patch_size and not state.get('patch_size'):
         state['patch_size'] = patch_size
     meta = metadata_from_training(
         ckpt['hyper_parameters'], state, modality, source=str(path)
@@ -396,11 +410,7 @@ def export_after_fit(
     Returns:
         The export directory of each modality.
     """
-    state = {
-        'band_names': getattr(datamodule, 'band_names', {}),
-        'patch_size': getattr(datamodule, 'patch_size', None),
-        **datamodule.state_dict(),
-    }
+    state = datamodule.state_dict()
     out = {}
     for m in task.modalities:
         ckpt = best_checkpoints.get(m)

@@ -9,10 +9,12 @@ from geokd.deploy import (
     SingleSensorClassifier,
     export_checkpoint,
     export_model,
+    load_checkpoint,
     load_classifier,
     load_exported,
 )
 from geokd.models import DisCoMKD
+from geokd.tasks import MultiModalTeacherTask, SingleModalTask
 
 from .conftest import CLASSES
 
@@ -124,3 +126,19 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
     (tmp_path / 'bad.ckpt').write_bytes(b'not a checkpoint')
     with pytest.raises(ModelLoadError, match='unreadable checkpoint'):
         load_classifier(tmp_path / 'bad.ckpt', 'sar')
+
+
+def test_baseline_checkpoints_are_refused_with_one_line(tmp_path: Path) -> None:
+    for name, task in {
+        'single': SingleModalTask('sar', 2, 10, backbone='test_resnet'),
+        'teacher': MultiModalTeacherTask(
+            {'ms': 13, 'sar': 2}, 10, backbone='test_resnet'
+        ),
+    }.items():
+        path = tmp_path / f'{name}.ckpt'
+        torch.save(
+            {'hyper_parameters': dict(task.hparams), 'state_dict': task.state_dict()},
+            path,
+        )
+        with pytest.raises(ModelLoadError, match='not a geokd DisCoMKDTask checkpoint'):
+            load_checkpoint(path, 'sar', patch_size=32)
