@@ -1,6 +1,6 @@
 """LightningModules of geokd."""
 
-from .base import PerClassifierTask, unpack_batch
+from .base import PerClassifierTask, require_paired, unpack_batch
 from .discomkd import DisCoMKDTask
 from .distillation import DistillationTask, load_teacher
 from .multimodal_teacher import MultiModalTeacherTask, SumFusionClassifier
@@ -15,5 +15,6 @@ __all__ = [
     'SumFusionClassifier',
     'linear_classifier',
     'load_teacher',
+    'require_paired',
     'unpack_batch',
 ]

@@ -51,6 +51,25 @@ def unpack_batch(
     return images, labels
 
 
+def require_paired(batch: Sample, task: str) -> None:
+    """Refuse unpaired batches in a task that relates several sensors per sample.
+
+    Args:
+        batch: The batch.
+        task: Name of the task, for the message.
+
+    Raises:
+        ValueError: If the batch has per-modality labels (``label_<m>``), i.e. each
+            sensor its own samples, instead of one ``label``.
+    """
+    if 'label' not in batch and any(k.startswith('label_') for k in batch):
+        msg = (
+            f'{task} needs paired batches (the same samples in every sensor); '
+            'set data.init_args.paired: true'
+        )
+        raise ValueError(msg)
+
+
 class PerClassifierTask(BaseTask):
     """A task training one or more classifiers, each evaluated and kept on its own.
 

@@ -12,7 +12,7 @@ from torchgeo.datasets.utils import Sample
 
 from .. import losses
 from ..models import Weights
-from .base import PerClassifierTask, Split
+from .base import PerClassifierTask, Split, require_paired
 from .single_modal import SingleModalTask, linear_classifier
 
 Method = Literal['kd', 'dkd', 'mlkd']
@@ -217,6 +217,8 @@ class DistillationTask(SingleModalTask):
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         if split != 'train':
             return super()._shared_step(batch, split)
+        # The teacher must see the same samples as the student, in its own sensors.
+        require_paired(batch, type(self).__name__)
         m = self.modalities[0]
         labels = batch.get(f'label_{m}', batch.get('label'))
         if labels is None:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 
 from ..models import Weights, create_trunk
-from .base import PerClassifierTask, Split, unpack_batch
+from .base import PerClassifierTask, Split, require_paired, unpack_batch
 
 
 class SumFusionClassifier(nn.Module):
@@ -129,6 +129,7 @@ class MultiModalTeacherTask(PerClassifierTask):
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         [name] = self.modalities
+        require_paired(batch, type(self).__name__)
         images, labels = unpack_batch(batch, list(self.hparams['in_channels']))
         label = next(iter(labels.values()))
         logits = self.model(images)

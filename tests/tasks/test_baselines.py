@@ -193,3 +193,15 @@ def test_lightning_teacher_checkpoint_loads_weights_only(tmp_path: Path) -> None
     student_trainer.fit(student, dm)
     metrics = student_trainer.test(student, dm, verbose=False)[0]
     assert {'test_f1_sar', 'test_acc_sar', 'test_f1_macro_sar'} <= set(metrics)
+
+
+def test_teacher_refuses_unpaired_batches() -> None:
+    task = MultiModalTeacherTask({'ms': 13, 'sar': 2}, 10, backbone='test_resnet')
+    unpaired = {
+        'image_ms': torch.randn(2, 13, 16, 16),
+        'label_ms': torch.tensor([0, 1]),
+        'image_sar': torch.randn(2, 2, 16, 16),
+        'label_sar': torch.tensor([2, 3]),
+    }
+    with pytest.raises(ValueError, match='needs paired batches'):
+        task._shared_step(unpaired, 'train')
