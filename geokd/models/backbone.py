@@ -28,8 +28,9 @@ def create_trunk(name: str, in_chans: int, weights: Weights = None) -> nn.Module
         ``num_features`` attribute gives the feature size.
 
     Raises:
-        ValueError: If ``name`` is not a timm model, or ``weights`` is a string that
-            is neither a file nor a TorchGeo weight name.
+        ValueError: If ``name`` is not a timm model, ``weights`` is a string that
+            is neither a file nor a TorchGeo weight name, or the weights do not fit
+            the backbone.
     """
     if name not in timm.list_models():
         msg = f'unknown timm backbone {name!r}'
@@ -50,5 +51,23 @@ def create_trunk(name: str, in_chans: int, weights: Weights = None) -> nn.Module
             msg = f'weights {weights!r} are neither a file nor a TorchGeo weight name'
             raise ValueError(msg) from err
         state_dict = enum.get_state_dict(progress=True, weights_only=True)
-    tg_utils.load_state_dict(trunk, state_dict)
+    if isinstance(state_dict.get('state_dict'), dict):  # a Lightning checkpoint
+        state_dict = state_dict['state_dict']
+    input_key = next(iter(trunk.state_dict()))
+    if input_key not in state_dict:
+        msg = f'weights {weights!s}: no {input_key!r}, not a {name} state dict'
+        raise ValueError(msg)
+    try:
+        missing, _ = tg_utils.load_state_dict(trunk, state_dict)
+    except KeyError as err:
+        msg = f'weights {weights!s}: incomplete {name} state dict (no {err})'
+        raise ValueError(msg) from err
+    # torchgeo drops the input layer when the channel counts differ: that one may miss.
+    missing = [k for k in missing if k != input_key]
+    if missing:
+        msg = (
+            f'weights {weights!s}: {len(missing)} {name} weights missing from them '
+            f'(e.g. {missing[0]!r}); prefixed keys? nothing was loaded silently'
+        )
+        raise ValueError(msg)
     return trunk

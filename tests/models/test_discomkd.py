@@ -112,3 +112,20 @@ def test_torchgeo_weights_enum(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_bad_weights_string() -> None:
     with pytest.raises(ValueError, match='neither a file nor a TorchGeo weight'):
         create_trunk(BACKBONE, 3, 'no/such/weights.pth')
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path: Path) -> None:
+    saved = timm.create_model(BACKBONE, in_chans=3).state_dict()
+    prefixed = tmp_path / 'prefixed.pth'
+    torch.save({f'backbone.{k}': v for k, v in saved.items()}, prefixed)
+    with pytest.raises(ValueError, match='not a test_resnet state dict'):
+        create_trunk(BACKBONE, 3, str(prefixed))
+    partial = tmp_path / 'partial.pth'
+    torch.save({k: v for k, v in saved.items() if not k.startswith('layer1')}, partial)
+    with pytest.raises(ValueError, match='weights missing'):
+        create_trunk(BACKBONE, 3, str(partial))
+    lightning = tmp_path / 'lightning.ckpt'
+    torch.save({'state_dict': saved}, lightning)
+    trunk = create_trunk(BACKBONE, 3, str(lightning))
+    first = next(iter(saved))
+    torch.testing.assert_close(trunk.state_dict()[first], saved[first])
