@@ -61,3 +61,9 @@ def test_json_round_trip() -> None:
 def test_validation(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         SensorNormalization(**kwargs)  # type: ignore[arg-type]
+
+
+def test_band_count_must_match() -> None:
+    norm = SensorNormalization(shift=[0.0, 0.0], scale=[1.0, 1.0])
+    with pytest.raises(ValueError, match='3 bands, but the normalisation is for 2'):
+        norm(torch.zeros(1, 3, 4, 4))

@@ -292,11 +292,17 @@ class MultiModalDataModule(NonGeoDataModule):
 
         Returns:
             The batch, with normalised images.
+
+        Raises:
+            ValueError: If an image's band count differs from its statistics'.
         """
         for m, norm in self.normalization.items():
             key = f'image_{m}'
             if key in batch:
-                batch[key] = norm(batch[key])
+                try:
+                    batch[key] = norm(batch[key])
+                except ValueError as err:
+                    raise ValueError(f'{key}: {err}') from err
         return batch
 
     def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:

@@ -52,6 +52,8 @@ class SensorNormalization:
         if any(s <= 0 for s in self.scale):
             msg = f'every scale must be positive, got {self.scale}'
             raise ValueError(msg)
+        # Per-device copies of the statistics, so batches do not rebuild them.
+        self._tensors: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     @property
     def num_bands(self) -> int:
@@ -66,13 +68,22 @@ class SensorNormalization:
 
         Returns:
             Float tensor of the same shape.
+
+        Raises:
+            ValueError: If ``x`` does not have ``num_bands`` channels.
         """
+        if x.shape[-3] != self.num_bands:
+            msg = f'{x.shape[-3]} bands, but the normalisation is for {self.num_bands}'
+            raise ValueError(msg)
         x = x.float()
         if self.to_db:
             x = 10 * torch.log10(x.clamp_min(1e-10))
-        mean = torch.tensor(self.shift, device=x.device)
-        std = torch.tensor(self.scale, device=x.device)
-        x = normalize(x, mean, std)
+        if x.device not in self._tensors:
+            self._tensors[x.device] = (
+                torch.tensor(self.shift, device=x.device),
+                torch.tensor(self.scale, device=x.device),
+            )
+        x = normalize(x, *self._tensors[x.device])
         if self.method == 'percentile':
             x = x.clamp(0, 1)
         return x
