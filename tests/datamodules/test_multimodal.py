@@ -102,6 +102,8 @@ def test_unpaired_augmentation_is_independent_per_modality() -> None:
     out = dm.on_after_batch_transfer(paired | {'label': torch.arange(n)}, 0)
     for i in range(n):
         assert torch.equal(out['image_ms'][i, 0], out['image_sar'][i, 0])
+    # ... and does move them.
+    assert any(not torch.equal(out['image_ms'][i, 0], marker[i, 0]) for i in range(n))
 
 
 def test_unpaired_fit_runs_with_discomkd(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ import torch
 from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from geokd import losses
 from geokd.datamodules import SyntheticMSSARDataModule
 from geokd.tasks import DisCoMKDTask
 
@@ -53,12 +54,25 @@ def test_unpaired_labels_are_used_per_modality() -> None:
         task._unpack({'image_ms': torch.zeros(1), 'image_sar': torch.zeros(1)})
 
 
-def test_loss_terms_use_integer_modality_labels() -> None:
+def test_loss_terms_use_integer_modality_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: dict[str, torch.Tensor] = {}
+    adversarial_loss = losses.adversarial_loss
+
+    def spy(mod_adv: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        seen['modality'] = modality
+        return adversarial_loss(mod_adv, modality)
+
+    monkeypatch.setattr(losses, 'adversarial_loss', spy)
     task = _task()
     images, labels = task._unpack(_batch(4))
     terms = task._loss_terms(task.model(images), labels)
     assert set(terms) == {'cl', 'aux', 'mod', 'adv', 'perp'}
     assert all(t.ndim == 0 and torch.isfinite(t) for t in terms.values())
+    # Class indices, one per sample: ms is modality 0, sar modality 1.
+    assert seen['modality'].dtype == torch.int64
+    assert seen['modality'].tolist() == [0] * 4 + [1] * 4
 
 
 def test_ablation_weight_zero_removes_term_gradient() -> None:
