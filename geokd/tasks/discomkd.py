@@ -31,8 +31,6 @@ class DisCoMKDTask(PerClassifierTask):
     """
 
     ignore = 'weights'
-    monitor = 'val_loss'
-    mode = 'min'
 
     def __init__(
         self,
