@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -144,6 +145,25 @@ def test_band_mapping_by_name_and_index(
         )
 
 
+def _interrupt_after_first_window(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make prediction stop with KeyboardInterrupt after its first window.
+
+    Returns:
+        The original window writer, to restore with ``monkeypatch.setattr``.
+    """
+    write_window = predict_module._write_window
+    calls = []
+
+    def interrupted(*args: object) -> None:
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        write_window(*args)
+
+    monkeypatch.setattr(predict_module, '_write_window', interrupted)
+    return write_window
+
+
 def test_resume_after_interruption_matches_uninterrupted(
     tmp_path: Path,
     write_scene: WriteScene,
@@ -155,16 +175,7 @@ def test_resume_after_interruption_matches_uninterrupted(
     options = PredictOptions(window=256, probabilities=True, **QUIET)
     predict_scene(sar_model, scene, tmp_path / 'full', options)
 
-    write_window = predict_module._write_window
-    calls = []
-
-    def interrupted(*args: object) -> None:
-        if calls:
-            raise KeyboardInterrupt
-        calls.append(1)
-        write_window(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(predict_module, '_write_window', interrupted)
+    write_window = _interrupt_after_first_window(monkeypatch)
     paths = OutputPaths(tmp_path / 'part')
     with pytest.raises(KeyboardInterrupt):
         predict_scene(sar_model, scene, paths.prefix, options)
@@ -232,16 +243,7 @@ def test_resume_with_changed_window_starts_over(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scene = write_scene(sar_pixels(272, 160, seed=2))
-    write_window = predict_module._write_window
-    calls = []
-
-    def interrupted(*args: object) -> None:
-        if calls:
-            raise KeyboardInterrupt
-        calls.append(1)
-        write_window(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(predict_module, '_write_window', interrupted)
+    write_window = _interrupt_after_first_window(monkeypatch)
     paths = OutputPaths(tmp_path / 'part')
     with pytest.raises(KeyboardInterrupt):
         predict_scene(
