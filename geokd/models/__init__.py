@@ -2,16 +2,23 @@
 
 from .backbone import Weights, create_trunk
 from .discomkd import BranchOutput, DisCoMKD, ModalityBranch, ModalityOutput
+from .fusion import SumFusionClassifier
 from .grl import GradientReversal, dann_lambda, grad_reverse
+from .linear import linear_classifier
+from .spec import ARCHITECTURES, ClassifierSpec
 
 __all__ = [
+    'ARCHITECTURES',
     'BranchOutput',
+    'ClassifierSpec',
     'DisCoMKD',
     'GradientReversal',
     'ModalityBranch',
     'ModalityOutput',
+    'SumFusionClassifier',
     'Weights',
     'create_trunk',
     'dann_lambda',
     'grad_reverse',
+    'linear_classifier',
 ]

@@ -7,18 +7,34 @@ benchmark runner and one report handle all of them.
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from ..models import ClassifierSpec
+
 Split = Literal['train', 'val', 'test']
+
+
+@dataclass(frozen=True)
+class DeployableClassifier:
+    """A trained single-sensor classifier of a task, ready to be exported.
+
+    Attributes:
+        module: The network: normalised images of its sensor in, logits out. It is
+            the task's own module (not a copy).
+        spec: Its architecture, enough to rebuild it before loading its weights.
+    """
+
+    module: nn.Module
+    spec: ClassifierSpec
 
 
 def unpack_batch(
@@ -78,15 +94,33 @@ class PerClassifierTask(BaseTask):
     hyperparameters ``num_classes`` and ``lr``.
 
     Logged metrics, per classifier ``m`` and split ``s``: ``s_f1_m`` (weighted F1, the
-    paper's metric), ``s_f1_macro_m`` and ``s_acc_m`` (overall accuracy). One
-    checkpoint per classifier keeps its best validation weighted F1, so each
-    classifier comes from its own best epoch, as in the paper.
+    paper's metric), ``s_f1_macro_m`` and ``s_acc_m`` (overall accuracy).
+    :class:`~geokd.callbacks.ClassifierCheckpoints` keeps one checkpoint per
+    classifier at its best ``val_f1_m``, so each classifier comes from its own best
+    epoch, as in the paper.
+
+    The single-sensor classifiers among them are returned by
+    :meth:`deployable_classifiers`, which export and prediction use.
     """
+
+    @property
+    @abstractmethod
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
 
     @property
     @abstractmethod
     def modalities(self) -> list[str]:
         """Names of the classifiers this task trains (the suffix of their metrics)."""
+
+    @abstractmethod
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """The classifiers that need a single sensor, keyed by that sensor.
+
+        Returns:
+            Per modality name, its network and architecture; empty when the task
+            has no single-sensor classifier (a multi-modal teacher).
+        """
 
     @abstractmethod
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
@@ -168,24 +202,3 @@ class PerClassifierTask(BaseTask):
         """
         params = [p for p in self.parameters() if p.requires_grad]
         return Adam(params, lr=self.hparams['lr'])
-
-    def configure_callbacks(self) -> list[Callback]:
-        """One checkpoint per classifier, on its best validation weighted F1.
-
-        Returns:
-            A :class:`ModelCheckpoint` per classifier, and one keeping the last
-            epoch; none when the trainer runs with ``enable_checkpointing=False``.
-        """
-        if self._trainer is not None and not self.trainer.checkpoint_callbacks:
-            return []
-        callbacks: list[Callback] = [
-            ModelCheckpoint(
-                monitor=f'val_f1_{m}',
-                mode='max',
-                filename=f'best-{m}-{{epoch}}-{{val_f1_{m}:.4f}}',
-                auto_insert_metric_name=False,
-            )
-            for m in self.modalities
-        ]
-        callbacks.append(ModelCheckpoint(save_top_k=0, save_last=True))
-        return callbacks

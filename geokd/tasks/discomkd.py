@@ -9,8 +9,8 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from .. import losses
-from ..models import DisCoMKD, ModalityOutput, Weights, dann_lambda
-from .base import PerClassifierTask, Split, unpack_batch
+from ..models import ClassifierSpec, DisCoMKD, ModalityOutput, Weights, dann_lambda
+from .base import DeployableClassifier, PerClassifierTask, Split, unpack_batch
 
 
 class DisCoMKDTask(PerClassifierTask):
@@ -81,9 +81,34 @@ class DisCoMKDTask(PerClassifierTask):
         super().__init__()
 
     @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'DisCoM-KD'
+
+    @property
     def modalities(self) -> list[str]:
         """Modality names, in the order of their integer labels."""
         return list(self.hparams['in_channels'])
+
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """Every modality's branch, each a classifier of its sensor alone.
+
+        Returns:
+            Per modality, its branch (``E_inv``, ``P``, ``E_spec``, ``C``).
+        """
+        return {
+            m: DeployableClassifier(
+                branch,
+                ClassifierSpec(
+                    'discomkd_branch',
+                    branch.in_chans,
+                    branch.num_classes,
+                    self.hparams['backbone'],
+                    branch.embed_dim,
+                ),
+            )
+            for m, branch in self.model.branches.items()
+        }
 
     def configure_models(self) -> None:
         """Initialize the DisCoM-KD network."""

@@ -1,9 +1,7 @@
 """Teacher/student distillation into a single-sensor student (KD, DKD, MLKD, +-LS)."""
 
-import contextvars
 import importlib
-import pickle
-from typing import Literal, Self
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,69 +9,45 @@ from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
 from .. import losses
+from ..loader import load_checkpoint
 from ..models import Weights
 from .base import PerClassifierTask, Split, require_paired
-from .single_modal import SingleModalTask, linear_classifier
+from .single_modal import SingleModalTask
 
 Method = Literal['kd', 'dkd', 'mlkd']
 
 
-def load_teacher(
-    path: str, class_path: str = 'geokd.tasks.MultiModalTeacherTask'
-) -> PerClassifierTask:
+def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
     """Rebuild a trained teacher from its Lightning checkpoint, frozen and in eval mode.
-
-    The checkpoint is read with ``weights_only=True``: only tensors and plain
-    hyperparameters, no pickled code.
 
     Args:
         path: Checkpoint written while training the teacher.
-        class_path: Task class that wrote it, e.g. ``geokd.tasks.SingleModalTask``
-            for a cross-modal teacher; it must have a ``logits(batch)`` method.
+        class_path: Task class that wrote it, for checkpoints that do not record it
+            (those of ``geokd fit`` do); it must have a ``logits(batch)`` method.
 
     Returns:
         The teacher task.
 
     Raises:
-        ValueError: If the file is missing, unreadable, or not a checkpoint of
-            ``class_path``.
+        ValueError: If the class or the checkpoint cannot be used.
     """
-    module, _, name = class_path.rpartition('.')
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as err:
-        msg = f'teacher class {class_path!r} cannot be imported: {err}'
-        raise ValueError(msg) from err
-    if not hasattr(cls, 'logits'):
-        msg = f'teacher class {class_path!r} has no logits(batch) method'
+    cls: type[PerClassifierTask] | None = None
+    if class_path is not None:
+        module, _, name = class_path.rpartition('.')
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError) as err:
+            msg = f'teacher class {class_path!r} cannot be imported: {err}'
+            raise ValueError(msg) from err
+        if not (isinstance(cls, type) and issubclass(cls, PerClassifierTask)):
+            msg = f'teacher class {class_path!r} is not a geokd task'
+            raise ValueError(msg)
+    teacher = load_checkpoint(path, cls).task
+    if not hasattr(teacher, 'logits'):
+        msg = f'{path}: a {type(teacher).__name__} has no logits(batch) to distil from'
         raise ValueError(msg)
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except FileNotFoundError as err:
-        msg = f'{path}: teacher checkpoint not found'
-        raise ValueError(msg) from err
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        msg = f'{path}: not a readable checkpoint ({err})'
-        raise ValueError(msg) from err
-    if not isinstance(ckpt, dict) or not {'hyper_parameters', 'state_dict'} <= set(
-        ckpt
-    ):
-        msg = f'{path}: not a Lightning checkpoint (no hyper_parameters/state_dict)'
-        raise ValueError(msg)
-    hparams = {
-        k: v for k, v in ckpt['hyper_parameters'].items() if not k.startswith('_')
-    }
-    try:
-        # An empty context: LightningCLI instantiates the student inside a context
-        # variable holding the student's hyperparameters, which save_hyperparameters
-        # would otherwise give the teacher too.
-        teacher = contextvars.Context().run(lambda: cls(**hparams))
-        teacher.load_state_dict(ckpt['state_dict'])
-    except (TypeError, RuntimeError) as err:
-        msg = f'{path}: not a checkpoint of {class_path} ({err})'
-        raise ValueError(msg) from err
     teacher.requires_grad_(False)
-    return teacher.eval()
+    return teacher
 
 
 class DistillationTask(SingleModalTask):
@@ -87,6 +61,10 @@ class DistillationTask(SingleModalTask):
     Logged: the student's metrics under its modality (``val_f1_sar``, ...), and
     ``train_loss_ce`` and ``train_loss_kd``. Validation and test losses are the
     cross-entropy alone.
+
+    The teacher is read from ``teacher_checkpoint`` when training starts; it is not
+    part of the student's state, so the student's checkpoints are small and load
+    (for testing or export) without the teacher's file.
     """
 
     ignore = 'weights'
@@ -97,7 +75,7 @@ class DistillationTask(SingleModalTask):
         in_channels: int,
         num_classes: int,
         teacher_checkpoint: str,
-        teacher_class: str = 'geokd.tasks.MultiModalTeacherTask',
+        teacher_class: str | None = None,
         method: Method = 'kd',
         temperature: float = 4.0,
         alpha: float = 1.0,
@@ -118,9 +96,11 @@ class DistillationTask(SingleModalTask):
             modality: Sensor of the student (``image_<modality>`` in batches).
             in_channels: Number of channels of that sensor.
             num_classes: Number of task classes.
-            teacher_checkpoint: Checkpoint of the trained teacher.
-            teacher_class: Task class of the teacher (the multi-modal teacher, or
-                ``geokd.tasks.SingleModalTask`` for a cross-modal teacher).
+            teacher_checkpoint: Checkpoint of the trained teacher (a multi-modal
+                teacher, or a single-modal task of another sensor for cross-modal
+                distillation).
+            teacher_class: Task class of the teacher, for checkpoints that do not
+                record it; None takes the class the checkpoint names.
             method: 'kd' (Hinton), 'dkd' (Zhao et al.) or 'mlkd' (Jin et al.).
             temperature: Temperature of KD and DKD (paper: 4).
             alpha: DKD's weight of the target-class term (paper: 1).
@@ -136,43 +116,50 @@ class DistillationTask(SingleModalTask):
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
 
-        Raises:
-            ValueError: If the teacher cannot be loaded or predicts another number
-                of classes.
         """
-        teacher = load_teacher(teacher_checkpoint, teacher_class)
-        if teacher.hparams['num_classes'] != num_classes:
-            msg = (
-                f'{teacher_checkpoint}: teacher has {teacher.hparams["num_classes"]} '
-                f'classes, the student {num_classes}'
-            )
-            raise ValueError(msg)
         super().__init__(
             modality, in_channels, num_classes, backbone, weights, class_names, lr
         )
-        self.teacher = teacher
+        # A list keeps the teacher out of the module tree: not trained, not saved.
+        self._teacher: list[PerClassifierTask] = []
 
-    def configure_models(self) -> None:
-        """Initialize the student (the teacher was loaded before)."""
-        self.model = linear_classifier(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            self.hparams['backbone'],
-            self.weights,
-        )
+    @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        name = str(self.hparams['method']).upper()
+        return f'{name} + LS' if self.hparams['logit_standardization'] else name
 
-    def train(self, mode: bool = True) -> Self:
-        """Set the student's mode; the frozen teacher stays in eval mode.
+    @property
+    def teacher(self) -> PerClassifierTask:
+        """The frozen teacher, loaded from ``teacher_checkpoint`` on first use.
+
+        Raises:
+            ValueError: If it cannot be loaded or predicts another number of classes.
+        """
+        if not self._teacher:
+            path = self.hparams['teacher_checkpoint']
+            teacher = load_teacher(path, self.hparams['teacher_class'])
+            if teacher.hparams['num_classes'] != self.hparams['num_classes']:
+                msg = (
+                    f'{path}: teacher has {teacher.hparams["num_classes"]} classes, '
+                    f'the student {self.hparams["num_classes"]}'
+                )
+                raise ValueError(msg)
+            self._teacher.append(teacher.eval())
+        return self._teacher[0]
+
+    def setup(self, stage: str) -> None:
+        """Load the teacher before training starts, so a bad one fails early.
 
         Args:
-            mode: Training mode of the student.
-
-        Returns:
-            This task.
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
-        super().train(mode)
-        self.teacher.eval()
-        return self
+        if stage == 'fit':
+            self.teacher  # noqa: B018
+
+    def on_fit_start(self) -> None:
+        """Put the teacher on the student's device."""
+        self.teacher.to(self.device)
 
     def distillation_loss(
         self, student: Tensor, teacher: Tensor, labels: Tensor

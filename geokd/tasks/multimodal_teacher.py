@@ -1,56 +1,17 @@
 """The paper's multi-modal teacher: one trunk per sensor, features summed, linear head."""
 
-from collections.abc import Mapping
-
-import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
-from ..models import Weights, create_trunk
-from .base import PerClassifierTask, Split, require_paired, unpack_batch
-
-
-class SumFusionClassifier(nn.Module):
-    """Classify co-registered images of several sensors from their summed features.
-
-    Args:
-        in_channels: Channel count per modality.
-        num_classes: Number of task classes.
-        backbone: timm model name of every trunk.
-        weights: Initial trunk weights per modality (missing ones start random).
-    """
-
-    def __init__(
-        self,
-        in_channels: Mapping[str, int],
-        num_classes: int,
-        backbone: str = 'resnet18',
-        weights: Mapping[str, Weights] | None = None,
-    ) -> None:
-        """Initialize a new SumFusionClassifier instance."""
-        super().__init__()
-        weights = weights or {}
-        self.trunks = nn.ModuleDict(
-            {
-                m: create_trunk(backbone, c, weights.get(m))
-                for m, c in in_channels.items()
-            }
-        )
-        first = next(iter(self.trunks.values()))
-        self.head = nn.Linear(first.num_features, num_classes)
-
-    def forward(self, images: Mapping[str, Tensor]) -> Tensor:
-        """Sum the features of every sensor and classify.
-
-        Args:
-            images: Normalised images of every modality, same batch size.
-
-        Returns:
-            Logits ``(B, num_classes)``.
-        """
-        features = torch.stack([trunk(images[m]) for m, trunk in self.trunks.items()])
-        return self.head(features.sum(dim=0))
+from ..models import SumFusionClassifier, Weights
+from .base import (
+    DeployableClassifier,
+    PerClassifierTask,
+    Split,
+    require_paired,
+    unpack_batch,
+)
 
 
 class MultiModalTeacherTask(PerClassifierTask):
@@ -96,9 +57,22 @@ class MultiModalTeacherTask(PerClassifierTask):
         super().__init__()
 
     @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'multi-modal teacher'
+
+    @property
     def modalities(self) -> list[str]:
         """The name of the one fused classifier, e.g. ``['ms+sar']``."""
         return ['+'.join(self.hparams['in_channels'])]
+
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """None: the teacher needs every sensor at once.
+
+        Returns:
+            An empty dict.
+        """
+        return {}
 
     def configure_models(self) -> None:
         """Initialize the trunks and the head."""

@@ -1,29 +1,11 @@
 """Single-modal baseline: one sensor, a backbone and a linear head, cross-entropy only."""
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
-from ..models import Weights, create_trunk
-from .base import PerClassifierTask, Split, unpack_batch
-
-
-def linear_classifier(
-    in_chans: int, num_classes: int, backbone: str, weights: Weights = None
-) -> nn.Sequential:
-    """A timm trunk followed by a linear head: the paper's single-modal network.
-
-    Args:
-        in_chans: Number of input channels of the sensor.
-        num_classes: Number of task classes.
-        backbone: timm model name (``resnet18`` in the paper).
-        weights: Initial trunk weights, see :data:`~geokd.models.Weights`.
-
-    Returns:
-        A module mapping images ``(B, in_chans, H, W)`` to logits ``(B, num_classes)``.
-    """
-    trunk = create_trunk(backbone, in_chans, weights)
-    return nn.Sequential(trunk, nn.Linear(trunk.num_features, num_classes))
+from ..models import ClassifierSpec, Weights, linear_classifier
+from .base import DeployableClassifier, PerClassifierTask, Split, unpack_batch
 
 
 class SingleModalTask(PerClassifierTask):
@@ -69,9 +51,28 @@ class SingleModalTask(PerClassifierTask):
         super().__init__()
 
     @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'single-modal'
+
+    @property
     def modalities(self) -> list[str]:
         """The one sensor this classifier needs."""
         return [self.hparams['modality']]
+
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """The classifier, keyed by its sensor.
+
+        Returns:
+            The trunk and linear head, under the modality name.
+        """
+        spec = ClassifierSpec(
+            'linear',
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            self.hparams['backbone'],
+        )
+        return {self.hparams['modality']: DeployableClassifier(self.model, spec)}
 
     def configure_models(self) -> None:
         """Initialize the trunk and linear head."""

@@ -5,15 +5,19 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
-from lightning.pytorch.callbacks import ModelCheckpoint
 
+from geokd.callbacks import ClassifierCheckpoints
 from geokd.datamodules import SyntheticMSSARDataModule
 from geokd.tasks import (
+    DisCoMKDTask,
     DistillationTask,
     MultiModalTeacherTask,
+    PerClassifierTask,
     SingleModalTask,
     load_teacher,
 )
+
+from ..checkpoints import save_checkpoint
 
 BACKBONE = 'test_resnet'
 
@@ -30,11 +34,8 @@ def _teacher() -> MultiModalTeacherTask:
     return MultiModalTeacherTask({'ms': 13, 'sar': 2}, 10, backbone=BACKBONE)
 
 
-def _save(task: torch.nn.Module, path: Path) -> str:
-    torch.save(
-        {'hyper_parameters': dict(task.hparams), 'state_dict': task.state_dict()}, path
-    )
-    return str(path)
+def _save(task: PerClassifierTask, path: Path) -> str:
+    return save_checkpoint(path, task)
 
 
 def test_single_modal_uses_only_its_sensor() -> None:
@@ -51,17 +52,17 @@ def test_single_modal_uses_only_its_sensor() -> None:
         SingleModalTask('sar', 2, 10, backbone=BACKBONE, class_names=['a'])
 
 
-def test_single_modal_defaults_and_checkpoints() -> None:
+def test_single_modal_defaults_and_deployable() -> None:
     task = SingleModalTask('ms', 13, 10, backbone=BACKBONE)
     optimizer = task.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam)
     assert optimizer.defaults['lr'] == 1e-4
-    monitors = {
-        cb.monitor
-        for cb in task.configure_callbacks()
-        if isinstance(cb, ModelCheckpoint)
-    }
-    assert monitors == {'val_f1_ms', None}
+    [(name, classifier)] = task.deployable_classifiers().items()
+    assert name == 'ms'
+    assert classifier.module is task.model
+    assert classifier.spec.architecture == 'linear'
+    assert classifier.spec.in_channels == 13
+    assert task.method_name == 'single-modal'
 
 
 def test_multimodal_teacher_sums_features() -> None:
@@ -146,14 +147,14 @@ def test_cross_modal_teacher(tmp_path: Path) -> None:
 
 
 def test_bad_teachers_fail_clearly(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match='not found'):
+    with pytest.raises(ValueError, match='no such checkpoint'):
         load_teacher(str(tmp_path / 'missing.ckpt'))
     garbage = tmp_path / 'garbage.ckpt'
     garbage.write_text('not a checkpoint')
     with pytest.raises(ValueError, match='not a readable checkpoint'):
         load_teacher(str(garbage))
     ckpt = _save(SingleModalTask('ms', 13, 10, backbone=BACKBONE), tmp_path / 't.ckpt')
-    with pytest.raises(ValueError, match='not a checkpoint of'):
+    with pytest.raises(ValueError, match='not a MultiModalTeacherTask'):
         load_teacher(ckpt, 'geokd.tasks.MultiModalTeacherTask')
     with pytest.raises(ValueError, match='cannot be imported'):
         load_teacher(ckpt, 'geokd.tasks.NoSuchTask')
@@ -162,7 +163,14 @@ def test_bad_teachers_fail_clearly(tmp_path: Path) -> None:
         tmp_path / 'five.ckpt',
     )
     with pytest.raises(ValueError, match='5 classes'):
-        DistillationTask('sar', 2, 10, other, backbone=BACKBONE)
+        DistillationTask('sar', 2, 10, other, backbone=BACKBONE).setup('fit')
+    with pytest.raises(ValueError, match='no logits'):
+        load_teacher(
+            _save(
+                DisCoMKDTask({'ms': 13, 'sar': 2}, 10, backbone=BACKBONE),
+                tmp_path / 'd.ckpt',
+            )
+        )
 
 
 @pytest.mark.slow
@@ -177,6 +185,7 @@ def test_lightning_teacher_checkpoint_loads_weights_only(tmp_path: Path) -> None
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        callbacks=[ClassifierCheckpoints()],
     )
     trainer.fit(teacher, dm)
     [best] = (tmp_path / 'checkpoints').glob('best-ms+sar-*.ckpt')

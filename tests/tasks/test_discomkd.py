@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from geokd import losses
+from geokd.callbacks import ClassifierCheckpoints
 from geokd.datamodules import SyntheticMSSARDataModule
 from geokd.tasks import DisCoMKDTask
 
@@ -94,12 +94,20 @@ def test_defaults_follow_reference() -> None:
     assert isinstance(optimizer, torch.optim.Adam)
     assert optimizer.defaults['lr'] == 1e-4
     assert task.model.grl.lambda_ == 1.0
-    monitors = {
-        cb.monitor
-        for cb in task.configure_callbacks()
-        if isinstance(cb, ModelCheckpoint)
-    }
-    assert {'val_f1_ms', 'val_f1_sar'} <= monitors
+
+
+def test_every_branch_is_deployable() -> None:
+    task = _task()
+    deployable = task.deployable_classifiers()
+    assert list(deployable) == ['ms', 'sar']
+    for m, classifier in deployable.items():
+        assert classifier.module is task.model.branches[m]
+        assert classifier.spec.architecture == 'discomkd_branch'
+        assert classifier.spec.in_channels == task.hparams['in_channels'][m]
+        assert classifier.spec.build().state_dict().keys() == (
+            classifier.module.state_dict().keys()
+        )
+    assert task.method_name == 'DisCoM-KD'
 
 
 def test_class_names_must_match() -> None:
@@ -140,6 +148,7 @@ def test_short_training_lowers_loss_and_beats_chance(tmp_path: Path) -> None:
         logger=False,
         enable_progress_bar=False,
         num_sanity_val_steps=0,
+        callbacks=[ClassifierCheckpoints()],
     )
     dm.setup('fit')
     batch = dm.normalize(next(iter(dm.val_dataloader())))
