@@ -10,16 +10,19 @@ checkpoints and prediction all use exactly these numbers::
     geokd fit --config configs/eurosat_ms_sar.yaml --config stats.yaml
 """
 
+import argparse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonargparse import ArgumentParser
 
-from .datamodules import MultiModalDataModule
+from .loader import load_config
+
+if TYPE_CHECKING:
+    from .datamodules import MultiModalDataModule
 
 
-def statistics_snippet(datamodule: MultiModalDataModule, samples: int = 0) -> str:
+def statistics_snippet(datamodule: 'MultiModalDataModule', samples: int = 0) -> str:
     """Estimate the statistics and render them as a config snippet.
 
     Args:
@@ -39,43 +42,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run ``geokd stats``.
 
     Args:
-        argv: Arguments after ``stats``: ``--config`` (a geokd training config),
-            optional ``--output``, ``--samples`` and ``--data.init_args.*`` overrides.
+        argv: Arguments after ``stats``: one or more ``--config`` (read as ``geokd
+            fit`` reads them), optional ``--output`` and ``--samples``, and any
+            ``--data.init_args.*`` (or other) overrides.
     """
-    parser = ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog='geokd stats',
-        description='Normalisation statistics of the training split of a config.',
+        description='Normalisation statistics of the training split of a training '
+        'config. Every other option (--config, repeatable, and --data.init_args.* '
+        'overrides) is read as geokd fit reads it.',
     )
-    parser.add_argument('--config', required=True, help='geokd training config.')
-    parser.add_argument('--output', default=None, help='Also write the snippet here.')
+    parser.add_argument('--output', help='also write the snippet here')
     parser.add_argument(
-        '--samples', type=int, default=0, help='Training samples to use (0: all).'
+        '--samples', type=int, default=0, help='training samples to use (0: all)'
     )
-    parser.add_subclass_arguments(MultiModalDataModule, 'data', required=True)
-    args = list(argv or [])
-    if '-h' in args or '--help' in args:
-        parser.parse_args(['--help'])
-    # The training config also holds trainer/model sections: only its data section is
-    # parsed (followed by the command line, so --data.init_args.* overrides it).
-    with open(_option(args, '--config')) as f:
-        config = yaml.safe_load(f)
-    if 'data' not in config:
-        parser.error(f'{_option(args, "--config")} has no data section')
-    cfg = parser.parse_args(['--data', yaml.safe_dump(config['data']), *args])
-    datamodule = parser.instantiate_classes(cfg).data
-    text = statistics_snippet(datamodule, cfg.samples)
+    args, config_args = parser.parse_known_args(argv)
+    if not any(a == '--config' or a.startswith('--config=') for a in config_args):
+        parser.error('--config is required')
+    datamodule = load_config(config_args).datamodule
+    text = statistics_snippet(datamodule, args.samples)
     print(text, end='')
-    if cfg.output:
-        with open(cfg.output, 'w') as f:
+    if args.output:
+        with open(args.output, 'w') as f:
             f.write(text)
-
-
-def _option(argv: Sequence[str], option: str) -> str:
-    """Value of ``option`` in ``argv`` (``--x v`` or ``--x=v``)."""
-    for i, arg in enumerate(argv):
-        if arg == option and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(option + '='):
-            return arg.split('=', 1)[1]
-    msg = f'{option} is required'
-    raise SystemExit(msg)

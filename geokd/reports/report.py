@@ -20,7 +20,6 @@ Everything is summarised in ``report.md``.
 
 import argparse
 import csv
-import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -29,30 +28,22 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from lightning.pytorch import LightningDataModule
 from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from torch import Tensor
 
 from ..datamodules import MultiModalDataModule
+from ..loader import load_checkpoint, load_config
 from ..losses import mean_cosine
 from ..tasks import DisCoMKDTask, PerClassifierTask
 
 
-def _instantiate(spec: dict[str, Any], what: str, config: Path) -> Any:
-    """Build ``class_path(**init_args)`` from a LightningCLI config section."""
-    try:
-        module, _, name = spec['class_path'].rpartition('.')
-        cls = getattr(importlib.import_module(module), name)
-        return cls(**spec.get('init_args', {}))
-    except (KeyError, ImportError, AttributeError, TypeError, ValueError) as err:
-        msg = f'{config}: cannot build the {what} ({err})'
-        raise ValueError(msg) from err
-
-
 def load_run(run_dir: Path) -> tuple[PerClassifierTask, LightningDataModule, dict]:
     """Rebuild the task and DataModule of a run, and read its best checkpoints.
+
+    The run's ``config.yaml`` is read as ``geokd fit`` reads configs; it may only
+    name geokd tasks and DataModules.
 
     Args:
         run_dir: Directory holding ``config.yaml`` and ``test_results.json``.
@@ -69,42 +60,30 @@ def load_run(run_dir: Path) -> tuple[PerClassifierTask, LightningDataModule, dic
         if not path.is_file():
             msg = f'{path}: not found; is {run_dir} a log directory of geokd fit?'
             raise ValueError(msg)
-    config = yaml.safe_load(config_path.read_text())
-    if not isinstance(config, dict) or not {'model', 'data'} <= set(config):
-        msg = f'{config_path}: no model and data sections'
-        raise ValueError(msg)
-    task = _instantiate(config['model'], 'model', config_path)
-    if not isinstance(task, PerClassifierTask):
-        msg = f'{config_path}: {type(task).__name__} is not a geokd task'
-        raise ValueError(msg)
-    datamodule = _instantiate(config['data'], 'DataModule', config_path)
-    return task, datamodule, json.loads(results_path.read_text())
+    cli = load_config(['--config', str(config_path)])
+    return cli.model, cli.datamodule, json.loads(results_path.read_text())
 
 
 def load_weights(
     task: PerClassifierTask, datamodule: LightningDataModule, checkpoint: str | None
-) -> None:
-    """Load a checkpoint's weights and, if saved, its preprocessing.
+) -> PerClassifierTask:
+    """The task with a checkpoint's weights, and the DataModule with its state.
 
     Args:
-        task: The task to load into.
-        datamodule: Its DataModule.
+        task: The run's task.
+        datamodule: Its DataModule; its preprocessing is restored from the
+            checkpoint when saved there.
         checkpoint: Lightning checkpoint, or None to keep the current weights.
 
-    Raises:
-        ValueError: If the checkpoint cannot be read.
+    Returns:
+        The task with the checkpoint's weights.
     """
     if checkpoint is None:
-        return
-    try:
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        task.load_state_dict(ckpt['state_dict'])
-    except (OSError, RuntimeError, KeyError) as err:
-        msg = f'{checkpoint}: cannot load the weights ({err})'
-        raise ValueError(msg) from err
-    state = ckpt.get(type(datamodule).__qualname__)
-    if state is not None:
-        datamodule.load_state_dict(state)
+        return task
+    loaded = load_checkpoint(checkpoint, type(task))
+    if loaded.datamodule_state:
+        datamodule.load_state_dict(loaded.datamodule_state)
+    return loaded.task
 
 
 def _batches(datamodule: LightningDataModule, split: str) -> Any:
@@ -341,8 +320,8 @@ def write_report(
     for name in task.modalities:
         if name not in results:
             continue
-        load_weights(task, datamodule, results[name].get('checkpoint'))
-        y_pred, y_true = predict(task, datamodule, name, split)
+        trained = load_weights(task, datamodule, results[name].get('checkpoint'))
+        y_pred, y_true = predict(trained, datamodule, name, split)
         rows = per_class_table(y_true, y_pred, class_names)
         with (output / f'per_class_{name}.csv').open('w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -368,7 +347,7 @@ def write_report(
             '',
         ]
     if isinstance(task, DisCoMKDTask):
-        lines += _discomkd_section(task, datamodule, run_dir, output, split, max_points)
+        lines += _discomkd_section(task, datamodule, results, output, split, max_points)
     path = output / 'report.md'
     path.write_text('\n'.join(lines) + '\n')
     return path
@@ -377,14 +356,19 @@ def write_report(
 def _discomkd_section(
     task: DisCoMKDTask,
     datamodule: LightningDataModule,
-    run_dir: Path,
+    results: dict,
     output: Path,
     split: str,
     max_points: int,
 ) -> list[str]:
-    """Embedding plot and diagnostics of the jointly trained model (last epoch)."""
-    last = run_dir / 'checkpoints' / 'last.ckpt'
-    load_weights(task, datamodule, str(last) if last.is_file() else None)
+    """Embedding plot and diagnostics of the jointly trained model.
+
+    Every modality's branch and the shared heads are taken from one epoch: the best
+    epoch of the first modality (the network all classifiers were trained in).
+    """
+    first = task.modalities[0]
+    checkpoint = results.get(first, {}).get('checkpoint')
+    task = load_weights(task, datamodule, checkpoint)  # type: ignore[assignment]
     emb = discomkd_embeddings(task, datamodule, split)
     diag = diagnostics(emb, len(task.modalities))
     (output / 'diagnostics.json').write_text(json.dumps(diag, indent=2))
@@ -396,7 +380,11 @@ def _discomkd_section(
         output / 'embeddings.png',
         max_points,
     )
-    weights = 'last.ckpt' if last.is_file() else 'the weights of the last classifier'
+    weights = (
+        f'the weights of {Path(checkpoint).name} (best epoch of {first})'
+        if checkpoint
+        else 'the final weights'
+    )
     return [
         '## Disentanglement (DisCoM-KD)',
         '',
