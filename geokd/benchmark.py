@@ -3,7 +3,7 @@
 A benchmark file lists methods, each a set of LightningCLI configs (one per trained
 run; teacher/student methods also name their teacher's config), and the seeds. Every
 run is trained, then each of its classifiers is tested from its best validation
-checkpoint (:func:`geokd.main.evaluate_per_modality`). Each run directory gets a
+checkpoint (:class:`geokd.callbacks.EvaluateClassifiers`). Each run directory gets a
 ``result.json`` once finished; re-running the command skips those runs (and runs
 shared between methods, such as a teacher, are trained once per seed). The summary,
 mean +- std over seeds of test weighted F1 and accuracy per method and classifier,
@@ -33,7 +33,6 @@ import shutil
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,25 +176,34 @@ def _fingerprint(configs: Sequence[str], args: Sequence[str]) -> str:
 
 
 def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
-    """Train one config with geokd's CLI and test each classifier at its best epoch.
+    """Train one config as ``geokd fit`` does and read its per-classifier tests.
 
     Args:
         argv: LightningCLI arguments without a subcommand (``--config ...``).
 
     Returns:
-        Per classifier its checkpoint and test metrics, and the seconds ``fit`` took.
-    """
-    from geokd.main import build_cli, evaluate_per_modality
+        Per classifier its best checkpoint and test metrics (from the run's
+        :class:`~geokd.callbacks.EvaluateClassifiers`), and the seconds training
+        took (the tests after it excluded).
 
-    # The same CLI as `geokd fit`, without running it, so that fit alone is timed.
-    with warnings.catch_warnings():
-        # LightningCLI warns that sys.argv (here: 'benchmark ...') is ignored.
-        warnings.filterwarnings('ignore', message=".*LightningCLI's args parameter")
-        cli = build_cli(argv, run=False)
+    Raises:
+        ValueError: If the run's callbacks do not test its classifiers.
+    """
+    from geokd.callbacks import EvaluateClassifiers
+    from geokd.loader import load_config
+
+    # The same config loading as `geokd fit`, without running it, so fit is timed.
+    cli = load_config(argv)
+    evaluations = [
+        cb for cb in cli.trainer.callbacks if isinstance(cb, EvaluateClassifiers)
+    ]
+    if not evaluations or not evaluations[0].enabled:
+        msg = f'{argv}: the run has no enabled EvaluateClassifiers callback'
+        raise ValueError(msg)
     start = time.perf_counter()
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    seconds = time.perf_counter() - start
-    return evaluate_per_modality(cli.trainer, cli.model, cli.datamodule), seconds
+    seconds = time.perf_counter() - start - evaluations[0].seconds
+    return evaluations[0].results, seconds
 
 
 def _run(
@@ -246,7 +254,6 @@ def _run(
             f'--trainer.logger={_loggers(run_dir)}',
         ]
     )
-    (run_dir / 'test_results.json').write_text(json.dumps(results, indent=2))
     done = {
         'name': name,
         'run_dir': str(run_dir),

@@ -1,9 +1,12 @@
 """Self-contained single-sensor models: safetensors weights plus JSON metadata.
 
-An exported model is a directory holding ``model.safetensors`` (the
-:class:`~geokd.models.ModalityBranch` weights) and ``model.json`` (everything
-prediction needs: modality, band names and order, normalisation, patch size, classes,
-backbone). Loading one never unpickles anything.
+An exported model is a directory holding ``model.safetensors`` (the classifier's
+weights) and ``model.json`` (everything prediction needs: modality, band names and
+order, normalisation, patch size, classes, and the architecture as a
+:class:`~geokd.models.ClassifierSpec`). Every geokd task's single-sensor classifiers
+can be exported (:meth:`~geokd.tasks.PerClassifierTask.deployable_classifiers`):
+DisCoM-KD branches, single-modal baselines and distilled students. Loading an
+export never unpickles anything.
 """
 
 import json
@@ -12,24 +15,30 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
 import geokd
 
-from ..models import ModalityBranch, create_trunk
+from ..loader import LoadError
+from ..loader import load_checkpoint as load_task_checkpoint
+from ..models import ClassifierSpec
 from ..transforms import SensorNormalization
 
-#: Identifies geokd's metadata files and their schema version.
+if TYPE_CHECKING:
+    from ..tasks import PerClassifierTask
+
+#: Identifies geokd's metadata files and their schema version (version 1 files,
+#: which predate ``architecture``, hold DisCoM-KD branches).
 FORMAT = 'geokd-single-sensor-classifier'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WEIGHTS_FILE = 'model.safetensors'
 METADATA_FILE = 'model.json'
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(LoadError):
     """A model file is missing, unreadable or inconsistent."""
 
 
@@ -47,8 +56,10 @@ class ModelMetadata:
             including the dB conversion.
         patch_size: Height and width of the training patches in pixels.
         backbone: timm name of the trunks.
-        embed_dim: Embedding size of the branch.
-        method: Training method.
+        embed_dim: Embedding size of a DisCoM-KD branch (None for other
+            architectures).
+        architecture: Network type, see :class:`~geokd.models.ClassifierSpec`.
+        method: Training method (``DisCoM-KD``, ``single-modal``, ``KD``, ...).
         geokd_version: geokd version that exported the model.
         source: Checkpoint the weights came from, if any.
     """
@@ -61,12 +72,24 @@ class ModelMetadata:
     normalization: dict[str, Any]
     patch_size: int
     backbone: str
-    embed_dim: int
+    embed_dim: int | None
+    architecture: str = 'discomkd_branch'
     method: str = 'DisCoM-KD'
     geokd_version: str = geokd.__version__
     source: str | None = None
     format: str = field(default=FORMAT)
     format_version: int = FORMAT_VERSION
+
+    @property
+    def spec(self) -> ClassifierSpec:
+        """The architecture to rebuild."""
+        return ClassifierSpec(
+            self.architecture,  # type: ignore[arg-type]
+            self.in_channels,
+            self.num_classes,
+            self.backbone,
+            self.embed_dim,
+        )
 
     @property
     def preprocessing(self) -> SensorNormalization:
@@ -117,7 +140,7 @@ class SingleSensorClassifier:
         metadata: Its metadata.
     """
 
-    model: ModalityBranch
+    model: torch.nn.Module
     metadata: ModelMetadata
 
 
@@ -134,12 +157,12 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def export_model(
-    model: ModalityBranch, metadata: ModelMetadata, directory: str | Path
+    model: torch.nn.Module, metadata: ModelMetadata, directory: str | Path
 ) -> Path:
     """Write an exported model.
 
     Args:
-        model: The single-sensor classifier (``DisCoMKD.extract(modality)``).
+        model: The single-sensor classifier (its weights are copied).
         metadata: Its metadata.
         directory: Output directory, created if needed.
 
@@ -180,9 +203,11 @@ def load_exported(path: str | Path) -> SingleSensorClassifier:
         msg = f'{meta_path}: unreadable model metadata: {err}'
         raise ModelLoadError(msg) from err
     meta = ModelMetadata.from_dict(data, meta_path)
-    model = ModalityBranch(
-        meta.in_channels, meta.num_classes, meta.backbone, None, meta.embed_dim
-    )
+    try:
+        model = meta.spec.build()
+    except ValueError as err:
+        msg = f'{meta_path}: {err}'
+        raise ModelLoadError(msg) from err
     try:
         model.load_state_dict(load_file(weights_path))
     except Exception as err:
@@ -191,146 +216,123 @@ def load_exported(path: str | Path) -> SingleSensorClassifier:
     return SingleSensorClassifier(model.eval(), meta)
 
 
-def _datamodule_state(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
-    """The DataModule state Lightning stored under the DataModule's class name."""
-    for value in checkpoint.values():
-        if isinstance(value, dict) and 'normalization' in value:
-            return value
-    return {}
-
-
-def metadata_from_training(
-    hparams: Mapping[str, Any],
+def metadata_from_task(
+    task: 'PerClassifierTask',
+    name: str,
     datamodule_state: Mapping[str, Any],
-    modality: str,
     source: str | None = None,
 ) -> ModelMetadata:
-    """Assemble metadata from a task's hyperparameters and a DataModule's state.
+    """Assemble the metadata of one of a task's single-sensor classifiers.
 
     Args:
-        hparams: :class:`~geokd.tasks.DisCoMKDTask` hyperparameters.
-        datamodule_state: The DataModule's ``state_dict()`` (``normalization``,
-            and ``band_names`` and ``patch_size`` when recorded).
-        modality: The exported modality.
+        task: The trained task.
+        name: The classifier (a modality name).
+        datamodule_state: The DataModule's ``state_dict()``: ``normalization`` per
+            modality, and ``band_names`` and ``patch_size`` when recorded.
         source: Where the weights came from.
 
     Returns:
         The metadata.
 
     Raises:
-        ModelLoadError: If the modality, its normalisation or the patch size is missing.
+        ModelLoadError: If the task has no such single-sensor classifier, or the
+            normalisation or patch size is missing.
     """
-    in_channels = dict(hparams['in_channels'])
-    if modality not in in_channels:
-        msg = f'no modality {modality!r}; the model has {list(in_channels)}'
+    where = source or 'training state'
+    deployable = task.deployable_classifiers()
+    if name not in deployable:
+        msg = (
+            f'{where}: no single-sensor classifier {name!r} in this '
+            f'{type(task).__name__}; it has {sorted(deployable) or "none"}'
+        )
         raise ModelLoadError(msg)
-    normalization = datamodule_state.get('normalization', {}).get(modality)
+    spec = deployable[name].spec
+    normalization = (datamodule_state.get('normalization') or {}).get(name)
     if normalization is None:
-        msg = f'{source or "training state"}: no normalisation stored for {modality!r}'
+        msg = f'{where}: no normalisation stored for {name!r}'
         raise ModelLoadError(msg)
     patch_size = datamodule_state.get('patch_size')
     if not patch_size:
-        msg = f'{source or "training state"}: no patch size stored; pass --patch-size'
+        msg = f'{where}: no patch size stored; pass --patch-size'
         raise ModelLoadError(msg)
-    num_classes = int(hparams['num_classes'])
-    class_names = hparams.get('class_names') or [str(i) for i in range(num_classes)]
-    band_names = (datamodule_state.get('band_names') or {}).get(modality) or []
-    backbone = hparams.get('backbone', 'resnet18')
-    embed_dim = hparams.get('embed_dim')
-    if embed_dim is None:
-        # None means half the trunk's features; build the trunk alone to know them.
-        embed_dim = create_trunk(backbone, 1).num_features // 2
+    hparams = task.hparams
+    class_names = hparams.get('class_names') or [
+        str(i) for i in range(spec.num_classes)
+    ]
     return ModelMetadata(
-        modality=modality,
-        in_channels=int(in_channels[modality]),
-        num_classes=num_classes,
+        modality=name,
+        in_channels=spec.in_channels,
+        num_classes=spec.num_classes,
         class_names=list(class_names),
-        band_names=list(band_names),
+        band_names=list((datamodule_state.get('band_names') or {}).get(name) or []),
         normalization=dict(normalization),
         patch_size=int(patch_size),
-        backbone=backbone,
-        embed_dim=int(embed_dim),
+        backbone=spec.backbone,
+        embed_dim=spec.embed_dim,
+        architecture=spec.architecture,
+        method=task.method_name,
         source=source,
     )
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a DisCoMKDTask checkpoint with ``weights_only`` (no arbitrary code)."""
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
-        msg = f'{path}: unreadable checkpoint: {str(err).splitlines()[0]}'
-        raise ModelLoadError(msg) from err
-    hparams = ckpt.get('hyper_parameters') if isinstance(ckpt, dict) else None
-    # Baseline tasks' checkpoints also carry in_channels, but as one int (single
-    # sensor) or without DisCoM-KD branches (teacher): only DisCoM-KD can be exported.
-    if (
-        not hparams
-        or not isinstance(hparams.get('in_channels'), Mapping)
-        or not isinstance(ckpt.get('state_dict'), Mapping)
-        or not any(k.startswith('model.branches.') for k in ckpt['state_dict'])
-    ):
-        msg = f'{path}: not a geokd DisCoMKDTask checkpoint'
-        raise ModelLoadError(msg)
-    return ckpt
+def classifier_from_task(
+    task: 'PerClassifierTask',
+    name: str,
+    datamodule_state: Mapping[str, Any],
+    source: str | None = None,
+) -> SingleSensorClassifier:
+    """Take one single-sensor classifier out of a task, as an independent copy.
 
+    Args:
+        task: The trained task.
+        name: The classifier (a modality name).
+        datamodule_state: The DataModule's ``state_dict()``.
+        source: Where the weights came from.
 
-def _branch(ckpt: Mapping[str, Any], meta: ModelMetadata) -> ModalityBranch:
-    """Rebuild one modality's branch from a checkpoint's state dict."""
-    prefix = f'model.branches.{meta.modality}.'
-    weights = {
-        k.removeprefix(prefix): v
-        for k, v in ckpt['state_dict'].items()
-        if k.startswith(prefix)
-    }
-    model = ModalityBranch(
-        meta.in_channels, meta.num_classes, meta.backbone, None, meta.embed_dim
-    )
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        msg = (
-            f'{meta.source}: weights do not match the model: {str(err).splitlines()[0]}'
-        )
-        raise ModelLoadError(msg) from err
-    return model.eval()
+    Returns:
+        The classifier on the CPU, in eval mode, and its metadata.
+    """
+    meta = metadata_from_task(task, name, datamodule_state, source)
+    model = meta.spec.build()
+    weights = task.deployable_classifiers()[name].module.state_dict()
+    model.load_state_dict({k: v.detach().cpu() for k, v in weights.items()})
+    return SingleSensorClassifier(model.eval(), meta)
 
 
 def load_checkpoint(
     path: str | Path,
     modality: str,
     patch_size: int | None = None,
-    datamodule_state: Mapping[str, Any] | None = None,
+    task_class: type['PerClassifierTask'] | None = None,
 ) -> SingleSensorClassifier:
-    """Take one modality's classifier out of a DisCoMKDTask Lightning checkpoint.
+    """Take one single-sensor classifier out of a training checkpoint.
 
     Args:
-        path: The ``.ckpt`` file.
-        modality: Which single-sensor classifier to take.
+        path: The ``.ckpt`` file of any geokd task.
+        modality: Which classifier to take.
         patch_size: Patch size, for checkpoints that do not record it.
-        datamodule_state: DataModule state to use instead of the checkpoint's.
+        task_class: The task's class, for checkpoints that do not record it.
 
     Returns:
         The classifier in eval mode, on the CPU.
 
     Raises:
-        ModelLoadError: If the file is unreadable or not a DisCoMKDTask checkpoint.
+        ModelLoadError: If the file is unreadable or has no such classifier.
     """
-    path = Path(path)
-    ckpt = _read_checkpoint(path)
-    state = dict(datamodule_state or _datamodule_state(ckpt))
+    try:
+        loaded = load_task_checkpoint(path, task_class)
+    except LoadError as err:
+        raise ModelLoadError(str(err)) from err
+    state = dict(loaded.datamodule_state)
     if patch_size and not state.get('patch_size'):
         state['patch_size'] = patch_size
-    meta = metadata_from_training(
-        ckpt['hyper_parameters'], state, modality, source=str(path)
-    )
-    return SingleSensorClassifier(_branch(ckpt, meta), meta)
+    return classifier_from_task(loaded.task, modality, state, source=str(path))
 
 
 def load_classifier(
     path: str | Path, modality: str | None = None, patch_size: int | None = None
 ) -> SingleSensorClassifier:
-    """Load an exported model, or one modality of a training checkpoint.
+    """Load an exported model, or one classifier of a training checkpoint.
 
     Args:
         path: Export directory (or its files), or a ``.ckpt`` file.
@@ -371,53 +373,36 @@ def export_checkpoint(
     """Export single-sensor classifiers from a training checkpoint.
 
     Args:
-        path: The ``.ckpt`` file.
-        directory: Output directory; each modality goes to ``directory/<modality>``.
-        modalities: Modalities to export; None exports all.
+        path: The ``.ckpt`` file of any geokd task.
+        directory: Output directory; each classifier goes to ``directory/<modality>``.
+        modalities: Classifiers to export; None exports all of them.
         patch_size: Patch size, for checkpoints that do not record it.
 
     Returns:
-        The export directory of each modality.
+        The export directory of each classifier.
 
     Raises:
-        ModelLoadError: If the checkpoint cannot be read.
+        ModelLoadError: If the checkpoint cannot be read or has no single-sensor
+            classifier.
     """
-    if modalities is None:
-        modalities = list(
-            _read_checkpoint(Path(path))['hyper_parameters']['in_channels']
+    try:
+        loaded = load_task_checkpoint(path)
+    except LoadError as err:
+        raise ModelLoadError(str(err)) from err
+    names = modalities or list(loaded.task.deployable_classifiers())
+    if not names:
+        msg = (
+            f'{path}: a {type(loaded.task).__name__} has no single-sensor classifier '
+            'to export (it needs every sensor at once)'
         )
+        raise ModelLoadError(msg)
+    state = dict(loaded.datamodule_state)
+    if patch_size and not state.get('patch_size'):
+        state['patch_size'] = patch_size
     out = {}
-    for m in modalities:
-        classifier = load_checkpoint(path, m, patch_size)
+    for m in names:
+        classifier = classifier_from_task(loaded.task, m, state, source=str(path))
         out[m] = export_model(
             classifier.model, classifier.metadata, Path(directory) / m
         )
-    return out
-
-
-def export_after_fit(
-    task: Any, datamodule: Any, best_checkpoints: Mapping[str, str], directory: Path
-) -> dict[str, Path]:
-    """Export each modality from its best checkpoint at the end of ``fit``.
-
-    Args:
-        task: The trained :class:`~geokd.tasks.DisCoMKDTask`.
-        datamodule: Its DataModule (gives normalisation, band names, patch size).
-        best_checkpoints: Best checkpoint per modality; a modality without one is
-            exported from the task's current weights.
-        directory: Output directory; each modality goes to ``directory/<modality>``.
-
-    Returns:
-        The export directory of each modality.
-    """
-    state = datamodule.state_dict()
-    out = {}
-    for m in task.modalities:
-        ckpt = best_checkpoints.get(m)
-        if ckpt:
-            classifier = load_checkpoint(ckpt, m, datamodule_state=state)
-        else:
-            meta = metadata_from_training(task.hparams, state, m)
-            classifier = SingleSensorClassifier(task.model.extract(m).cpu(), meta)
-        out[m] = export_model(classifier.model, classifier.metadata, directory / m)
     return out

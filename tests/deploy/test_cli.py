@@ -72,7 +72,7 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert load_exported(tmp_path / 'exp' / 'sar').metadata.modality == 'sar'
     assert not (tmp_path / 'exp' / 'ms').exists()
     (tmp_path / 'bad.ckpt').write_text('x')
-    with pytest.raises(SystemExit, match='unreadable checkpoint'):
+    with pytest.raises(SystemExit, match='not a readable checkpoint'):
         main(['export', str(tmp_path / 'bad.ckpt')])
 
 
@@ -88,11 +88,13 @@ def test_fit_exports_each_modality(tmp_path: Path) -> None:
             '--data.init_args.samples_per_class', '10',
             '--data.init_args.size', '16',
             '--data.init_args.num_workers', '0',
-            '--test_after_fit', 'false',
         ]
     )  # fmt: skip
     for modality, bands in [('ms', 13), ('sar', 2)]:
-        meta = load_exported(tmp_path / 'export' / modality).metadata
+        [directory] = {
+            p.parent for p in tmp_path.rglob(f'export/{modality}/model.json')
+        }
+        meta = load_exported(directory).metadata
         assert meta.modality == modality
         assert meta.patch_size == 16
         assert len(meta.band_names) == bands

@@ -9,13 +9,18 @@ from geokd.deploy import (
     SingleSensorClassifier,
     export_checkpoint,
     export_model,
-    load_checkpoint,
     load_classifier,
     load_exported,
 )
-from geokd.models import DisCoMKD
-from geokd.tasks import MultiModalTeacherTask, SingleModalTask
+from geokd.tasks import (
+    DisCoMKDTask,
+    DistillationTask,
+    MultiModalTeacherTask,
+    PerClassifierTask,
+    SingleModalTask,
+)
 
+from ..checkpoints import save_checkpoint
 from .conftest import CLASSES
 
 
@@ -63,50 +68,53 @@ def test_load_rejects_bad_exports(
         load_classifier(out, 'ms')
 
 
-def fake_checkpoint(path: Path, patch_size: int | None) -> DisCoMKD:
-    """A checkpoint laid out as Lightning writes DisCoMKDTask's."""
-    torch.manual_seed(1)
-    net = DisCoMKD({'ms': 13, 'sar': 2}, 10, backbone='test_resnet')
-    state = {
-        'normalization': {
-            'ms': {'method': 'standard', 'shift': [0.0] * 13, 'scale': [1.0] * 13,
-                   'to_db': False},
-            'sar': {'method': 'standard', 'shift': [-12.0, -19.0], 'scale': [5.0, 5.0],
-                    'to_db': False},
-        },
+SAR_NORM = {
+    'method': 'standard',
+    'shift': [-12.0, -19.0],
+    'scale': [5.0, 5.0],
+    'to_db': False,
+}
+MS_NORM = {'method': 'standard', 'shift': [0.0] * 13, 'scale': [1.0] * 13,
+           'to_db': False}  # fmt: skip
+
+
+def task_checkpoint(
+    path: Path, task: PerClassifierTask, patch_size: int | None
+) -> PerClassifierTask:
+    """Save a task as geokd fit does, with the DataModule state of the demo."""
+    state: dict = {
+        'normalization': {'ms': MS_NORM, 'sar': SAR_NORM},
         'band_names': {'sar': ['VV', 'VH']},
-    }  # fmt: skip
+    }
     if patch_size:
         state['patch_size'] = patch_size
-    torch.save(
-        {
-            'hyper_parameters': {
-                'in_channels': {'ms': 13, 'sar': 2},
-                'num_classes': 10,
-                'backbone': 'test_resnet',
-                'embed_dim': None,
-                'class_names': CLASSES,
-            },
-            'state_dict': {f'model.{k}': v for k, v in net.state_dict().items()},
-            'SyntheticMSSARDataModule': state,
-        },
-        path,
+    save_checkpoint(path, task, state)
+    return task.eval()
+
+
+def fake_checkpoint(path: Path, patch_size: int | None) -> DisCoMKDTask:
+    """A DisCoMKDTask checkpoint as Lightning writes it."""
+    torch.manual_seed(1)
+    task = DisCoMKDTask(
+        {'ms': 13, 'sar': 2}, 10, backbone='test_resnet', class_names=CLASSES
     )
-    return net
+    return task_checkpoint(path, task, patch_size)  # type: ignore[return-value]
 
 
 def test_checkpoint_export_matches_extract(tmp_path: Path) -> None:
-    net = fake_checkpoint(tmp_path / 'a.ckpt', patch_size=32)
+    task = fake_checkpoint(tmp_path / 'a.ckpt', patch_size=32)
     out = export_checkpoint(tmp_path / 'a.ckpt', tmp_path / 'export')
     assert set(out) == {'ms', 'sar'}
     sar = load_classifier(out['sar'])
     assert sar.metadata.patch_size == 32
     assert sar.metadata.band_names == ['VV', 'VH']
     assert sar.metadata.source == str(tmp_path / 'a.ckpt')
+    assert sar.metadata.architecture == 'discomkd_branch'
+    assert sar.metadata.method == 'DisCoM-KD'
     from_ckpt = load_classifier(tmp_path / 'a.ckpt', 'sar')
     x = torch.randn(2, 2, 32, 32)
     with torch.inference_mode():
-        expected = net.eval().extract('sar')(x)
+        expected = task.model.extract('sar')(x)
         assert torch.allclose(sar.model(x), expected)
         assert torch.allclose(from_ckpt.model(x), expected)
 
@@ -121,24 +129,35 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelLoadError, match='needs --modality'):
         load_classifier(tmp_path / 'a.ckpt')
-    with pytest.raises(ModelLoadError, match="no modality 'rgb'"):
+    with pytest.raises(ModelLoadError, match="no single-sensor classifier 'rgb'"):
         load_classifier(tmp_path / 'a.ckpt', 'rgb', patch_size=16)
     (tmp_path / 'bad.ckpt').write_bytes(b'not a checkpoint')
-    with pytest.raises(ModelLoadError, match='unreadable checkpoint'):
+    with pytest.raises(ModelLoadError, match='not a readable checkpoint'):
         load_classifier(tmp_path / 'bad.ckpt', 'sar')
 
 
-def test_baseline_checkpoints_are_refused_with_one_line(tmp_path: Path) -> None:
-    for name, task in {
+def test_baseline_and_student_checkpoints_export_and_predict(tmp_path: Path) -> None:
+    teacher = task_checkpoint(
+        tmp_path / 'teacher.ckpt',
+        MultiModalTeacherTask({'ms': 13, 'sar': 2}, 10, backbone='test_resnet'),
+        patch_size=16,
+    )
+    with pytest.raises(ModelLoadError, match='no single-sensor classifier'):
+        export_checkpoint(tmp_path / 'teacher.ckpt', tmp_path / 'out')
+    assert teacher.deployable_classifiers() == {}
+    tasks = {
         'single': SingleModalTask('sar', 2, 10, backbone='test_resnet'),
-        'teacher': MultiModalTeacherTask(
-            {'ms': 13, 'sar': 2}, 10, backbone='test_resnet'
+        # The student's checkpoint loads without its teacher's file.
+        'student': DistillationTask(
+            'sar', 2, 10, str(tmp_path / 'gone.ckpt'), backbone='test_resnet'
         ),
-    }.items():
-        path = tmp_path / f'{name}.ckpt'
-        torch.save(
-            {'hyper_parameters': dict(task.hparams), 'state_dict': task.state_dict()},
-            path,
-        )
-        with pytest.raises(ModelLoadError, match='not a geokd DisCoMKDTask checkpoint'):
-            load_checkpoint(path, 'sar', patch_size=32)
+    }
+    x = torch.randn(2, 2, 16, 16)
+    for name, task in tasks.items():
+        task_checkpoint(tmp_path / f'{name}.ckpt', task, patch_size=16)
+        [out] = export_checkpoint(tmp_path / f'{name}.ckpt', tmp_path / name).values()
+        loaded = load_classifier(out)
+        assert loaded.metadata.architecture == 'linear'
+        assert loaded.metadata.method == task.method_name
+        with torch.inference_mode():
+            assert torch.equal(loaded.model(x), task.model(x))
