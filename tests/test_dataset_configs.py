@@ -29,5 +29,4 @@ def test_config_runs_on_its_fixture(
         '--model.init_args.backbone', 'test_resnet',
         '--data.init_args.num_workers', '0',
         '--data.init_args.batch_size', '4',
-        '--test_after_fit', 'false',
     ])  # fmt: skip

@@ -1,11 +1,23 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from geokd.main import extra_arguments, main
+from geokd.main import COMMANDS, LIGHTNING_COMMANDS, main
 
 CONFIG = Path(__file__).resolve().parents[1] / 'configs' / 'demo.yaml'
+
+#: Tiny settings of the demo config.
+TINY = [
+    '--trainer.enable_progress_bar', 'false',
+    '--model.init_args.backbone', 'test_resnet',
+    '--data.init_args.samples_per_class', '10',
+    '--data.init_args.size', '16',
+    '--data.init_args.num_workers', '0',
+]  # fmt: skip
 
 
 def test_fit_demo_config_fast_dev_run(
@@ -13,15 +25,8 @@ def test_fit_demo_config_fast_dev_run(
 ) -> None:
     main(
         [
-            'fit',
-            '--config', str(CONFIG),
-            '--trainer.fast_dev_run', 'true',
-            '--trainer.default_root_dir', str(tmp_path),
-            '--trainer.enable_progress_bar', 'false',
-            '--model.init_args.backbone', 'test_resnet',
-            '--data.init_args.samples_per_class', '10',
-            '--data.init_args.size', '16',
-            '--data.init_args.num_workers', '0',
+            'fit', '--config', str(CONFIG), '--trainer.fast_dev_run', 'true',
+            '--trainer.default_root_dir', str(tmp_path), *TINY,
         ]
     )  # fmt: skip
     out = capsys.readouterr().out
@@ -33,15 +38,8 @@ def test_fit_demo_config_fast_dev_run(
 def test_fit_writes_per_modality_results(tmp_path: Path) -> None:
     main(
         [
-            'fit',
-            '--config', str(CONFIG),
-            '--trainer.max_epochs', '1',
-            '--trainer.default_root_dir', str(tmp_path),
-            '--trainer.enable_progress_bar', 'false',
-            '--model.init_args.backbone', 'test_resnet',
-            '--data.init_args.samples_per_class', '10',
-            '--data.init_args.size', '16',
-            '--data.init_args.num_workers', '0',
+            'fit', '--config', str(CONFIG), '--trainer.max_epochs', '1',
+            '--trainer.default_root_dir', str(tmp_path), *TINY,
         ]
     )  # fmt: skip
     [results_file] = tmp_path.rglob('test_results.json')
@@ -50,38 +48,109 @@ def test_fit_writes_per_modality_results(tmp_path: Path) -> None:
     for m, r in results.items():
         assert Path(r['checkpoint']).name.startswith(f'best-{m}-')
         assert 0.0 <= r['f1'] <= 1.0
+    # The saved config lists the callbacks that did this, so it reruns the same.
+    [saved] = tmp_path.rglob('config.yaml')
+    callbacks = yaml.safe_load(saved.read_text())['trainer']['callbacks']
+    assert [c['class_path'] for c in callbacks] == [
+        'geokd.callbacks.ClassifierCheckpoints',
+        'geokd.callbacks.EvaluateClassifiers',
+        'geokd.callbacks.ExportClassifiers',
+    ]
+
+
+def test_config_saved_by_geokd_runs_under_torchgeo(tmp_path: Path) -> None:
+    from torchgeo.main import main as torchgeo_main
+
+    main(
+        [
+            'fit', '--config', str(CONFIG), '--trainer.max_epochs', '1',
+            '--trainer.limit_train_batches', '1', '--trainer.limit_val_batches', '1',
+            '--trainer.limit_test_batches', '1',
+            '--trainer.default_root_dir', str(tmp_path / 'geokd'), *TINY,
+        ]
+    )  # fmt: skip
+    [saved] = (tmp_path / 'geokd').rglob('config.yaml')
+    torchgeo_main(
+        [
+            'fit', '--config', str(saved), '--trainer.max_epochs', '1',
+            '--trainer.limit_train_batches', '1', '--trainer.limit_val_batches', '1',
+            '--trainer.limit_test_batches', '1',
+            '--trainer.default_root_dir', str(tmp_path / 'torchgeo'),
+        ]
+    )  # fmt: skip
+    # torchgeo fit ran geokd's callbacks: tested and exported every modality.
+    [results] = (tmp_path / 'torchgeo').rglob('test_results.json')
+    assert set(json.loads(results.read_text())) == {'ms', 'sar'}
+    exports = {p.parent.name for p in (tmp_path / 'torchgeo').rglob('model.json')}
+    assert exports == {'ms', 'sar'}
+
+
+def test_yaml_callbacks_replace_the_defaults(tmp_path: Path) -> None:
+    config = tmp_path / 'callbacks.yaml'
+    config.write_text(
+        'trainer:\n  callbacks:\n'
+        '    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n'
+        '      init_args: {monitor: val_f1_sar, mode: max, filename: mine}\n'
+    )
+    main(
+        [
+            'fit', '--config', str(CONFIG), '--config', str(config),
+            '--trainer.max_epochs', '1', '--trainer.default_root_dir', str(tmp_path),
+            *TINY,
+        ]
+    )  # fmt: skip
+    names = sorted(p.name for p in tmp_path.rglob('*.ckpt'))
+    assert names == ['mine.ckpt']
+    assert not list(tmp_path.rglob('model.json'))
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(['--version'])
+    assert exit_info.value.code == 0
     assert '0.1.0' in capsys.readouterr().out
 
 
-def test_extra_arguments_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        'GEOKD_FIT_ARGS', "--trainer.max_epochs 1 --model.init_args.lr '0.5'"
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--help'])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in [*LIGHTNING_COMMANDS, *COMMANDS]:
+        assert f'  {name} ' in out
+    with pytest.raises(SystemExit, match='unknown subcommand'):
+        main(['bogus'])
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        'import sys\n'
+        'from geokd.main import main\n'
+        'try:\n'
+        "    main(['--help'])\n"
+        'except SystemExit:\n'
+        '    pass\n'
+        "heavy = [m for m in ('torch', 'lightning', 'rasterio', 'torchgeo') "
+        'if m in sys.modules]\n'
+        "print('HEAVY', heavy)\n"
     )
-    assert extra_arguments('fit') == [
-        '--trainer.max_epochs',
-        '1',
-        '--model.init_args.lr',
-        '0.5',
-    ]
-    assert extra_arguments('test') == []
+    done = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, check=True
+    )
+    assert 'HEAVY []' in done.stdout
 
 
-def test_environment_arguments_override_config(
+def test_environment_variables_are_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        'GEOKD_FIT_ARGS',
-        '--trainer.max_epochs 1 --trainer.limit_train_batches 1 '
-        '--trainer.limit_val_batches 1 --model.init_args.backbone test_resnet '
-        '--data.init_args.samples_per_class 10 --data.init_args.size 16 '
-        '--data.init_args.num_workers 0 --trainer.enable_progress_bar false '
-        f'--trainer.default_root_dir {tmp_path}',
-    )
-    main(['fit', '--config', str(CONFIG)])
+    # jsonargparse's default_env: GEOKD_<SUBCOMMAND>__<KEY>, below config files.
+    monkeypatch.setenv('GEOKD_FIT__TRAINER__LIMIT_TRAIN_BATCHES', '1')
+    main(
+        [
+            'fit', '--config', str(CONFIG), '--trainer.max_epochs', '1',
+            '--trainer.limit_val_batches', '1', '--trainer.limit_test_batches', '1',
+            '--trainer.default_root_dir', str(tmp_path), *TINY,
+        ]
+    )  # fmt: skip
     [saved] = tmp_path.rglob('config.yaml')
-    assert 'test_resnet' in saved.read_text()
+    assert yaml.safe_load(saved.read_text())['trainer']['limit_train_batches'] == 1

@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from geokd.main import main
 from geokd.tasks import MultiModalTeacherTask, SingleModalTask
+
+from .checkpoints import save_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 DATA = CONFIGS / 'baselines' / 'synthetic.yaml'
@@ -30,12 +31,7 @@ def teachers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             'ms', 13, 10, backbone='test_resnet'
         ),
     }.items():
-        path = root / f'{name}.ckpt'
-        torch.save(
-            {'hyper_parameters': dict(task.hparams), 'state_dict': task.state_dict()},
-            path,
-        )
-        paths[name] = str(path)
+        paths[name] = save_checkpoint(root / f'{name}.ckpt', task)
     return paths
 
 

@@ -1,10 +1,10 @@
 """Run every code block of every tutorial, and build the documentation site.
 
 Tutorials run top to bottom in a scratch directory (with ``configs`` and ``tests`` linked
-in), ``bash`` blocks in bash with the environment's ``geokd`` on PATH and ``python`` blocks
-in one namespace per page. Training is made tiny through the documented
-``GEOKD_<SUBCOMMAND>_ARGS`` variables below, never by editing the text. Fences of other
-languages (``text``, ``yaml``) are shown, not run.
+in), ``bash`` blocks in bash and ``python`` blocks in one namespace per page. The
+``geokd`` on PATH is a wrapper that appends the tiny settings below to the subcommands
+they name (fewer epochs, tiny backbone, test fixtures instead of downloads), so the text
+is never edited. Fences of other languages (``text``, ``yaml``) are shown, not run.
 """
 
 import os
@@ -28,11 +28,11 @@ _EUROSAT_FIXTURE = (
     '--data.init_args.root tests/data/eurosat_ms_sar --data.init_args.download false'
 )
 
-#: Per tutorial, the environment that makes its commands tiny (and points downloads at
-#: the test fixtures).
+#: Per tutorial and subcommand, the arguments that make its commands tiny (and point
+#: downloads at the test fixtures).
 TINY: dict[str, dict[str, str]] = {
     '01-quickstart': {
-        'GEOKD_FIT_ARGS': (
+        'fit': (
             '--trainer.max_epochs 1 --trainer.limit_train_batches 2 '
             '--trainer.limit_val_batches 1 --trainer.limit_test_batches 1 '
             '--trainer.enable_progress_bar false --model.init_args.backbone test_resnet '
@@ -41,21 +41,21 @@ TINY: dict[str, dict[str, str]] = {
         ),
     },
     '02-eurosat-ms-sar': {
-        'GEOKD_STATS_ARGS': _EUROSAT_FIXTURE,
-        'GEOKD_FIT_ARGS': f'{_EUROSAT_FIXTURE} {_QUICK} --data.init_args.batch_size 4',
+        'stats': _EUROSAT_FIXTURE,
+        'fit': f'{_EUROSAT_FIXTURE} {_QUICK} --data.init_args.batch_size 4',
     },
     '03-classify-a-scene': {
-        'GEOKD_FIT_ARGS': (
+        'fit': (
             '--trainer.max_epochs 1 --trainer.limit_train_batches 2 '
             '--trainer.limit_val_batches 1 --trainer.limit_test_batches 1 '
             '--trainer.enable_progress_bar false --model.init_args.backbone test_resnet '
             '--data.init_args.samples_per_class 10 --data.init_args.num_workers 0'
         ),
-        'GEOKD_PREDICT_ARGS': '--synthetic-size 256 --quiet',
+        'predict': '--synthetic-size 256 --quiet',
     },
-    '04-your-own-sensors': {'GEOKD_FIT_ARGS': _QUICK},
+    '04-your-own-sensors': {'fit': _QUICK},
     '05-compare-methods': {
-        'GEOKD_BENCHMARK_ARGS': (
+        'benchmark': (
             '--run_arg=--trainer.max_epochs=1 --run_arg=--trainer.limit_train_batches=2 '
             '--run_arg=--data.init_args.samples_per_class=10 '
             '--run_arg=--data.init_args.size=16'
@@ -80,19 +80,35 @@ def code_blocks(page: Path) -> list[tuple[str, str]]:
     ]
 
 
+def tiny_geokd(directory: Path, tiny: dict[str, str]) -> None:
+    """Write a ``geokd`` wrapper appending ``tiny[subcommand]`` to its arguments.
+
+    Args:
+        directory: Where to write it (put first on PATH).
+        tiny: Extra arguments per subcommand.
+    """
+    real = Path(sys.executable).parent / 'geokd'
+    cases = [f'  {sub}) exec {real} "$@" {args} ;;' for sub, args in tiny.items()]
+    script = directory / 'geokd'
+    script.write_text(
+        '#!/usr/bin/env bash\n'
+        'case "$1" in\n' + '\n'.join([*cases, f'  *) exec {real} "$@" ;;']) + '\nesac\n'
+    )
+    script.chmod(0o755)
+
+
 @pytest.mark.parametrize('page', TUTORIALS, ids=[p.stem for p in TUTORIALS])
 def test_tutorial_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ('configs', 'tests'):
         (tmp_path / name).symlink_to(ROOT / name)
-    for key, value in TINY.get(page.stem, {}).items():
-        monkeypatch.setenv(key, value)
+    wrapper = tmp_path / '.bin'
+    wrapper.mkdir()
+    tiny_geokd(wrapper, TINY.get(page.stem, {}))
     monkeypatch.chdir(tmp_path)
-    env = {
-        **os.environ,
-        'PATH': f'{Path(sys.executable).parent}{os.pathsep}{os.environ["PATH"]}',
-    }
+    path = os.pathsep.join([str(wrapper), str(Path(sys.executable).parent)])
+    env = {**os.environ, 'PATH': f'{path}{os.pathsep}{os.environ["PATH"]}'}
     namespace: dict[str, object] = {'__name__': f'tutorial_{page.stem}'}
     blocks = code_blocks(page)
     assert blocks, f'{page.name} has no runnable code block'
