@@ -18,8 +18,9 @@ from docstring_parser import parse
 CONFIG_MARKER = '<!-- geokd:configuration -->'
 CLI_MARKER = '<!-- geokd:cli -->'
 
-#: Width the help texts are wrapped at, whatever terminal runs the build.
-HELP_COLUMNS = 100
+#: Width the help texts are wrapped at, whatever terminal runs the build: about what a
+#: code block of Material's content column shows without scrolling.
+HELP_COLUMNS = 84
 
 _ANSI_ESCAPE = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
 _OVERSTRUCK = re.compile(r'[^\n]?\x08')
