@@ -7,12 +7,24 @@ from what the code accepts.
 import contextlib
 import inspect
 import io
+import os
+import re
+import sys
 from typing import Any
+from unittest import mock
 
 from docstring_parser import parse
 
 CONFIG_MARKER = '<!-- geokd:configuration -->'
 CLI_MARKER = '<!-- geokd:cli -->'
+
+#: Width the help texts are wrapped at, whatever terminal runs the build: about what a
+#: code block of Material's content column shows without scrolling.
+HELP_COLUMNS = 84
+
+_ANSI_ESCAPE = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+_OVERSTRUCK = re.compile(r'[^\n]?\x08')
+_CODE_SPAN_OR_PIPE = re.compile(r'((`+).*?\2)|\|')
 
 
 def documented_classes() -> dict[str, list[type]]:
@@ -45,9 +57,22 @@ def _type_name(annotation: Any) -> str:
     if annotation is inspect.Parameter.empty:
         return ''
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
-    return (
-        text.replace('typing.', '').replace('collections.abc.', '').replace('|', '\\|')
-    )
+    return text.replace('typing.', '').replace('collections.abc.', '')
+
+
+def table_cell(text: str) -> str:
+    """Escape the pipes of a Markdown table cell that are not inside code spans.
+
+    Python-Markdown's tables never split cells at a pipe inside a code span, and show a
+    backslash there literally, so only pipes outside code spans are escaped.
+
+    Args:
+        text: The cell's Markdown.
+
+    Returns:
+        The Markdown, safe inside a table row.
+    """
+    return _CODE_SPAN_OR_PIPE.sub(lambda m: m.group(1) or '\\|', text)
 
 
 def configuration_reference() -> str:
@@ -81,16 +106,36 @@ def configuration_reference() -> str:
                     continue
                 default = '(required)' if p.default is p.empty else f'`{p.default!r}`'
                 key = f'`{section}.init_args.{name}`'
-                meaning = described.get(name, '').replace('|', '\\|')
-                out.append(
-                    f'| {key} | `{_type_name(p.annotation)}` | {default} | {meaning} |'
-                )
+                cells = [key, f'`{_type_name(p.annotation)}`', default]
+                cells.append(described.get(name, ''))
+                out.append('| ' + ' | '.join(map(table_cell, cells)) + ' |')
             out.append('')
     return '\n'.join(out)
 
 
+def terminal_text(text: str) -> str:
+    """What a terminal shows for a program's output.
+
+    Backspaces erase the character before them (jsonargparse writes ``--print_config
+    \\b[=flags]`` to join the two), and colour escapes are dropped.
+
+    Args:
+        text: Raw output.
+
+    Returns:
+        The text as displayed, without backspaces or colour escapes.
+    """
+    text = _ANSI_ESCAPE.sub('', text)
+    while '\b' in text:
+        text = _OVERSTRUCK.sub('', text, count=1)
+    return text
+
+
 def cli_help(args: list[str]) -> str:
-    """Capture the help text of a geokd command.
+    """Capture the help text of a geokd command as a terminal would show it.
+
+    The command runs as if typed in a terminal of :data:`HELP_COLUMNS` columns: its own
+    ``sys.argv``, so no parser sees the build's arguments.
 
     Args:
         args: Arguments ending in ``--help``.
@@ -101,9 +146,14 @@ def cli_help(args: list[str]) -> str:
     from geokd.main import main
 
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
-        main(args)
-    return buffer.getvalue().rstrip()
+    with (
+        mock.patch.object(sys, 'argv', ['geokd', *args]),
+        mock.patch.dict(os.environ, {'COLUMNS': str(HELP_COLUMNS)}),
+        contextlib.redirect_stdout(buffer),
+        contextlib.suppress(SystemExit),
+    ):
+        main()
+    return terminal_text(buffer.getvalue()).rstrip()
 
 
 def cli_reference() -> str:
