@@ -58,8 +58,8 @@ def usage() -> str:
     lines = [
         'usage: geokd [-h] [--version] SUBCOMMAND [options]',
         '',
-        'Cross-modal knowledge distillation (DisCoM-KD) for multi-sensor Earth '
-        'observation, on TorchGeo.',
+        'Cross-modal knowledge distillation (DisCoM-KD) for multi-sensor',
+        'Earth observation, on TorchGeo.',
         '',
         'Training (LightningCLI: geokd SUBCOMMAND --config CONFIG.yaml [--key value]):',
         *(f'  {n:<{width}}{s}' for n, s in LIGHTNING_COMMANDS.items()),
