@@ -1,6 +1,6 @@
 """Networks of geokd."""
 
-from .backbone import Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk, torchvision_init
 from .discomkd import BranchOutput, DisCoMKD, ModalityBranch, ModalityOutput
 from .grl import GradientReversal, dann_lambda, grad_reverse
 
@@ -10,8 +10,10 @@ __all__ = [
     'GradientReversal',
     'ModalityBranch',
     'ModalityOutput',
+    'TrunkInit',
     'Weights',
     'create_trunk',
     'dann_lambda',
     'grad_reverse',
+    'torchvision_init',
 ]
