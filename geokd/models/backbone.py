@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import warnings
 from typing import Literal
 
 import timm
@@ -149,8 +150,9 @@ def _load_trunk_weights(
 
     Args:
         trunk: timm backbone without classifier.
-        state_dict: Its weights; the input layer may differ in channel count (it is
-            then left as initialised), keys the trunk lacks (a task head) are ignored.
+        state_dict: Its weights; the input layer (the first convolution) may differ
+            in channel count (it is then left as initialised, with a warning), keys
+            the trunk lacks (a task head) are ignored.
         source: Where the weights came from, for error messages.
         name: timm model name of the trunk.
 
@@ -158,19 +160,28 @@ def _load_trunk_weights(
         ValueError: If the state dict lacks the input layer or other weights of the
             trunk, or holds them in other shapes.
     """
-    input_key = next(iter(trunk.state_dict()))
+    expected = trunk.state_dict()
+    stem = next((n for n, m in trunk.named_modules() if isinstance(m, nn.Conv2d)), None)
+    input_key = f'{stem}.weight' if stem else next(iter(expected))
     if input_key not in state_dict:
         msg = f'weights {source}: no {input_key!r}, not a {name} state dict'
         raise ValueError(msg)
-    expected = trunk.state_dict()
     state_dict = {k: v for k, v in state_dict.items() if k in expected}
+    given, needed = state_dict[input_key].shape[1], expected[input_key].shape[1]
+    if given != needed:
+        # As torchgeo does: another sensor's input layer is left as initialised.
+        msg = (
+            f'weights {source}: input layer for {given} channels, the sensor has '
+            f'{needed}: it starts as initialised'
+        )
+        warnings.warn(msg, stacklevel=3)
+        del state_dict[input_key]
     try:
-        missing, _ = tg_utils.load_state_dict(trunk, state_dict)
+        missing, _ = trunk.load_state_dict(state_dict, strict=False)
     except RuntimeError as err:  # shapes that differ, beyond the input channels
         detail = str(err).strip().splitlines()[-1].strip()
         msg = f'weights {source}: do not fit {name} ({detail})'
         raise ValueError(msg) from err
-    # torchgeo drops the input layer when the channel counts differ: that one may miss.
     missing = [k for k in missing if k != input_key]
     if missing:
         msg = (

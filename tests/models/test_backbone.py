@@ -229,7 +229,7 @@ def test_torchgeo_classification_checkpoint(torchgeo_checkpoint: Path) -> None:
     for key, value in expected.items():
         torch.testing.assert_close(trunk.state_dict()[key], value)
     # Another channel count keeps everything but the input layer.
-    with pytest.warns(UserWarning, match='input channels'):
+    with pytest.warns(UserWarning, match='input layer for 3 channels'):
         sar = create_trunk(BACKBONE, 2, str(torchgeo_checkpoint))
     torch.testing.assert_close(
         sar.layer4[0].conv2.weight, expected['layer4.0.conv2.weight']
@@ -241,3 +241,22 @@ def test_torchgeo_checkpoint_of_another_backbone(torchgeo_checkpoint: Path) -> N
         ValueError, match="checkpoint of 'test_resnet', not of 'resnet18'"
     ):
         create_trunk('resnet18', 3, str(torchgeo_checkpoint))
+
+
+@pytest.mark.parametrize('name', ['test_convnext', 'test_vit', 'test_efficientnet'])
+def test_weights_of_other_architectures(name: str, tmp_path: Path) -> None:
+    # Heads that are modules (ConvNeXt) and stems that are not the first key (ViT).
+    saved = timm.create_model(name, num_classes=0, in_chans=3).state_dict()
+    path = tmp_path / f'{name}.pth'
+    torch.save(saved, path)
+    trunk = create_trunk(name, 3, str(path))
+    for key, value in saved.items():
+        torch.testing.assert_close(trunk.state_dict()[key], value)
+    with pytest.warns(
+        UserWarning, match='input layer for 3 channels, the sensor has 5'
+    ):
+        other = create_trunk(name, 5, str(path))
+    stem = next(n for n, m in other.named_modules() if isinstance(m, nn.Conv2d))
+    for key, value in saved.items():
+        if key != f'{stem}.weight':
+            torch.testing.assert_close(other.state_dict()[key], value)
