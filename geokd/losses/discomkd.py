@@ -45,15 +45,21 @@ def auxiliary_loss(aux_inf: Tensor, aux_inv: Tensor, labels: Tensor) -> Tensor:
 def modality_loss(mod_inf: Tensor, mod_irr: Tensor, modality: Tensor) -> Tensor:
     """``L_mod``: both halves of ``E_spec`` must reveal which sensor they came from.
 
+    As in the reference code, one cross-entropy mean over the concatenation of both
+    classifiers' logits: with as many ``z_inf`` as ``z_irr`` rows, this is the mean
+    (not the sum) of the two cross-entropies, so ``L_mod`` weighs as much as
+    ``L_adv`` in the total loss.
+
     Args:
         mod_inf: ``D_inf(z_inf)``, ``(N, M)``.
         mod_irr: ``D_irr(z_irr)``, ``(N, M)``.
         modality: Integer modality labels, ``(N,)``.
 
     Returns:
-        Scalar loss, the sum of both cross-entropies.
+        Scalar loss, the cross-entropy over all ``2 N`` rows.
     """
-    return F.cross_entropy(mod_inf, modality) + F.cross_entropy(mod_irr, modality)
+    logits = torch.cat([mod_inf, mod_irr])
+    return F.cross_entropy(logits, torch.cat([modality, modality]))
 
 
 def adversarial_loss(mod_adv: Tensor, modality: Tensor) -> Tensor:

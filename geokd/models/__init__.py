@@ -1,6 +1,6 @@
 """Networks of geokd."""
 
-from .backbone import Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk, torchvision_init
 from .discomkd import BranchOutput, DisCoMKD, ModalityBranch, ModalityOutput
 from .fusion import SumFusionClassifier
 from .grl import GradientReversal, dann_lambda, grad_reverse
@@ -16,9 +16,11 @@ __all__ = [
     'ModalityBranch',
     'ModalityOutput',
     'SumFusionClassifier',
+    'TrunkInit',
     'Weights',
     'create_trunk',
     'dann_lambda',
     'grad_reverse',
     'linear_classifier',
+    'torchvision_init',
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .backbone import Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk
 from .grl import GradientReversal
 
 
@@ -63,6 +63,9 @@ class ModalityBranch(nn.Module):
         weights: Initial weights of both trunks, see :data:`~geokd.models.backbone.Weights`.
         embed_dim: Size ``D`` of every embedding; None takes half the trunk's feature
             size (256 for ResNet-18, as in the reference).
+        trunk_init: Initialisation of trunks without pretrained weights:
+            ``'torchvision'`` (the reference's) or ``'timm'``, see
+            :func:`~geokd.models.backbone.create_trunk`.
 
     Raises:
         ValueError: If the trunk's feature size cannot be halved into ``embed_dim``.
@@ -75,11 +78,12 @@ class ModalityBranch(nn.Module):
         backbone: str = 'resnet18',
         weights: Weights = None,
         embed_dim: int | None = None,
+        trunk_init: TrunkInit = 'torchvision',
     ) -> None:
         """Initialize a new ModalityBranch instance."""
         super().__init__()
-        self.e_inv = create_trunk(backbone, in_chans, weights)
-        self.e_spec = create_trunk(backbone, in_chans, weights)
+        self.e_inv = create_trunk(backbone, in_chans, weights, trunk_init)
+        self.e_spec = create_trunk(backbone, in_chans, weights, trunk_init)
         num_features: int = self.e_spec.num_features
         embed_dim = embed_dim or num_features // 2
         if 2 * embed_dim != num_features:
@@ -133,6 +137,9 @@ class DisCoMKD(nn.Module):
         weights: Initial trunk weights per modality (missing modalities start random).
         embed_dim: Embedding size ``D``; None takes half the trunk's feature size.
         grl_lambda: Initial scale of the gradient reversal in front of ``D_adv``.
+        trunk_init: Initialisation of trunks without pretrained weights:
+            ``'torchvision'`` (the reference's) or ``'timm'``, see
+            :func:`~geokd.models.backbone.create_trunk`.
 
     Raises:
         ValueError: If fewer than two modalities are given.
@@ -146,6 +153,7 @@ class DisCoMKD(nn.Module):
         weights: Mapping[str, Weights] | None = None,
         embed_dim: int | None = None,
         grl_lambda: float = 1.0,
+        trunk_init: TrunkInit = 'torchvision',
     ) -> None:
         """Initialize a new DisCoMKD instance."""
         super().__init__()
@@ -156,7 +164,9 @@ class DisCoMKD(nn.Module):
         self.modalities = list(in_channels)
         self.branches = nn.ModuleDict(
             {
-                m: ModalityBranch(c, num_classes, backbone, weights.get(m), embed_dim)
+                m: ModalityBranch(
+                    c, num_classes, backbone, weights.get(m), embed_dim, trunk_init
+                )
                 for m, c in in_channels.items()
             }
         )

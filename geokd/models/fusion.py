@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from .backbone import Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk
 
 
 class SumFusionClassifier(nn.Module):
@@ -16,6 +16,8 @@ class SumFusionClassifier(nn.Module):
         num_classes: Number of task classes.
         backbone: timm model name of every trunk.
         weights: Initial trunk weights per modality (missing ones start random).
+        trunk_init: Initialisation of trunks without pretrained weights, see
+            :func:`~geokd.models.create_trunk`.
     """
 
     def __init__(
@@ -24,13 +26,14 @@ class SumFusionClassifier(nn.Module):
         num_classes: int,
         backbone: str = 'resnet18',
         weights: Mapping[str, Weights] | None = None,
+        trunk_init: TrunkInit = 'torchvision',
     ) -> None:
         """Initialize a new SumFusionClassifier instance."""
         super().__init__()
         weights = weights or {}
         self.trunks = nn.ModuleDict(
             {
-                m: create_trunk(backbone, c, weights.get(m))
+                m: create_trunk(backbone, c, weights.get(m), trunk_init)
                 for m, c in in_channels.items()
             }
         )

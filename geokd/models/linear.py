@@ -2,11 +2,15 @@
 
 from torch import nn
 
-from .backbone import Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk
 
 
 def linear_classifier(
-    in_chans: int, num_classes: int, backbone: str, weights: Weights = None
+    in_chans: int,
+    num_classes: int,
+    backbone: str,
+    weights: Weights = None,
+    trunk_init: TrunkInit = 'torchvision',
 ) -> nn.Sequential:
     """A timm trunk followed by a linear head: the paper's single-modal network.
 
@@ -15,9 +19,11 @@ def linear_classifier(
         num_classes: Number of task classes.
         backbone: timm model name (``resnet18`` in the paper).
         weights: Initial trunk weights, see :data:`~geokd.models.Weights`.
+        trunk_init: Initialisation of a trunk without pretrained weights, see
+            :func:`~geokd.models.create_trunk`.
 
     Returns:
         A module mapping images ``(B, in_chans, H, W)`` to logits ``(B, num_classes)``.
     """
-    trunk = create_trunk(backbone, in_chans, weights)
+    trunk = create_trunk(backbone, in_chans, weights, trunk_init)
     return nn.Sequential(trunk, nn.Linear(trunk.num_features, num_classes))

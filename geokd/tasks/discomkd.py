@@ -9,7 +9,14 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from .. import losses
-from ..models import ClassifierSpec, DisCoMKD, ModalityOutput, Weights, dann_lambda
+from ..models import (
+    ClassifierSpec,
+    DisCoMKD,
+    ModalityOutput,
+    TrunkInit,
+    Weights,
+    dann_lambda,
+)
 from .base import DeployableClassifier, PerClassifierTask, Split, unpack_batch
 
 
@@ -48,6 +55,7 @@ class DisCoMKDTask(PerClassifierTask):
         grl_lambda: float = 1.0,
         grl_schedule: Literal['constant', 'dann'] = 'constant',
         lr: float = 1e-4,
+        trunk_init: TrunkInit = 'torchvision',
     ) -> None:
         """Initialize a new DisCoMKDTask instance.
 
@@ -70,6 +78,10 @@ class DisCoMKDTask(PerClassifierTask):
             grl_schedule: 'constant' keeps ``grl_lambda``; 'dann' scales it by
                 ``2 / (1 + exp(-10 p)) - 1`` over training progress ``p``.
             lr: Learning rate of Adam (reference: 1e-4, no scheduler).
+            trunk_init: Initialisation of trunks without pretrained weights:
+                'torchvision' (the reference's: torchvision's ResNet rule, no
+                zero-initialised last BatchNorm in residual blocks) or 'timm' (timm's
+                own for the architecture).
 
         Raises:
             ValueError: If ``class_names`` does not have ``num_classes`` entries.
@@ -119,6 +131,7 @@ class DisCoMKDTask(PerClassifierTask):
             weights=self.weights,
             embed_dim=self.hparams['embed_dim'],
             grl_lambda=self.hparams['grl_lambda'],
+            trunk_init=self.hparams['trunk_init'],
         )
 
     def configure_losses(self) -> None:

@@ -10,7 +10,7 @@ from torchgeo.datasets.utils import Sample
 
 from .. import losses
 from ..loader import load_checkpoint
-from ..models import Weights
+from ..models import TrunkInit, Weights
 from .base import PerClassifierTask, Split, require_paired
 from .single_modal import SingleModalTask
 
@@ -87,6 +87,7 @@ class DistillationTask(SingleModalTask):
         kd_weight: float = 1.0,
         backbone: str = 'resnet18',
         weights: Weights = None,
+        trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
     ) -> None:
@@ -113,12 +114,22 @@ class DistillationTask(SingleModalTask):
             kd_weight: Weight of the distillation loss.
             backbone: timm model name of the student's trunk.
             weights: Initial student trunk weights (not saved in checkpoints).
+            trunk_init: Initialisation of trunks without pretrained weights:
+                'torchvision' (the reference's) or 'timm', see
+                :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
 
         """
         super().__init__(
-            modality, in_channels, num_classes, backbone, weights, class_names, lr
+            modality,
+            in_channels,
+            num_classes,
+            backbone,
+            weights,
+            trunk_init,
+            class_names,
+            lr,
         )
         # A list keeps the teacher out of the module tree: not trained, not saved.
         self._teacher: list[PerClassifierTask] = []

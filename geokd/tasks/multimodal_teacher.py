@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
-from ..models import SumFusionClassifier, Weights
+from ..models import SumFusionClassifier, TrunkInit, Weights
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -30,6 +30,7 @@ class MultiModalTeacherTask(PerClassifierTask):
         num_classes: int,
         backbone: str = 'resnet18',
         weights: dict[str, Weights] | None = None,
+        trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
     ) -> None:
@@ -40,6 +41,9 @@ class MultiModalTeacherTask(PerClassifierTask):
             num_classes: Number of task classes.
             backbone: timm model name of every trunk.
             weights: Initial trunk weights per modality (not saved in checkpoints).
+            trunk_init: Initialisation of trunks without pretrained weights:
+                'torchvision' (the reference's) or 'timm', see
+                :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
 
@@ -81,6 +85,7 @@ class MultiModalTeacherTask(PerClassifierTask):
             self.hparams['num_classes'],
             self.hparams['backbone'],
             self.weights,
+            self.hparams['trunk_init'],
         )
 
     def logits(self, batch: Sample) -> Tensor:

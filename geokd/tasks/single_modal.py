@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
-from ..models import ClassifierSpec, Weights, linear_classifier
+from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
 from .base import DeployableClassifier, PerClassifierTask, Split, unpack_batch
 
 
@@ -27,6 +27,7 @@ class SingleModalTask(PerClassifierTask):
         num_classes: int,
         backbone: str = 'resnet18',
         weights: Weights = None,
+        trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
     ) -> None:
@@ -38,6 +39,9 @@ class SingleModalTask(PerClassifierTask):
             num_classes: Number of task classes.
             backbone: timm model name of the trunk.
             weights: Initial trunk weights (not saved in checkpoints).
+            trunk_init: Initialisation of trunks without pretrained weights:
+                'torchvision' (the reference's) or 'timm', see
+                :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
 
@@ -81,6 +85,7 @@ class SingleModalTask(PerClassifierTask):
             self.hparams['num_classes'],
             self.hparams['backbone'],
             self.weights,
+            self.hparams['trunk_init'],
         )
 
     def logits(self, batch: Sample) -> Tensor:

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from geokd import losses
@@ -31,10 +32,33 @@ def test_modality_loss_uses_integer_targets() -> None:
     inf = torch.tensor([[4.0, 0.0], [0.0, 1.0]])
     irr = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
     m = torch.tensor([0, 1])
-    expected = (_ce([4.0, 0.0], 0) + _ce([0.0, 1.0], 1)) / 2 + (
-        _ce([0.0, 0.0], 0) + _ce([2.0, 0.0], 1)
-    ) / 2
+    # One mean over the four rows, as the reference's single cross-entropy.
+    expected = (
+        _ce([4.0, 0.0], 0)
+        + _ce([0.0, 1.0], 1)
+        + _ce([0.0, 0.0], 0)
+        + _ce([2.0, 0.0], 1)
+    ) / 4
     assert losses.modality_loss(inf, irr, m).item() == pytest.approx(expected)
+
+
+def test_modality_loss_is_one_cross_entropy_over_the_concatenation() -> None:
+    # The reference's reduction, worked out independently: log-softmax by hand over
+    # D_inf and D_irr logits of all modalities stacked, one mean over every row.
+    torch.manual_seed(0)
+    inf, irr = torch.randn(6, 3), torch.randn(6, 3)
+    m = torch.tensor([0, 0, 1, 1, 2, 2])
+    rows = [*inf.tolist(), *irr.tolist()]
+    targets = [*m.tolist(), *m.tolist()]
+    nll = [
+        math.log(sum(math.exp(v) for v in row)) - row[t]
+        for row, t in zip(rows, targets, strict=True)
+    ]
+    expected = sum(nll) / len(nll)
+    assert losses.modality_loss(inf, irr, m).item() == pytest.approx(expected)
+    # Half the sum of the two cross-entropies geokd used to take.
+    summed = F.cross_entropy(inf, m) + F.cross_entropy(irr, m)
+    assert losses.modality_loss(inf, irr, m).item() == pytest.approx(summed.item() / 2)
 
 
 def test_adversarial_loss_by_hand() -> None:

@@ -54,11 +54,6 @@ def test_needs_two_modalities() -> None:
         DisCoMKD({'sar': 2}, 10, backbone=BACKBONE)
 
 
-def test_unknown_backbone() -> None:
-    with pytest.raises(ValueError, match='unknown timm backbone'):
-        create_trunk('resnet_does_not_exist', 3)
-
-
 def test_extracted_classifier_matches_full_model() -> None:
     torch.manual_seed(0)
     model = DisCoMKD({'ms': 13, 'sar': 2}, 10, backbone=BACKBONE)
@@ -107,25 +102,3 @@ def test_torchgeo_weights_enum(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     by_file = create_trunk('resnet18', 13, str(path))
     for trunk in (by_name, by_file):
         torch.testing.assert_close(trunk.conv1.weight, saved['conv1.weight'])
-
-
-def test_bad_weights_string() -> None:
-    with pytest.raises(ValueError, match='neither a file nor a TorchGeo weight'):
-        create_trunk(BACKBONE, 3, 'no/such/weights.pth')
-
-
-def test_weights_that_do_not_fit_are_refused(tmp_path: Path) -> None:
-    saved = timm.create_model(BACKBONE, in_chans=3).state_dict()
-    prefixed = tmp_path / 'prefixed.pth'
-    torch.save({f'backbone.{k}': v for k, v in saved.items()}, prefixed)
-    with pytest.raises(ValueError, match='not a test_resnet state dict'):
-        create_trunk(BACKBONE, 3, str(prefixed))
-    partial = tmp_path / 'partial.pth'
-    torch.save({k: v for k, v in saved.items() if not k.startswith('layer1')}, partial)
-    with pytest.raises(ValueError, match='weights missing'):
-        create_trunk(BACKBONE, 3, str(partial))
-    lightning = tmp_path / 'lightning.ckpt'
-    torch.save({'state_dict': saved}, lightning)
-    trunk = create_trunk(BACKBONE, 3, str(lightning))
-    first = next(iter(saved))
-    torch.testing.assert_close(trunk.state_dict()[first], saved[first])
