@@ -27,7 +27,7 @@ from geokd.tasks import DisCoMKDTask
 COMMANDS: dict[str, str] = {
     'stats': 'geokd.stats:main',
     'predict': 'geokd.deploy.cli:predict',
-    'export': 'geokd.deploy.cli:export',
+    'export': 'geokd.deploy.export_cli:export',
     'benchmark': 'geokd.benchmark:main',
     'report': 'geokd.reports.report:main',
 }

@@ -3,9 +3,9 @@
 Nothing here is real satellite data. A scene is rendered with the same land-cover
 classes, materials and sensor model as :class:`~geokd.datasets.SyntheticMSSAR`, one
 patch-sized block at a time, and written as a tiled, georeferenced GeoTIFF, window by
-window, so a scene of any size needs little memory.
-
-    python -m geokd.datasets.synthetic_scene scene.tif --modality sar --size 1024
+window, so a scene of any size needs little memory. Beside it, the true class of
+every block is written, to measure how well a classifier maps the scene
+(``geokd predict --synthetic-scene`` writes one, classifies it and reports this).
 """
 
 import os
@@ -158,9 +158,39 @@ def write_synthetic_scene(
         'dtype': 'uint8', 'nodata': 255, 'crs': profile['crs'],
         'transform': transform @ Affine.scale(block),
     }  # fmt: skip
-    with rasterio.open(
-        path.with_name(f'{path.stem}_truth.tif'), 'w', **truth_profile
-    ) as dst:
+    with rasterio.open(truth_path(path), 'w', **truth_profile) as dst:
         dst.write(truth, 1)
         dst.update_tags(CLASS_NAMES=','.join(SyntheticMSSAR.classes), SYNTHETIC='yes')
     return path
+
+
+def truth_path(path: str | Path) -> Path:
+    """Where :func:`write_synthetic_scene` writes a scene's true classes.
+
+    Args:
+        path: The synthetic scene.
+
+    Returns:
+        ``<stem>_truth.tif`` beside it.
+    """
+    path = Path(path)
+    return path.with_name(f'{path.stem}_truth.tif')
+
+
+def agreement(classes: Path, truth: Path) -> float | None:
+    """Fraction of cells classified as the synthetic truth says, when on one grid.
+
+    Args:
+        classes: A class map of the synthetic scene (e.g. ``geokd predict``'s).
+        truth: The scene's true classes (:func:`truth_path`).
+
+    Returns:
+        The fraction of cells valid in both with the same class, or None when the
+        two are not on the same grid or share no valid cell.
+    """
+    with rasterio.open(classes) as a, rasterio.open(truth) as b:
+        if a.shape != b.shape or a.transform != b.transform:
+            return None
+        pred, true = a.read(1), b.read(1)
+    both = (pred != a.nodata) & (true != b.nodata)
+    return float((pred[both] == true[both]).mean()) if both.any() else None

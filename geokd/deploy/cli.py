@@ -1,4 +1,8 @@
-"""``geokd predict`` and ``geokd export``: argument parsing and reporting."""
+"""``geokd predict``: argument parsing and reporting.
+
+Standard library only at module level: ``geokd predict --help`` is answered before
+torch, rasterio or the model are imported (in :func:`run`).
+"""
 
 import argparse
 import glob
@@ -6,13 +10,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import rasterio
-from rasterio.errors import NotGeoreferencedWarning
-
-from ..datasets.synthetic_scene import write_synthetic_scene
-from .export import ModelLoadError, export_checkpoint, load_classifier
-from .predict import PredictError, PredictOptions, predict_scene
+if TYPE_CHECKING:
+    from .export import SingleSensorClassifier
+    from .options import PredictOptions
 
 
 def _scenes(patterns: Sequence[str]) -> list[Path]:
@@ -105,28 +107,27 @@ def predict_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _agreement(classes: Path, truth: Path) -> float | None:
-    """Fraction of cells classified like the synthetic truth, when on one grid."""
-    with rasterio.open(classes) as a, rasterio.open(truth) as b:
-        if a.shape != b.shape or a.transform != b.transform:
-            return None
-        pred, true = a.read(1), b.read(1)
-    both = (pred != a.nodata) & (true != b.nodata)
-    return float((pred[both] == true[both]).mean()) if both.any() else None
-
-
 def predict(argv: Sequence[str]) -> None:
     """Run ``geokd predict``.
 
     Args:
         argv: Arguments after ``predict``.
     """
-    args = predict_parser().parse_args(argv)
-    try:
-        classifier = load_classifier(args.model, args.modality, args.patch_size)
-    except ModelLoadError as err:
-        sys.exit(f'geokd predict: error: {err}')
-    options = PredictOptions(
+    run(predict_parser().parse_args(argv))
+
+
+def options_from(args: argparse.Namespace) -> 'PredictOptions':
+    """Prediction options from parsed arguments.
+
+    Args:
+        args: Arguments of :func:`predict_parser`.
+
+    Returns:
+        The options.
+    """
+    from .options import PredictOptions
+
+    return PredictOptions(
         patch_size=args.patch_size,
         stride=args.stride,
         batch_size=args.batch_size,
@@ -141,77 +142,94 @@ def predict(argv: Sequence[str]) -> None:
         quiet=args.quiet,
         window=args.window,
     )
+
+
+def run(args: argparse.Namespace) -> None:
+    """Load the model and classify every scene, reporting each; exit 1 if any failed.
+
+    Args:
+        args: Arguments of :func:`predict_parser`.
+    """
+    from .export import ModelLoadError, load_classifier
+
+    try:
+        classifier = load_classifier(args.model, args.modality, args.patch_size)
+    except ModelLoadError as err:
+        sys.exit(f'geokd predict: error: {err}')
     scenes = _scenes(args.scenes)
     truths = {}
     if args.synthetic_scene:
-        meta = classifier.metadata
-        scene = write_synthetic_scene(
-            args.synthetic_scene, meta.modality, args.synthetic_size,
-            args.synthetic_size, block=meta.patch_size,
-        )  # fmt: skip
-        if not args.quiet:
-            print(f'SYNTHETIC {meta.modality} scene written to {scene}')
-        truths[scene] = scene.with_name(f'{scene.stem}_truth.tif')
+        scene, truths[scene] = _synthetic_scene(args, classifier)
         scenes.append(scene)
     if not scenes:
         sys.exit('geokd predict: error: no scene given')
+    options = options_from(args)
     failed = 0
     for scene in scenes:
         prefix = _prefix(args.output, scene, len(scenes) > 1)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter('always')
-                summary = predict_scene(classifier, scene, prefix, options)
-            for w in caught:
-                # geokd's own warning says the same, naming the file.
-                if not issubclass(w.category, NotGeoreferencedWarning):
-                    print(f'geokd predict: warning: {w.message}', file=sys.stderr)
-        except (PredictError, OSError) as err:
+        summary = _predict_one(classifier, scene, prefix, options)
+        if summary is None:
             failed += 1
-            print(f'geokd predict: error: {err}', file=sys.stderr)
-            continue
-        if not args.quiet:
-            print(
-                f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s'
-            )
-            for name, path in summary['outputs'].items():
-                print(f'  {name:<14}{path}')
-            if scene in truths:
-                agreement = _agreement(
-                    Path(summary['outputs']['classes']), truths[scene]
-                )
-                if agreement is not None:
-                    print(f'  agreement with the synthetic truth: {agreement:.1%}')
+        elif not args.quiet:
+            _report(scene, summary, truths.get(scene))
     if failed:
         sys.exit(1)
 
 
-def export(argv: Sequence[str]) -> None:
-    """Run ``geokd export``: checkpoint to self-contained single-sensor models.
+def _synthetic_scene(
+    args: argparse.Namespace, classifier: 'SingleSensorClassifier'
+) -> tuple[Path, Path]:
+    """Write the SYNTHETIC scene of ``--synthetic-scene``; returns it and its truth."""
+    from ..datasets.synthetic_scene import truth_path, write_synthetic_scene
 
-    Args:
-        argv: Arguments after ``export``.
-    """
-    p = argparse.ArgumentParser(
-        prog='geokd export',
-        description='Export single-sensor classifiers from a DisCoMKDTask checkpoint: '
-        'per modality, OUTPUT/<modality>/model.safetensors + model.json.',
-    )
-    p.add_argument('checkpoint', help='training checkpoint (.ckpt)')
-    p.add_argument('-o', '--output', default='export', help='output directory')
-    p.add_argument(
-        '--modality', action='append',
-        help='modality to export (repeatable; default: all)',
+    meta = classifier.metadata
+    scene = write_synthetic_scene(
+        args.synthetic_scene, meta.modality, args.synthetic_size,
+        args.synthetic_size, block=meta.patch_size,
     )  # fmt: skip
-    p.add_argument(
-        '--patch-size', type=int, help='patch size, if the checkpoint lacks it'
-    )
-    args = p.parse_args(argv)
+    if not args.quiet:
+        print(f'SYNTHETIC {meta.modality} scene written to {scene}')
+    return scene, truth_path(scene)
+
+
+def _predict_one(
+    classifier: 'SingleSensorClassifier',
+    scene: Path,
+    prefix: Path,
+    options: 'PredictOptions',
+) -> dict[str, Any] | None:
+    """Classify one scene; print its warnings and, on failure, its error.
+
+    Returns:
+        The summary, or None when the scene failed.
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from .options import PredictError
+    from .predict import predict_scene
+
     try:
-        out = export_checkpoint(
-            args.checkpoint, args.output, args.modality, args.patch_size
-        )
-    except ModelLoadError as err:
-        sys.exit(f'geokd export: error: {err}')
-    for m, path in out.items():
-        print(f'{m}: {path}')
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            summary = predict_scene(classifier, scene, prefix, options)
+    except (PredictError, OSError) as err:
+        print(f'geokd predict: error: {err}', file=sys.stderr)
+        return None
+    for w in caught:
+        # geokd's own warning says the same, naming the file.
+        if not issubclass(w.category, NotGeoreferencedWarning):
+            print(f'geokd predict: warning: {w.message}', file=sys.stderr)
+    return summary
+
+
+def _report(scene: Path, summary: dict[str, Any], truth: Path | None) -> None:
+    """Print what was written for a scene (and its agreement with a synthetic truth)."""
+    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s')
+    for name, path in summary['outputs'].items():
+        print(f'  {name:<14}{path}')
+    if truth is not None:
+        from ..datasets.synthetic_scene import agreement
+
+        fraction = agreement(Path(summary['outputs']['classes']), truth)
+        if fraction is not None:
+            print(f'  agreement with the synthetic truth: {fraction:.1%}')
