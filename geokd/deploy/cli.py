@@ -50,61 +50,75 @@ def predict_parser() -> argparse.ArgumentParser:
             'PREFIX_probabilities.tif and PREFIX_classes.gpkg.'
         ),
     )
-    p.add_argument('scenes', nargs='*', help='scene files or glob patterns')
-    p.add_argument(
-        '-m', '--model', required=True,
-        help='exported model directory (geokd export), or a training .ckpt with --modality',
-    )  # fmt: skip
-    p.add_argument('--modality', help='modality to take from a checkpoint (e.g. sar)')
-    p.add_argument(
-        '-o', '--output', default='predictions/',
-        help='output directory (one PREFIX per scene: DIR/<scene name>) or, for one '
-        'scene, a file prefix (default: predictions/)',
-    )  # fmt: skip
-    p.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
-    p.add_argument(
-        '--stride', type=int,
-        help='stride in pixels, dividing the patch size (default: patch size); smaller '
-        'strides average the probabilities of overlapping patches per output cell',
-    )  # fmt: skip
-    p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
-    p.add_argument('--no-amp', action='store_true', help='no mixed precision on CUDA')
-    p.add_argument(
+    _add_scene_arguments(p)
+    _add_model_arguments(p)
+    _add_output_arguments(p)
+    return p
+
+
+def _add_scene_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('scenes')
+    g.add_argument('scenes', nargs='*', help='scene files or glob patterns')
+    g.add_argument(
         '--bands',
         help="the scene's bands in the model's order, comma-separated 1-based indexes "
         "or names (e.g. 'VV,VH' or '2,1'); default: match names, else file order",
     )  # fmt: skip
-    p.add_argument(
-        '--min-valid', type=float, default=0.5,
-        help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
-        'classified; other cells get the nodata value (default: 0.5)',
-    )  # fmt: skip
-    p.add_argument(
-        '--probabilities',
-        action='store_true',
-        help='also write all class probabilities',
-    )
-    p.add_argument(
-        '--polygons', action='store_true', help='also write polygons (GeoPackage)'
-    )
-    p.add_argument('--resume', action='store_true', help='continue an interrupted run')
-    p.add_argument('--overwrite', action='store_true', help='replace finished outputs')
-    p.add_argument(
-        '-q', '--quiet', action='store_true', help='no progress bar or messages'
-    )
-    p.add_argument('--window', type=int, default=1024, help='window side in pixels')
-    p.add_argument(
+    g.add_argument(
         '--synthetic-scene', metavar='PATH',
         help="first write a SYNTHETIC scene of the model's sensor (the demo dataset's "
         'classes and sensor model) to PATH, then classify it and report the agreement '
         'with its true classes',
     )  # fmt: skip
-    p.add_argument(
+    g.add_argument(
         '--synthetic-size', type=int, default=1024,
         help='height and width of the synthetic scene in pixels (default: 1024)',
     )  # fmt: skip
-    return p
+
+
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('model and patches')
+    g.add_argument(
+        '-m', '--model', required=True,
+        help='exported model directory (geokd export), or a training .ckpt with --modality',
+    )  # fmt: skip
+    g.add_argument('--modality', help='modality to take from a checkpoint (e.g. sar)')
+    g.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
+    g.add_argument(
+        '--stride', type=int,
+        help='stride in pixels, dividing the patch size (default: patch size); smaller '
+        'strides average the probabilities of overlapping patches per output cell',
+    )  # fmt: skip
+    g.add_argument(
+        '--min-valid', type=float, default=0.5,
+        help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
+        'classified; other cells get the nodata value (default: 0.5)',
+    )  # fmt: skip
+    g.add_argument('--batch-size', type=int, default=64)
+    g.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
+    g.add_argument('--no-amp', action='store_true', help='no mixed precision on CUDA')
+    g.add_argument('--window', type=int, default=1024, help='window side in pixels')
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('outputs')
+    g.add_argument(
+        '-o', '--output', default='predictions/',
+        help='output directory (one PREFIX per scene: DIR/<scene name>) or, for one '
+        'scene, a file prefix (default: predictions/)',
+    )  # fmt: skip
+    g.add_argument(
+        '--probabilities', action='store_true',
+        help='also write all class probabilities',
+    )  # fmt: skip
+    g.add_argument(
+        '--polygons', action='store_true', help='also write polygons (GeoPackage)'
+    )
+    g.add_argument('--resume', action='store_true', help='continue an interrupted run')
+    g.add_argument('--overwrite', action='store_true', help='replace finished outputs')
+    g.add_argument(
+        '-q', '--quiet', action='store_true', help='no progress bar or messages'
+    )
 
 
 def predict(argv: Sequence[str]) -> None:
