@@ -156,8 +156,7 @@ def predict_scene(
         )
     _check_classified(scene, plan, state, paths, options)
     summary = _summary(scene, classifier, plan, state, options, device)
-    summary['patches_classified_this_run'] = classified
-    summary['resumed'] = done > 0
+    summary |= {'patches_classified_this_run': classified, 'resumed': done > 0}
     with rasterio.Env(**GDAL_OPTIONS):
         outputs = work.finish(paths, meta.class_names, options.polygons)
     seconds = time.perf_counter() - start_time
