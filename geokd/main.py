@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         'classify whole GeoTIFF scenes with a single-sensor classifier',
     ),
     'export': (
-        'geokd.deploy.cli:export',
+        'geokd.deploy.export_cli:export',
         'export single-sensor classifiers from a training checkpoint',
     ),
     'stats': (

@@ -3,9 +3,9 @@
 Nothing here is real satellite data. A scene is rendered with the same land-cover
 classes, materials and sensor model as :class:`~geokd.datasets.SyntheticMSSAR`, one
 patch-sized block at a time, and written as a tiled, georeferenced GeoTIFF, window by
-window, so a scene of any size needs little memory.
-
-    python -m geokd.datasets.synthetic_scene scene.tif --modality sar --size 1024
+window, so a scene of any size needs little memory. Beside it, the true class of
+every block is written, to measure how well a classifier maps the scene
+(``geokd predict --synthetic-scene`` writes one, classifies it and reports this).
 """
 
 import os
@@ -16,7 +16,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
-from torch import Generator
+from torch import Generator, Tensor
 
 from .synthetic import SyntheticMSSAR, _layout, _render_ms, _render_sar
 
@@ -65,6 +65,28 @@ def nodata_mask(
     """
     y, x = np.mgrid[row : row + h, col : col + w]
     return x / width + y / height < 0.25
+
+
+def render_block(
+    modality: str, label: int, block: int, looks: int, generator: Generator
+) -> Tensor:
+    """Render one block of a class with the dataset's materials and sensor model.
+
+    Args:
+        modality: 'ms' or 'sar'.
+        label: Class index in :attr:`SyntheticMSSAR.classes`.
+        block: Side of the block in pixels.
+        looks: Equivalent number of looks of the SAR speckle.
+        generator: Random generator of the block.
+
+    Returns:
+        The block ``(bands, block, block)``.
+    """
+    frac = _layout(SyntheticMSSAR.classes[label], block, generator)
+    if modality == 'ms':
+        # 0 is nodata: valid digital numbers start at 1.
+        return _render_ms(frac, generator).clamp_min(1)
+    return _render_sar(frac, looks, generator)
 
 
 def write_synthetic_scene(
@@ -135,32 +157,71 @@ def write_synthetic_scene(
                     Window(0, 0, width, height)
                 )
                 gen = Generator().manual_seed(seed * 1_000_003 + r * cols + c)
-                name = SyntheticMSSAR.classes[classes[r, c]]
-                frac = _layout(name, block, gen)
-                if modality == 'ms':
-                    # 0 is nodata: valid digital numbers start at 1.
-                    image = _render_ms(frac, gen).clamp_min(1)
-                else:
-                    image = _render_sar(frac, looks, gen)
+                image = render_block(modality, classes[r, c], block, looks, gen)
                 h, w = int(win.height), int(win.width)
                 data = image[:, :h, :w].numpy()
                 mask = nodata_mask(height, width, r * block, c * block, h, w)
                 data = np.where(mask, NODATA[modality], data).astype(profile['dtype'])
                 dst.write(data, window=win)
     os.replace(tmp, path)
-    # A block is nodata in the truth when its centre is.
+    _write_truth(
+        truth_path(path), classes, height, width, block, profile['crs'], transform
+    )
+    return path
+
+
+def _write_truth(
+    path: Path,
+    classes: np.ndarray,
+    height: int,
+    width: int,
+    block: int,
+    crs: CRS,
+    transform: Affine,
+) -> None:
+    """Write the class of each block; a block is nodata when its centre is."""
+    rows, cols = classes.shape
     yc, xc = np.meshgrid(
         (np.arange(rows) + 0.5) * block, (np.arange(cols) + 0.5) * block, indexing='ij'
     )
     truth = np.where(xc / width + yc / height < 0.25, 255, classes).astype('uint8')
-    truth_profile = {
+    profile = {
         'driver': 'GTiff', 'height': rows, 'width': cols, 'count': 1,
-        'dtype': 'uint8', 'nodata': 255, 'crs': profile['crs'],
+        'dtype': 'uint8', 'nodata': 255, 'crs': crs,
         'transform': transform @ Affine.scale(block),
     }  # fmt: skip
-    with rasterio.open(
-        path.with_name(f'{path.stem}_truth.tif'), 'w', **truth_profile
-    ) as dst:
+    with rasterio.open(path, 'w', **profile) as dst:
         dst.write(truth, 1)
         dst.update_tags(CLASS_NAMES=','.join(SyntheticMSSAR.classes), SYNTHETIC='yes')
-    return path
+
+
+def truth_path(path: str | Path) -> Path:
+    """Where :func:`write_synthetic_scene` writes a scene's true classes.
+
+    Args:
+        path: The synthetic scene.
+
+    Returns:
+        ``<stem>_truth.tif`` beside it.
+    """
+    path = Path(path)
+    return path.with_name(f'{path.stem}_truth.tif')
+
+
+def agreement(classes: Path, truth: Path) -> float | None:
+    """Fraction of cells classified as the synthetic truth says, when on one grid.
+
+    Args:
+        classes: A class map of the synthetic scene (e.g. ``geokd predict``'s).
+        truth: The scene's true classes (:func:`truth_path`).
+
+    Returns:
+        The fraction of cells valid in both with the same class, or None when the
+        two are not on the same grid or share no valid cell.
+    """
+    with rasterio.open(classes) as a, rasterio.open(truth) as b:
+        if a.shape != b.shape or a.transform != b.transform:
+            return None
+        pred, true = a.read(1), b.read(1)
+    both = (pred != a.nodata) & (true != b.nodata)
+    return float((pred[both] == true[both]).mean()) if both.any() else None

@@ -1,17 +1,48 @@
-"""Deployment of single-sensor classifiers: model export and whole-scene prediction."""
+"""Deployment of single-sensor classifiers: model export and whole-scene prediction.
 
-from .export import (
-    ModelLoadError,
-    ModelMetadata,
-    SingleSensorClassifier,
-    export_checkpoint,
-    export_model,
-    load_checkpoint,
-    load_classifier,
-    load_exported,
-)
-from .predict import OutputPaths, PredictError, PredictOptions, predict_scene
-from .tiling import PatchGrid, grid_windows
+The public names are imported on first use, so that ``geokd predict --help`` (which
+imports :mod:`geokd.deploy.cli`, and so this package) imports neither torch nor
+rasterio.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .bands import resolve_bands
+    from .export import (
+        ModelLoadError,
+        ModelMetadata,
+        SingleSensorClassifier,
+        export_checkpoint,
+        export_model,
+        load_checkpoint,
+        load_classifier,
+        load_exported,
+    )
+    from .options import PredictError, PredictOptions
+    from .outputs import OutputPaths
+    from .predict import predict_scene
+    from .tiling import PatchGrid, grid_windows
+
+#: Public name -> the submodule that defines it.
+_HOMES = {
+    'ModelLoadError': 'export',
+    'ModelMetadata': 'export',
+    'OutputPaths': 'outputs',
+    'PatchGrid': 'tiling',
+    'PredictError': 'options',
+    'PredictOptions': 'options',
+    'SingleSensorClassifier': 'export',
+    'export_checkpoint': 'export',
+    'export_model': 'export',
+    'grid_windows': 'tiling',
+    'load_checkpoint': 'export',
+    'load_classifier': 'export',
+    'load_exported': 'export',
+    'predict_scene': 'predict',
+    'resolve_bands': 'bands',
+}
 
 __all__ = [
     'ModelLoadError',
@@ -28,4 +59,29 @@ __all__ = [
     'load_classifier',
     'load_exported',
     'predict_scene',
+    'resolve_bands',
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its submodule on first use.
+
+    Args:
+        name: The attribute.
+
+    Returns:
+        Its value.
+
+    Raises:
+        AttributeError: If the package has no such public name.
+    """
+    if name not in _HOMES:
+        msg = f'module {__name__!r} has no attribute {name!r}'
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f'.{_HOMES[name]}', __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

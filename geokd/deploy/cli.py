@@ -1,4 +1,8 @@
-"""``geokd predict`` and ``geokd export``: argument parsing and reporting."""
+"""``geokd predict``: argument parsing and reporting.
+
+Standard library only at module level: ``geokd predict --help`` is answered before
+torch, rasterio or the model are imported (in :func:`run`).
+"""
 
 import argparse
 import glob
@@ -6,13 +10,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import rasterio
-from rasterio.errors import NotGeoreferencedWarning
-
-from ..datasets.synthetic_scene import write_synthetic_scene
-from .export import ModelLoadError, export_checkpoint, load_classifier
-from .predict import PredictError, PredictOptions, predict_scene
+if TYPE_CHECKING:
+    from .export import SingleSensorClassifier
+    from .options import PredictOptions
 
 
 def _scenes(patterns: Sequence[str]) -> list[Path]:
@@ -48,71 +50,75 @@ def predict_parser() -> argparse.ArgumentParser:
             'PREFIX_probabilities.tif and PREFIX_classes.gpkg.'
         ),
     )
-    p.add_argument('scenes', nargs='*', help='scene files or glob patterns')
-    p.add_argument(
-        '-m', '--model', required=True,
-        help='exported model directory (geokd export), or a training .ckpt with --modality',
-    )  # fmt: skip
-    p.add_argument('--modality', help='modality to take from a checkpoint (e.g. sar)')
-    p.add_argument(
-        '-o', '--output', default='predictions/',
-        help='output directory (one PREFIX per scene: DIR/<scene name>) or, for one '
-        'scene, a file prefix (default: predictions/)',
-    )  # fmt: skip
-    p.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
-    p.add_argument(
-        '--stride', type=int,
-        help='stride in pixels, dividing the patch size (default: patch size); smaller '
-        'strides average the probabilities of overlapping patches per output cell',
-    )  # fmt: skip
-    p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
-    p.add_argument('--no-amp', action='store_true', help='no mixed precision on CUDA')
-    p.add_argument(
+    _add_scene_arguments(p)
+    _add_model_arguments(p)
+    _add_output_arguments(p)
+    return p
+
+
+def _add_scene_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('scenes')
+    g.add_argument('scenes', nargs='*', help='scene files or glob patterns')
+    g.add_argument(
         '--bands',
         help="the scene's bands in the model's order, comma-separated 1-based indexes "
         "or names (e.g. 'VV,VH' or '2,1'); default: match names, else file order",
     )  # fmt: skip
-    p.add_argument(
-        '--min-valid', type=float, default=0.5,
-        help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
-        'classified; other cells get the nodata value (default: 0.5)',
-    )  # fmt: skip
-    p.add_argument(
-        '--probabilities',
-        action='store_true',
-        help='also write all class probabilities',
-    )
-    p.add_argument(
-        '--polygons', action='store_true', help='also write polygons (GeoPackage)'
-    )
-    p.add_argument('--resume', action='store_true', help='continue an interrupted run')
-    p.add_argument('--overwrite', action='store_true', help='replace finished outputs')
-    p.add_argument(
-        '-q', '--quiet', action='store_true', help='no progress bar or messages'
-    )
-    p.add_argument('--window', type=int, default=1024, help='window side in pixels')
-    p.add_argument(
+    g.add_argument(
         '--synthetic-scene', metavar='PATH',
         help="first write a SYNTHETIC scene of the model's sensor (the demo dataset's "
         'classes and sensor model) to PATH, then classify it and report the agreement '
         'with its true classes',
     )  # fmt: skip
-    p.add_argument(
+    g.add_argument(
         '--synthetic-size', type=int, default=1024,
         help='height and width of the synthetic scene in pixels (default: 1024)',
     )  # fmt: skip
-    return p
 
 
-def _agreement(classes: Path, truth: Path) -> float | None:
-    """Fraction of cells classified like the synthetic truth, when on one grid."""
-    with rasterio.open(classes) as a, rasterio.open(truth) as b:
-        if a.shape != b.shape or a.transform != b.transform:
-            return None
-        pred, true = a.read(1), b.read(1)
-    both = (pred != a.nodata) & (true != b.nodata)
-    return float((pred[both] == true[both]).mean()) if both.any() else None
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('model and patches')
+    g.add_argument(
+        '-m', '--model', required=True,
+        help='exported model directory (geokd export), or a training .ckpt with --modality',
+    )  # fmt: skip
+    g.add_argument('--modality', help='modality to take from a checkpoint (e.g. sar)')
+    g.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
+    g.add_argument(
+        '--stride', type=int,
+        help='stride in pixels, dividing the patch size (default: patch size); smaller '
+        'strides average the probabilities of overlapping patches per output cell',
+    )  # fmt: skip
+    g.add_argument(
+        '--min-valid', type=float, default=0.5,
+        help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
+        'classified; other cells get the nodata value (default: 0.5)',
+    )  # fmt: skip
+    g.add_argument('--batch-size', type=int, default=64)
+    g.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
+    g.add_argument('--no-amp', action='store_true', help='no mixed precision on CUDA')
+    g.add_argument('--window', type=int, default=1024, help='window side in pixels')
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('outputs')
+    g.add_argument(
+        '-o', '--output', default='predictions/',
+        help='output directory (one PREFIX per scene: DIR/<scene name>) or, for one '
+        'scene, a file prefix (default: predictions/)',
+    )  # fmt: skip
+    g.add_argument(
+        '--probabilities', action='store_true',
+        help='also write all class probabilities',
+    )  # fmt: skip
+    g.add_argument(
+        '--polygons', action='store_true', help='also write polygons (GeoPackage)'
+    )
+    g.add_argument('--resume', action='store_true', help='continue an interrupted run')
+    g.add_argument('--overwrite', action='store_true', help='replace finished outputs')
+    g.add_argument(
+        '-q', '--quiet', action='store_true', help='no progress bar or messages'
+    )
 
 
 def predict(argv: Sequence[str]) -> None:
@@ -121,12 +127,21 @@ def predict(argv: Sequence[str]) -> None:
     Args:
         argv: Arguments after ``predict``.
     """
-    args = predict_parser().parse_args(argv)
-    try:
-        classifier = load_classifier(args.model, args.modality, args.patch_size)
-    except ModelLoadError as err:
-        sys.exit(f'geokd predict: error: {err}')
-    options = PredictOptions(
+    run(predict_parser().parse_args(argv))
+
+
+def options_from(args: argparse.Namespace) -> 'PredictOptions':
+    """Prediction options from parsed arguments.
+
+    Args:
+        args: Arguments of :func:`predict_parser`.
+
+    Returns:
+        The options.
+    """
+    from .options import PredictOptions
+
+    return PredictOptions(
         patch_size=args.patch_size,
         stride=args.stride,
         batch_size=args.batch_size,
@@ -141,77 +156,94 @@ def predict(argv: Sequence[str]) -> None:
         quiet=args.quiet,
         window=args.window,
     )
+
+
+def run(args: argparse.Namespace) -> None:
+    """Load the model and classify every scene, reporting each; exit 1 if any failed.
+
+    Args:
+        args: Arguments of :func:`predict_parser`.
+    """
+    from .export import ModelLoadError, load_classifier
+
+    try:
+        classifier = load_classifier(args.model, args.modality, args.patch_size)
+    except ModelLoadError as err:
+        sys.exit(f'geokd predict: error: {err}')
     scenes = _scenes(args.scenes)
     truths = {}
     if args.synthetic_scene:
-        meta = classifier.metadata
-        scene = write_synthetic_scene(
-            args.synthetic_scene, meta.modality, args.synthetic_size,
-            args.synthetic_size, block=meta.patch_size,
-        )  # fmt: skip
-        if not args.quiet:
-            print(f'SYNTHETIC {meta.modality} scene written to {scene}')
-        truths[scene] = scene.with_name(f'{scene.stem}_truth.tif')
+        scene, truths[scene] = _synthetic_scene(args, classifier)
         scenes.append(scene)
     if not scenes:
         sys.exit('geokd predict: error: no scene given')
+    options = options_from(args)
     failed = 0
     for scene in scenes:
         prefix = _prefix(args.output, scene, len(scenes) > 1)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter('always')
-                summary = predict_scene(classifier, scene, prefix, options)
-            for w in caught:
-                # geokd's own warning says the same, naming the file.
-                if not issubclass(w.category, NotGeoreferencedWarning):
-                    print(f'geokd predict: warning: {w.message}', file=sys.stderr)
-        except (PredictError, OSError) as err:
+        summary = _predict_one(classifier, scene, prefix, options)
+        if summary is None:
             failed += 1
-            print(f'geokd predict: error: {err}', file=sys.stderr)
-            continue
-        if not args.quiet:
-            print(
-                f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s'
-            )
-            for name, path in summary['outputs'].items():
-                print(f'  {name:<14}{path}')
-            if scene in truths:
-                agreement = _agreement(
-                    Path(summary['outputs']['classes']), truths[scene]
-                )
-                if agreement is not None:
-                    print(f'  agreement with the synthetic truth: {agreement:.1%}')
+        elif not args.quiet:
+            _report(scene, summary, truths.get(scene))
     if failed:
         sys.exit(1)
 
 
-def export(argv: Sequence[str]) -> None:
-    """Run ``geokd export``: checkpoint to self-contained single-sensor models.
+def _synthetic_scene(
+    args: argparse.Namespace, classifier: 'SingleSensorClassifier'
+) -> tuple[Path, Path]:
+    """Write the SYNTHETIC scene of ``--synthetic-scene``; returns it and its truth."""
+    from ..datasets.synthetic_scene import truth_path, write_synthetic_scene
 
-    Args:
-        argv: Arguments after ``export``.
-    """
-    p = argparse.ArgumentParser(
-        prog='geokd export',
-        description='Export single-sensor classifiers from a DisCoMKDTask checkpoint: '
-        'per modality, OUTPUT/<modality>/model.safetensors + model.json.',
-    )
-    p.add_argument('checkpoint', help='training checkpoint (.ckpt)')
-    p.add_argument('-o', '--output', default='export', help='output directory')
-    p.add_argument(
-        '--modality', action='append',
-        help='modality to export (repeatable; default: all)',
+    meta = classifier.metadata
+    scene = write_synthetic_scene(
+        args.synthetic_scene, meta.modality, args.synthetic_size,
+        args.synthetic_size, block=meta.patch_size,
     )  # fmt: skip
-    p.add_argument(
-        '--patch-size', type=int, help='patch size, if the checkpoint lacks it'
-    )
-    args = p.parse_args(argv)
+    if not args.quiet:
+        print(f'SYNTHETIC {meta.modality} scene written to {scene}')
+    return scene, truth_path(scene)
+
+
+def _predict_one(
+    classifier: 'SingleSensorClassifier',
+    scene: Path,
+    prefix: Path,
+    options: 'PredictOptions',
+) -> dict[str, Any] | None:
+    """Classify one scene; print its warnings and, on failure, its error.
+
+    Returns:
+        The summary, or None when the scene failed.
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from .options import PredictError
+    from .predict import predict_scene
+
     try:
-        out = export_checkpoint(
-            args.checkpoint, args.output, args.modality, args.patch_size
-        )
-    except ModelLoadError as err:
-        sys.exit(f'geokd export: error: {err}')
-    for m, path in out.items():
-        print(f'{m}: {path}')
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            summary = predict_scene(classifier, scene, prefix, options)
+    except (PredictError, OSError) as err:
+        print(f'geokd predict: error: {err}', file=sys.stderr)
+        return None
+    for w in caught:
+        # geokd's own warning says the same, naming the file.
+        if not issubclass(w.category, NotGeoreferencedWarning):
+            print(f'geokd predict: warning: {w.message}', file=sys.stderr)
+    return summary
+
+
+def _report(scene: Path, summary: dict[str, Any], truth: Path | None) -> None:
+    """Print what was written for a scene (and its agreement with a synthetic truth)."""
+    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s')
+    for name, path in summary['outputs'].items():
+        print(f'  {name:<14}{path}')
+    if truth is not None:
+        from ..datasets.synthetic_scene import agreement
+
+        fraction = agreement(Path(summary['outputs']['classes']), truth)
+        if fraction is not None:
+            print(f'  agreement with the synthetic truth: {fraction:.1%}')

@@ -1,7 +1,6 @@
-"""Output files of ``geokd predict``: COGs, QGIS style, polygons, class areas."""
+"""File formats of ``geokd predict``'s outputs: COGs, QGIS style, polygons, JSON."""
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +11,6 @@ import numpy as np
 import rasterio
 import rasterio.features
 import rasterio.shutil
-from affine import Affine
-from pyproj import Geod
-from rasterio.crs import CRS
 
 #: Output nodata of the class map (uint8); classes are 0..num_classes - 1.
 CLASS_NODATA = 255
@@ -126,37 +122,6 @@ def write_qml(path: Path, class_names: Sequence[str]) -> None:
         f'      <colorPalette>\n{entries}\n      </colorPalette>\n'
         '    </rasterrenderer>\n  </pipe>\n</qgis>\n'
     )
-
-
-def cell_areas_km2(
-    crs: CRS | None, transform: Affine, row_start: int, rows: int
-) -> np.ndarray | None:
-    """Area of one output cell in each of ``rows`` rows of the grid, in km2.
-
-    Args:
-        crs: CRS of the grid; None when the scene is not georeferenced.
-        transform: Affine transform of the output grid (north-up).
-        row_start: First row.
-        rows: Number of rows.
-
-    Returns:
-        The area per row (constant for a projected CRS, latitude-dependent for a
-        geographic one), or None when it cannot be known.
-    """
-    if crs is None or transform.b != 0 or transform.d != 0:
-        return None
-    if crs.is_geographic:
-        geod = Geod(ellps='WGS84')
-        x0, dx, dy = transform.c, transform.a, transform.e
-        out = np.empty(rows)
-        for i in range(rows):
-            y0 = transform.f + (row_start + i) * dy
-            lons = [x0, x0 + dx, x0 + dx, x0]
-            lats = [y0, y0, y0 + dy, y0 + dy]
-            out[i] = abs(geod.polygon_area_perimeter(lons, lats)[0]) / 1e6
-        return out
-    unit = crs.linear_units_factor[1] if crs.is_projected else math.nan
-    return np.full(rows, abs(transform.a * transform.e) * unit**2 / 1e6)
 
 
 def write_polygons(

@@ -1,9 +1,13 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import rasterio
 
+import geokd
+import geokd.deploy
 from geokd.deploy import SingleSensorClassifier, export_model, load_exported
 from geokd.main import main
 
@@ -16,6 +20,39 @@ CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
 @pytest.fixture
 def sar_export(tmp_path: Path, sar_model: SingleSensorClassifier) -> Path:
     return export_model(sar_model.model, sar_model.metadata, tmp_path / 'model')
+
+
+HEAVY = ('torch', 'lightning', 'rasterio', 'numpy')
+
+
+@pytest.mark.parametrize(
+    ('module', 'command'),
+    [('geokd.deploy.cli', 'predict'), ('geokd.deploy.export_cli', 'export')],
+)
+def test_help_imports_nothing_heavy(module: str, command: str) -> None:
+    code = (
+        f'import sys, {module} as m\n'
+        f'try:\n    m.{command}(["--help"])\nexcept SystemExit:\n    pass\n'
+        f'print("HEAVY", *[n for n in {HEAVY!r} if n in sys.modules])'
+    )
+    root = str(Path(geokd.__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={'PYTHONPATH': root, 'PATH': ''},
+    )
+    assert f'usage: geokd {command}' in result.stdout
+    assert result.stdout.splitlines()[-1] == 'HEAVY'
+
+
+def test_public_names_resolve() -> None:
+    for name in geokd.deploy.__all__:
+        assert getattr(geokd.deploy, name).__name__ == name
+    assert set(dir(geokd.deploy)) >= set(geokd.deploy.__all__)
+    with pytest.raises(AttributeError, match='no attribute'):
+        geokd.deploy.predict_scenes  # noqa: B018
 
 
 def test_predict_several_scenes_by_glob(

@@ -16,7 +16,7 @@ from geokd.deploy import (
     SingleSensorClassifier,
     predict_scene,
 )
-from geokd.deploy import predict as predict_module
+from geokd.deploy.outputs import WorkingRasters
 
 from .conftest import CLASSES, TRANSFORM, WriteScene, sar_pixels
 
@@ -151,16 +151,16 @@ def _interrupt_after_first_window(monkeypatch: pytest.MonkeyPatch) -> Any:
     Returns:
         The original window writer, to restore with ``monkeypatch.setattr``.
     """
-    write_window = predict_module._write_window
+    write_window = WorkingRasters.write_window
     calls = []
 
-    def interrupted(*args: object) -> None:
+    def interrupted(*args: Any) -> None:
         if calls:
             raise KeyboardInterrupt
         calls.append(1)
         write_window(*args)
 
-    monkeypatch.setattr(predict_module, '_write_window', interrupted)
+    monkeypatch.setattr(WorkingRasters, 'write_window', interrupted)
     return write_window
 
 
@@ -185,7 +185,7 @@ def test_resume_after_interruption_matches_uninterrupted(
     progress = json.loads((paths.partial / 'progress.json').read_text())
     assert progress['completed'] == 1
 
-    monkeypatch.setattr(predict_module, '_write_window', write_window)
+    monkeypatch.setattr(WorkingRasters, 'write_window', write_window)
     resumed = PredictOptions(window=256, probabilities=True, resume=True, **QUIET)
     summary = predict_scene(sar_model, scene, paths.prefix, resumed)
     assert summary['resumed']
@@ -213,16 +213,16 @@ def test_resume_after_interruption_in_finishing_and_with_other_window(
     expected = predict_scene(sar_model, scene, tmp_path / 'full', options)
 
     # Interrupted after the last window, while the COGs are written.
-    finish = predict_module._finish
+    finish = WorkingRasters.finish
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(predict_module, '_finish', interrupted)
+    monkeypatch.setattr(WorkingRasters, 'finish', interrupted)
     paths = OutputPaths(tmp_path / 'part')
     with pytest.raises(KeyboardInterrupt):
         predict_scene(sar_model, scene, paths.prefix, options)
-    monkeypatch.setattr(predict_module, '_finish', finish)
+    monkeypatch.setattr(WorkingRasters, 'finish', finish)
     resumed = PredictOptions(window=256, resume=True, **QUIET)
     summary = predict_scene(sar_model, scene, paths.prefix, resumed)
     assert summary['patches_classified_this_run'] == 0
@@ -249,7 +249,7 @@ def test_resume_with_changed_window_starts_over(
         predict_scene(
             sar_model, scene, paths.prefix, PredictOptions(window=256, **QUIET)
         )
-    monkeypatch.setattr(predict_module, '_write_window', write_window)
+    monkeypatch.setattr(WorkingRasters, 'write_window', write_window)
     summary = predict_scene(
         sar_model, scene, paths.prefix, PredictOptions(window=512, resume=True, **QUIET)
     )

@@ -1,14 +1,11 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 from affine import Affine
-from rasterio.crs import CRS
 
 from geokd.deploy.writers import (
     CLASS_NODATA,
-    cell_areas_km2,
     class_colors,
     to_cog,
     working_profile,
@@ -32,12 +29,3 @@ def test_to_cog_builds_nearest_overviews_and_keeps_colours(tmp_path: Path) -> No
         # Nearest-neighbour overviews only hold class values.
         assert set(np.unique(overview)) <= set(range(10))
         np.testing.assert_array_equal(src.read(1), classes)
-
-
-def test_cell_areas() -> None:
-    utm = cell_areas_km2(CRS.from_epsg(32631), Affine(640, 0, 0, 0, -640, 0), 0, 3)
-    np.testing.assert_allclose(utm, 0.4096)
-    # 0.1 degree cells: about 11.1 km x 11.1 km at the equator, half as wide at 60 N.
-    geo = cell_areas_km2(CRS.from_epsg(4326), Affine(0.1, 0, 0, 0, -0.1, 60.05), 0, 1)
-    assert geo[0] == pytest.approx(11.13 * 11.13 * 0.5, rel=0.01)
-    assert cell_areas_km2(None, Affine.identity(), 0, 2) is None

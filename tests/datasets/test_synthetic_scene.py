@@ -4,6 +4,7 @@ import numpy as np
 import rasterio
 
 from geokd.datasets import SyntheticMSSAR, write_synthetic_scene
+from geokd.datasets.synthetic_scene import agreement, truth_path
 
 
 def test_sar_scene_is_georeferenced_tiled_and_has_nodata(tmp_path: Path) -> None:
@@ -56,3 +57,25 @@ def test_blocks_look_like_the_dataset(tmp_path: Path) -> None:
     assert len(water) > 0
     assert len(trees) > 0
     assert np.nanmean(water) < np.nanmean(trees) - 3
+
+
+def test_agreement_with_truth(tmp_path: Path) -> None:
+    path = write_synthetic_scene(tmp_path / 's.tif', 'sar', 64, 64, block=16, seed=0)
+    truth = truth_path(path)
+    assert truth == tmp_path / 's_truth.tif'
+    assert agreement(truth, truth) == 1.0
+    with rasterio.open(truth) as src:
+        profile, classes = src.profile, src.read(1)
+    # One valid cell of the 16 wrong, one more set to nodata.
+    wrong = classes.copy()
+    [r, c] = np.argwhere(classes != 255)[0]
+    wrong[r, c] = (classes[r, c] + 1) % 10
+    wrong[-1, -1] = 255
+    with rasterio.open(tmp_path / 'pred.tif', 'w', **profile) as dst:
+        dst.write(wrong, 1)
+    valid = int((classes != 255).sum()) - 1
+    assert agreement(tmp_path / 'pred.tif', truth) == (valid - 1) / valid
+    profile['transform'] = profile['transform'] * rasterio.Affine.translation(1, 0)
+    with rasterio.open(tmp_path / 'shifted.tif', 'w', **profile) as dst:
+        dst.write(classes, 1)
+    assert agreement(tmp_path / 'shifted.tif', truth) is None

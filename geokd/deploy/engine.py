@@ -1,0 +1,163 @@
+"""The window engine: windows of pixels to mean class probabilities per output cell."""
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+from torch import Tensor
+
+from .export import SingleSensorClassifier
+from .options import PredictError, PredictOptions
+from .tiling import GridWindow, PatchGrid
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device to classify on.
+
+    Args:
+        name: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available).
+
+    Returns:
+        The device.
+
+    Raises:
+        PredictError: If CUDA is asked for but not available.
+    """
+    if name == 'auto':
+        name = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = torch.device(name)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        msg = f'--device {name}: CUDA is not available on this machine'
+        raise PredictError(msg)
+    return device
+
+
+class WindowClassifier:
+    """Turns one window of pixels into mean class probabilities per output cell.
+
+    Args:
+        classifier: The single-sensor classifier; moved to ``device``.
+        grid: The scene's patch grid.
+        options: Prediction options (batch size, valid fraction, mixed precision).
+        device: The device to classify on.
+        nodata: The scene's nodata value.
+    """
+
+    def __init__(
+        self,
+        classifier: SingleSensorClassifier,
+        grid: PatchGrid,
+        options: PredictOptions,
+        device: torch.device,
+        nodata: float | None,
+    ) -> None:
+        self.model = classifier.model.to(device).eval()
+        self.norm = classifier.metadata.preprocessing
+        self.num_classes = classifier.metadata.num_classes
+        self.grid = grid
+        self.options = options
+        self.device = device
+        self.nodata = nodata
+        self.autocast = device.type == 'cuda' and options.amp
+
+    def valid_mask(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixels where every band is finite and differs from the nodata value.
+
+        Args:
+            pixels: Pixels ``(C, h, w)``.
+
+        Returns:
+            ``(h, w)`` boolean mask.
+        """
+        valid = np.isfinite(pixels).all(0)
+        if self.nodata is not None and np.isfinite(self.nodata):
+            valid &= (pixels != self.nodata).all(0)
+        return valid
+
+    @torch.inference_mode()
+    def probabilities(self, pixels: np.ndarray, w: GridWindow) -> tuple[Tensor, int]:
+        """Classify the window's patches and average them per cell.
+
+        Args:
+            pixels: The window's pixels ``(C, h, w)``, NaN outside the scene.
+            w: The window.
+
+        Returns:
+            Mean probabilities ``(K, rows, cols)`` of the window's cells (NaN where
+            no valid patch covers a cell), and the number of patches classified.
+        """
+        p, s = self.grid.patch_size, self.grid.stride
+        x = torch.from_numpy(pixels)
+        valid = torch.from_numpy(self.valid_mask(pixels))
+        patches = x.unfold(1, p, s).unfold(2, p, s)  # (C, nr, nc, p, p)
+        masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p)
+        fraction = masks.float().mean((-1, -2))
+        keep = (fraction >= self.options.min_valid) & (fraction > 0)
+        probs = self._classify(patches, masks, keep)
+        total, count = self._spread(probs, keep)
+        r0 = int(w.cells.row_off) - w.patch_rows[0]
+        c0 = int(w.cells.col_off) - w.patch_cols[0]
+        h, wd = int(w.cells.height), int(w.cells.width)
+        total, count = (
+            total[:, r0 : r0 + h, c0 : c0 + wd],
+            count[r0 : r0 + h, c0 : c0 + wd],
+        )
+        return total / count, int(keep.sum())
+
+    def _classify(self, patches: Tensor, masks: Tensor, keep: Tensor) -> Tensor:
+        """Class probabilities ``(K, nr, nc)`` of the kept patches, zero elsewhere.
+
+        Invalid pixels of a kept patch are set to 0 after normalisation (the mean).
+        """
+        rows, cols = keep.nonzero(as_tuple=True)
+        probs = torch.zeros(self.num_classes, *keep.shape)
+        batch_size = self.options.batch_size
+        for i in range(0, len(rows), batch_size):
+            r, c = rows[i : i + batch_size], cols[i : i + batch_size]
+            batch = patches[:, r, c].transpose(0, 1).to(self.device, non_blocking=True)
+            mask = masks[r, c].to(self.device)[:, None]
+            batch = torch.where(mask, self.norm(batch), 0.0)
+            with torch.autocast('cuda', enabled=self.autocast):
+                logits = self.model(batch)
+            probs[:, r, c] = logits.float().softmax(1).T.cpu()
+        return probs
+
+    def _spread(self, probs: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
+        """Sum of probabilities and number of kept patches over the cells they cover.
+
+        Each patch spreads its probabilities over the ``k x k`` cells it covers.
+        """
+        k = self.grid.cells_per_patch
+        nr, nc = keep.shape
+        total = torch.zeros(self.num_classes, nr + k - 1, nc + k - 1)
+        count = torch.zeros(nr + k - 1, nc + k - 1)
+        for dy in range(k):
+            for dx in range(k):
+                total[:, dy : dy + nr, dx : dx + nc] += probs
+                count[dy : dy + nr, dx : dx + nc] += keep
+        return total, count
+
+
+def prefetch(
+    read: Callable[[Window], np.ndarray], windows: list[GridWindow]
+) -> Iterator[tuple[GridWindow, np.ndarray]]:
+    """Read windows one ahead in a thread, so I/O overlaps the forward passes.
+
+    Args:
+        read: Reads the pixels of a window (e.g. :meth:`Scene.read`).
+        windows: The windows, in order.
+
+    Yields:
+        Each window and its pixels.
+    """
+    if not windows:  # a resumed run interrupted after its last window
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pending = [(w, pool.submit(read, w.pixels)) for w in windows[:1]]
+        for nxt in [*windows[1:], None]:
+            w, future = pending.pop()
+            if nxt is not None:
+                pending.append((nxt, pool.submit(read, nxt.pixels)))
+            yield w, future.result()

@@ -1,0 +1,42 @@
+"""``geokd export``: argument parsing and reporting.
+
+Standard library only at module level, so ``geokd export --help`` imports no torch.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def export(argv: Sequence[str]) -> None:
+    """Run ``geokd export``: checkpoint to self-contained single-sensor models.
+
+    Args:
+        argv: Arguments after ``export``.
+    """
+    p = argparse.ArgumentParser(
+        prog='geokd export',
+        description='Export the single-sensor classifiers of a training checkpoint '
+        '(DisCoM-KD, a single-modal baseline or a distilled student): per modality, '
+        'OUTPUT/<modality>/model.safetensors + model.json.',
+    )
+    p.add_argument('checkpoint', help='training checkpoint (.ckpt)')
+    p.add_argument('-o', '--output', default='export', help='output directory')
+    p.add_argument(
+        '--modality', action='append',
+        help='modality to export (repeatable; default: every one the task has)',
+    )  # fmt: skip
+    p.add_argument(
+        '--patch-size', type=int, help='patch size, if the checkpoint lacks it'
+    )
+    args = p.parse_args(argv)
+    from .export import ModelLoadError, export_checkpoint
+
+    try:
+        out = export_checkpoint(
+            args.checkpoint, args.output, args.modality, args.patch_size
+        )
+    except ModelLoadError as err:
+        sys.exit(f'geokd export: error: {err}')
+    for m, path in out.items():
+        print(f'{m}: {path}')

@@ -1,0 +1,57 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+from rasterio.windows import Window
+
+from geokd.deploy import PatchGrid, PredictError, PredictOptions, grid_windows
+from geokd.deploy.engine import WindowClassifier, prefetch, resolve_device
+from geokd.deploy.export import SingleSensorClassifier
+
+
+def test_prefetch_reads_every_window_once_in_order() -> None:
+    windows = list(grid_windows(PatchGrid(64, 48, 16, 16), 16))
+    reads: list[Window] = []
+    threads = set()
+
+    def read(window: Window) -> np.ndarray:
+        reads.append(window)
+        threads.add(threading.get_ident())
+        return np.full((1, 1, 1), len(reads))
+
+    out = list(prefetch(read, windows))
+    assert [w for w, _ in out] == windows
+    assert reads == [w.pixels for w in windows]
+    assert [int(p[0, 0, 0]) for _, p in out] == list(range(1, len(windows) + 1))
+    assert threading.get_ident() not in threads
+    assert list(prefetch(read, [])) == []
+
+
+def test_devices() -> None:
+    assert resolve_device('cpu') == torch.device('cpu')
+    expected = 'cuda' if torch.cuda.is_available() else 'cpu'
+    assert resolve_device('auto').type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(
+            PredictError, match='--device cuda:1: CUDA is not available'
+        ):
+            resolve_device('cuda:1')
+
+
+def test_window_probabilities_and_valid_fraction(
+    sar_model: SingleSensorClassifier,
+) -> None:
+    grid = PatchGrid(32, 32, 16, 16)
+    [window] = list(grid_windows(grid, 16))
+    options = PredictOptions(min_valid=0.5, batch_size=3)
+    engine = WindowClassifier(sar_model, grid, options, torch.device('cpu'), -99.0)
+    pixels = np.random.default_rng(0).normal(-15, 5, (2, 32, 32)).astype('float32')
+    pixels[:, :16, :9] = np.nan  # 9/16 invalid: below min_valid
+    pixels[0, 16:, :7] = -99.0  # 7/16 nodata in one band: still classified
+    probs, classified = engine.probabilities(pixels, window)
+    assert classified == 3
+    assert probs.shape == (10, 2, 2)
+    assert probs[:, 0, 0].isnan().all()
+    torch.testing.assert_close(probs[:, 1:].sum(0), torch.ones(1, 2))
+    assert engine.valid_mask(pixels)[16:, :7].sum() == 0
