@@ -79,10 +79,16 @@ def _add_scene_arguments(p: argparse.ArgumentParser) -> None:
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('model and patches')
     g.add_argument(
-        '-m', '--model', required=True,
-        help='exported model directory (geokd export), or a training .ckpt with --modality',
+        '-m', '--model',
+        help='exported model directory (geokd export), or a training .ckpt with '
+        '--modality; default: the newest model of --modality that geokd fit exported '
+        'under ./runs (or $GEOKD_RUNS)',
     )  # fmt: skip
-    g.add_argument('--modality', help='modality to take from a checkpoint (e.g. sar)')
+    g.add_argument(
+        '--modality',
+        help='the sensor to classify (e.g. sar): picks the model when --model is not '
+        'given, and the classifier taken from a checkpoint',
+    )  # fmt: skip
     g.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
     g.add_argument(
         '--stride', type=int,
@@ -166,8 +172,9 @@ def run(args: argparse.Namespace) -> None:
     """
     from .export import ModelLoadError, load_classifier
 
+    model = args.model or _default_model(args.modality)
     try:
-        classifier = load_classifier(args.model, args.modality, args.patch_size)
+        classifier = load_classifier(model, args.modality, args.patch_size)
     except ModelLoadError as err:
         sys.exit(f'geokd predict: error: {err}')
     scenes = _scenes(args.scenes)
@@ -188,6 +195,23 @@ def run(args: argparse.Namespace) -> None:
             _report(scene, summary, truths.get(scene))
     if failed:
         sys.exit(1)
+
+
+def _default_model(modality: str | None) -> Path:
+    """The newest export of ``modality`` under the runs directory, announced.
+
+    Announced even with --quiet: which model classified a scene is never a detail.
+    """
+    from .discovery import latest_export
+
+    if modality is None:
+        sys.exit('geokd predict: error: give --modality (e.g. sar) or --model')
+    try:
+        model = latest_export(modality)
+    except FileNotFoundError as err:
+        sys.exit(f'geokd predict: error: {err}')
+    print(f'Using the newest exported {modality} model: {model}', file=sys.stderr)
+    return model
 
 
 def _synthetic_scene(

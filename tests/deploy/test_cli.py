@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,31 @@ def test_fit_exports_each_modality(tmp_path: Path) -> None:
         assert meta.patch_size == 16
         assert len(meta.band_names) == bands
         assert meta.class_names[0] == 'AnnualCrop'
+
+
+def test_predict_without_model_takes_the_newest_export(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sar_model: SingleSensorClassifier,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"no exported 'sar' model under .*--model"):
+        main(['predict', '--modality', 'sar', 'scene.tif'])
+    old = export_model(sar_model.model, sar_model.metadata, tmp_path / 'runs/a/sar')
+    new = export_model(sar_model.model, sar_model.metadata, tmp_path / 'runs/b/sar')
+    os.utime(old / 'model.json', (1, 1))
+    (tmp_path / 'runs/c/sar').mkdir(parents=True)
+    (tmp_path / 'runs/c/sar/model.json').write_text('{}')  # unfinished: skipped
+    main(['predict', '--modality', 'sar', '--synthetic-scene', 'scene.tif',
+          '--synthetic-size', '32', '-o', 'out/', '--quiet'])  # fmt: skip
+    assert f'Using the newest exported sar model: {Path("runs/b/sar")}' in (
+        capsys.readouterr().err
+    )
+    assert new.is_dir()
+    assert (tmp_path / 'out' / 'scene_classes.tif').is_file()
+    monkeypatch.setenv('GEOKD_RUNS', str(tmp_path / 'elsewhere'))
+    with pytest.raises(SystemExit, match='elsewhere'):
+        main(['predict', '--modality', 'sar', 'scene.tif'])
+    with pytest.raises(SystemExit, match='give --modality'):
+        main(['predict', 'scene.tif'])
