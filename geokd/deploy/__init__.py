@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .bands import resolve_bands
     from .export import (
-        ModelLoadError,
-        ModelMetadata,
         SingleSensorClassifier,
         export_checkpoint,
         export_model,
@@ -20,6 +18,7 @@ if TYPE_CHECKING:
         load_classifier,
         load_exported,
     )
+    from .metadata import ModelLoadError, ModelMetadata
     from .options import PredictError, PredictOptions
     from .outputs import OutputPaths
     from .predict import predict_scene
@@ -27,8 +26,8 @@ if TYPE_CHECKING:
 
 #: Public name -> the submodule that defines it.
 _HOMES = {
-    'ModelLoadError': 'export',
-    'ModelMetadata': 'export',
+    'ModelLoadError': 'metadata',
+    'ModelMetadata': 'metadata',
     'OutputPaths': 'outputs',
     'PatchGrid': 'tiling',
     'PredictError': 'options',

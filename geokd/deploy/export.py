@@ -13,122 +13,22 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
-import geokd
-
 from ..loader import LoadError
 from ..loader import load_checkpoint as load_task_checkpoint
-from ..models import ClassifierSpec
-from ..transforms import SensorNormalization
+from .metadata import ModelLoadError, ModelMetadata
 
 if TYPE_CHECKING:
     from ..tasks import PerClassifierTask
 
-#: Identifies geokd's metadata files and their schema version (version 1 files,
-#: which predate ``architecture``, hold DisCoM-KD branches).
-FORMAT = 'geokd-single-sensor-classifier'
-FORMAT_VERSION = 2
 WEIGHTS_FILE = 'model.safetensors'
 METADATA_FILE = 'model.json'
-
-
-class ModelLoadError(LoadError):
-    """A model file is missing, unreadable or inconsistent."""
-
-
-@dataclass
-class ModelMetadata:
-    """What prediction needs to know about an exported single-sensor classifier.
-
-    Attributes:
-        modality: Sensor name in the training data (e.g. ``'sar'``).
-        in_channels: Number of input bands.
-        num_classes: Number of classes.
-        class_names: Class names in label order.
-        band_names: Band names in the order the model reads them (may be empty).
-        normalization: :meth:`SensorNormalization.to_dict` of the training data,
-            including the dB conversion.
-        patch_size: Height and width of the training patches in pixels.
-        backbone: timm name of the trunks.
-        embed_dim: Embedding size of a DisCoM-KD branch (None for other
-            architectures).
-        architecture: Network type, see :class:`~geokd.models.ClassifierSpec`.
-        method: Training method (``DisCoM-KD``, ``single-modal``, ``KD``, ...).
-        geokd_version: geokd version that exported the model.
-        source: Checkpoint the weights came from, if any.
-    """
-
-    modality: str
-    in_channels: int
-    num_classes: int
-    class_names: list[str]
-    band_names: list[str]
-    normalization: dict[str, Any]
-    patch_size: int
-    backbone: str
-    embed_dim: int | None
-    architecture: str = 'discomkd_branch'
-    method: str = 'DisCoM-KD'
-    geokd_version: str = geokd.__version__
-    source: str | None = None
-    format: str = field(default=FORMAT)
-    format_version: int = FORMAT_VERSION
-
-    @property
-    def spec(self) -> ClassifierSpec:
-        """The architecture to rebuild."""
-        return ClassifierSpec(
-            self.architecture,  # type: ignore[arg-type]
-            self.in_channels,
-            self.num_classes,
-            self.backbone,
-            self.embed_dim,
-        )
-
-    @property
-    def preprocessing(self) -> SensorNormalization:
-        """The input normalisation, as used in training."""
-        return SensorNormalization.from_dict(dict(self.normalization))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], path: Path) -> 'ModelMetadata':
-        """Read and validate metadata.
-
-        Args:
-            data: Parsed JSON.
-            path: File it came from (for error messages).
-
-        Returns:
-            The metadata.
-
-        Raises:
-            ModelLoadError: If it is not geokd metadata or a field is missing.
-        """
-        if data.get('format') != FORMAT:
-            msg = f'{path}: not a geokd model metadata file (no format {FORMAT!r})'
-            raise ModelLoadError(msg)
-        if data.get('format_version', 0) > FORMAT_VERSION:
-            msg = f'{path}: written by a newer geokd (format {data["format_version"]})'
-            raise ModelLoadError(msg)
-        try:
-            meta = cls(**data)
-            meta.preprocessing  # noqa: B018 (validates the statistics)
-        except (TypeError, ValueError) as err:
-            msg = f'{path}: invalid model metadata: {err}'
-            raise ModelLoadError(msg) from err
-        if meta.preprocessing.num_bands != meta.in_channels:
-            msg = (
-                f'{path}: normalisation has {meta.preprocessing.num_bands} bands '
-                f'but the model reads {meta.in_channels}'
-            )
-            raise ModelLoadError(msg)
-        return meta
 
 
 @dataclass
@@ -173,7 +73,7 @@ def export_model(
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic_write(directory / WEIGHTS_FILE, lambda p: save_file(tensors, p))
-    text = json.dumps(asdict(metadata), indent=2)
+    text = json.dumps(metadata.to_dict(), indent=2)
     _atomic_write(directory / METADATA_FILE, lambda p: Path(p).write_text(text))
     return directory
 

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,8 @@ def test_load_rejects_bad_exports(
     (out / 'model.json').write_text(json.dumps({**meta, 'format': 'other'}))
     with pytest.raises(ModelLoadError, match='not a geokd model'):
         load_exported(out)
-    (out / 'model.json').write_text(json.dumps({**meta, 'num_classes': 4}))
+    fewer = {**meta, 'num_classes': 4, 'class_names': CLASSES[:4]}
+    (out / 'model.json').write_text(json.dumps(fewer))
     with pytest.raises(ModelLoadError, match='weights do not match'):
         load_exported(out)
     (out / 'model.json').write_text(json.dumps(meta))
@@ -76,6 +78,42 @@ SAR_NORM = {
 }
 MS_NORM = {'method': 'standard', 'shift': [0.0] * 13, 'scale': [1.0] * 13,
            'to_db': False}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ('change', 'message'),
+    [
+        ({'modality': '../../x'}, '"modality": Not of type SafeName'),
+        ({'modality': '/abs/path'}, 'SafeName'),
+        ({'num_classes': 'ten'}, '"num_classes"'),
+        ({'patch_size': 100000}, '"patch_size"'),
+        ({'patch_size': 16.5}, '"patch_size"'),
+        ({'class_names': None}, 'required: class_names'),
+        ({'class_names': CLASSES[:3]}, '3 class_names for num_classes=10'),
+        ({'band_names': ['VV']}, '1 band_names for in_channels=2'),
+        ({'format_version': 'one'}, '"format_version"'),
+        ({'format_version': 99}, '"format_version"'),
+        ({'architecture': 'os.system'}, '"architecture"'),
+        ({'bogus': 1}, 'bogus'),
+    ],
+)
+def test_metadata_is_validated_before_use(
+    tmp_path: Path, sar_model: SingleSensorClassifier, change: dict, message: str
+) -> None:
+    out = export_model(sar_model.model, sar_model.metadata, tmp_path / 'm')
+    meta = json.loads((out / 'model.json').read_text())
+    (out / 'model.json').write_text(json.dumps({**meta, **change}))
+    with pytest.raises(ModelLoadError, match=re.escape(message)) as error:
+        load_exported(out)
+    assert str(out / 'model.json') in str(error.value)
+    assert '\n' not in str(error.value)
+
+
+def test_metadata_that_is_not_an_object(tmp_path: Path) -> None:
+    (tmp_path / 'model.safetensors').write_bytes(b'')
+    (tmp_path / 'model.json').write_text('[1, 2]')
+    with pytest.raises(ModelLoadError, match='not a geokd model metadata file'):
+        load_exported(tmp_path)
 
 
 def task_checkpoint(

@@ -1,0 +1,178 @@
+"""The metadata of an exported model (``model.json``) and its validation.
+
+``model.json`` files come from other people: every field is checked against its type
+and range with jsonargparse's typing before anything is built from it, names that
+become file or directory names are restricted to a safe set of characters, and the
+fields are checked against each other.
+"""
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonargparse.typing import restricted_number_type, restricted_string_type
+
+import geokd
+
+from ..loader import LoadError
+from ..models import ClassifierSpec
+from ..transforms import SensorNormalization
+
+#: Identifies geokd's metadata files and their schema version (version 1 files,
+#: which predate ``architecture``, hold DisCoM-KD branches).
+FORMAT = 'geokd-single-sensor-classifier'
+FORMAT_VERSION = 2
+
+#: A modality name: it becomes a directory name, so no separator, no leading dot.
+SafeName = restricted_string_type('SafeName', r'^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$')
+#: A class or band name: shown in rasters, styles and tables (letters, digits,
+#: spaces and ``_ . , ( ) + - /`` excepted only ``/``).
+Label = restricted_string_type('Label', r'^[\w][\w .,()+-]{0,99}$')
+#: Bounds that keep a hostile file from asking for absurd allocations.
+Channels = restricted_number_type('Channels', int, [('>=', 1), ('<=', 1024)])
+Classes = restricted_number_type('Classes', int, [('>=', 2), ('<=', 65535)])
+PatchSize = restricted_number_type('PatchSize', int, [('>=', 1), ('<=', 4096)])
+EmbedDim = restricted_number_type('EmbedDim', int, [('>=', 1), ('<=', 65536)])
+Version = restricted_number_type('Version', int, [('>=', 1), ('<=', FORMAT_VERSION)])
+
+
+class ModelLoadError(LoadError):
+    """A model file is missing, unreadable or inconsistent."""
+
+
+@dataclass
+class ModelMetadata:
+    """What prediction needs to know about an exported single-sensor classifier.
+
+    Attributes:
+        modality: Sensor name in the training data (e.g. ``'sar'``).
+        in_channels: Number of input bands.
+        num_classes: Number of classes.
+        class_names: Class names in label order.
+        band_names: Band names in the order the model reads them (may be empty).
+        normalization: :meth:`SensorNormalization.to_dict` of the training data,
+            including the dB conversion.
+        patch_size: Height and width of the training patches in pixels.
+        backbone: timm name of the trunks.
+        embed_dim: Embedding size of a DisCoM-KD branch (None for other
+            architectures).
+        architecture: Network type, see :class:`~geokd.models.ClassifierSpec`.
+        method: Training method (``DisCoM-KD``, ``single-modal``, ``KD``, ...).
+        geokd_version: geokd version that exported the model.
+        source: Checkpoint the weights came from, if any.
+        format: Always :data:`FORMAT`.
+        format_version: Schema version, at most :data:`FORMAT_VERSION`.
+    """
+
+    modality: SafeName  # type: ignore[valid-type]
+    in_channels: Channels  # type: ignore[valid-type]
+    num_classes: Classes  # type: ignore[valid-type]
+    class_names: list[Label]  # type: ignore[valid-type]
+    band_names: list[Label]  # type: ignore[valid-type]
+    normalization: dict[str, Any]
+    patch_size: PatchSize  # type: ignore[valid-type]
+    backbone: str
+    embed_dim: EmbedDim | None  # type: ignore[valid-type]
+    architecture: Literal['discomkd_branch', 'linear'] = 'discomkd_branch'
+    method: str = 'DisCoM-KD'
+    geokd_version: str = geokd.__version__
+    source: str | None = None
+    format: str = field(default=FORMAT)
+    format_version: Version = FORMAT_VERSION  # type: ignore[valid-type]
+
+    @property
+    def spec(self) -> ClassifierSpec:
+        """The architecture to rebuild."""
+        return ClassifierSpec(
+            self.architecture,
+            self.in_channels,
+            self.num_classes,
+            self.backbone,
+            self.embed_dim,
+        )
+
+    @property
+    def preprocessing(self) -> SensorNormalization:
+        """The input normalisation, as used in training."""
+        return SensorNormalization.from_dict(dict(self.normalization))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible data, as written to ``model.json``.
+
+        Returns:
+            The fields.
+        """
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, path: Path) -> 'ModelMetadata':
+        """Read and validate metadata from an untrusted source.
+
+        Args:
+            data: Parsed JSON.
+            path: File it came from (for error messages).
+
+        Returns:
+            The metadata.
+
+        Raises:
+            ModelLoadError: With a one-line message naming ``path``, if it is not
+                geokd metadata or any field is missing, mistyped, out of range or
+                inconsistent with another.
+        """
+        if not isinstance(data, Mapping) or data.get('format') != FORMAT:
+            msg = f'{path}: not a geokd model metadata file (no format {FORMAT!r})'
+            raise ModelLoadError(msg)
+        meta = _parse(data, path)
+        _check_consistent(meta, path)
+        return meta
+
+
+def _parse(data: Mapping[str, Any], path: Path) -> ModelMetadata:
+    """Type- and range-check every field with jsonargparse."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(ModelMetadata, 'model', fail_untyped=True)
+    try:
+        config = parser.parse_object({'model': dict(data)})
+        meta = parser.instantiate(config).model
+    except Exception as err:  # jsonargparse raises several types, all one fault
+        detail = ' '.join(str(err).split()).replace('Parser key "model.', '"')
+        detail = detail.replace('model.', '')
+        msg = f'{path}: invalid model metadata: {detail}'
+        raise ModelLoadError(msg) from err
+    if not isinstance(meta, ModelMetadata):
+        msg = f'{path}: invalid model metadata'
+        raise ModelLoadError(msg)
+    return meta
+
+
+def _check_consistent(meta: ModelMetadata, path: Path) -> None:
+    """Check the fields against each other and build the normalisation."""
+    problems = []
+    if len(meta.class_names) != meta.num_classes:
+        problems.append(
+            f'{len(meta.class_names)} class_names for num_classes={meta.num_classes}'
+        )
+    if len(set(meta.class_names)) != len(meta.class_names):
+        problems.append('class_names are not unique')
+    if meta.band_names and len(meta.band_names) != meta.in_channels:
+        problems.append(
+            f'{len(meta.band_names)} band_names for in_channels={meta.in_channels}'
+        )
+    if meta.architecture == 'discomkd_branch' and meta.embed_dim is None:
+        problems.append('a discomkd_branch needs embed_dim')
+    try:
+        bands = meta.preprocessing.num_bands
+    except (TypeError, ValueError) as err:
+        problems.append(f'normalization: {err}')
+    else:
+        if bands != meta.in_channels:
+            problems.append(
+                f'normalisation has {bands} bands but in_channels={meta.in_channels}'
+            )
+    if problems:
+        msg = f'{path}: invalid model metadata: {"; ".join(problems)}'
+        raise ModelLoadError(msg)
