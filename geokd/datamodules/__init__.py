@@ -2,7 +2,7 @@
 
 from .eurosat_ms_sar import EuroSATMSSARDataModule
 from .folder import PairedFolderDataModule
-from .multimodal import MultiModalDataModule, reference_augmentation
+from .multimodal import MultiModalDataModule
 from .so2sat import So2SatMSSARDataModule
 from .synthetic import SyntheticMSSARDataModule
 
@@ -12,5 +12,4 @@ __all__ = [
     'PairedFolderDataModule',
     'So2SatMSSARDataModule',
     'SyntheticMSSARDataModule',
-    'reference_augmentation',
 ]

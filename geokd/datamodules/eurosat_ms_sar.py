@@ -5,6 +5,7 @@ from typing import Any
 
 from ..datasets import EuroSATMSSAR
 from ..datasets.utils import Invalid
+from ..transforms import Augmentation
 from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
 
@@ -25,7 +26,8 @@ class EuroSATMSSARDataModule(MultiModalDataModule):
             as printed by ``geokd stats``); None estimates them at set-up.
         norm_method: 'percentile' or 'standard'.
         to_db: Modalities stored as linear power, converted to dB first.
-        augment: Apply the reference flip/rotation augmentation to training batches.
+        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
+            flips and quarter turns), 'none', or a list of kornia augmentations.
         paired: Batch co-registered pairs; False shuffles each modality on its own.
         stats_samples: Training samples used to estimate statistics (0: all).
         drop_unpaired: Skip files whose partner is missing instead of raising.
@@ -45,7 +47,7 @@ class EuroSATMSSARDataModule(MultiModalDataModule):
         normalization: Mapping[str, Mapping[str, Any]] | None = None,
         norm_method: Method = 'percentile',
         to_db: Sequence[str] = (),
-        augment: bool = True,
+        augmentation: Augmentation = 'reference',
         paired: bool = True,
         stats_samples: int = 2048,
         drop_unpaired: bool = False,
@@ -64,7 +66,7 @@ class EuroSATMSSARDataModule(MultiModalDataModule):
             to_db=to_db,
             batch_size=batch_size,
             num_workers=num_workers,
-            augment=augment,
+            augmentation=augmentation,
             stats_samples=stats_samples,
             paired=paired,
             cache_dir=cache_dir,

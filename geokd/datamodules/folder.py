@@ -6,6 +6,7 @@ from typing import Any
 from ..datasets import PairedFolder
 from ..datasets.splits import DEFAULT_FRACTIONS
 from ..datasets.utils import Invalid
+from ..transforms import Augmentation
 from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
 
@@ -34,7 +35,8 @@ class PairedFolderDataModule(MultiModalDataModule):
             as printed by ``geokd stats``); None estimates them at set-up.
         norm_method: 'standard' or 'percentile'.
         to_db: Modalities stored as linear power, converted to dB first.
-        augment: Apply the reference flip/rotation augmentation to training batches.
+        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
+            flips and quarter turns), 'none', or a list of kornia augmentations.
         paired: Batch co-registered samples; False shuffles each modality on its own.
         stats_samples: Training samples used to estimate statistics (0: all).
         drop_unpaired: Skip files missing in some folder instead of raising.
@@ -58,7 +60,7 @@ class PairedFolderDataModule(MultiModalDataModule):
         normalization: Mapping[str, Mapping[str, Any]] | None = None,
         norm_method: Method = 'standard',
         to_db: Sequence[str] = (),
-        augment: bool = True,
+        augmentation: Augmentation = 'reference',
         paired: bool = True,
         stats_samples: int = 2048,
         drop_unpaired: bool = False,
@@ -75,7 +77,7 @@ class PairedFolderDataModule(MultiModalDataModule):
             to_db=to_db,
             batch_size=batch_size,
             num_workers=num_workers,
-            augment=augment,
+            augmentation=augmentation,
             stats_samples=stats_samples,
             paired=paired,
             cache_dir=cache_dir,

@@ -7,38 +7,22 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import kornia.augmentation as K
 import torch
 from lightning.pytorch.utilities import CombinedLoader
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
 from ..datasets.packed import PackedDataset, pack
-from ..transforms import SensorNormalization
+from ..transforms import (
+    Augmentation,
+    NormalizeSensors,
+    SensorNormalization,
+    build_augmentation,
+)
 from ..transforms.normalization import Method
-
-
-def reference_augmentation(p: float = 0.5) -> K.AugmentationSequential:
-    """The reference training augmentation: flips and quarter turns, each with ``p``.
-
-    Called on a dict of ``image_*`` tensors, it applies the SAME random parameters to
-    every image key, so co-registered sensors stay co-registered.
-
-    Args:
-        p: Probability of each of the three transforms.
-
-    Returns:
-        A kornia augmentation taking and returning a sample dict.
-    """
-    return K.AugmentationSequential(
-        K.RandomHorizontalFlip(p=p),
-        K.RandomVerticalFlip(p=p),
-        K.RandomRotation90(times=(1, 3), resample='nearest', p=p),
-        data_keys=None,
-        keepdim=True,
-    )
 
 
 class ModalityView(Dataset[Sample]):
@@ -75,13 +59,22 @@ class ModalityView(Dataset[Sample]):
 class MultiModalDataModule(NonGeoDataModule):
     """Normalises each sensor on the device and augments co-registered samples jointly.
 
-    The per-sensor :class:`~geokd.transforms.SensorNormalization` is part of the
-    DataModule's state, so it is saved in every Lightning checkpoint and prediction can
-    apply exactly the same preprocessing. ``geokd stats --config ...`` computes it from
-    the training split and prints it for the config.
+    Preprocessing follows torchgeo's DataModules: after a batch reaches its device,
+    ``on_after_batch_transfer`` applies ``train_aug``, ``val_aug``, ``test_aug`` or
+    ``predict_aug`` for the running stage, or ``aug`` where that one is None. ``aug``
+    is :attr:`normalizer` (each sensor's :class:`~geokd.transforms.SensorNormalization`);
+    ``train_aug`` is the normalisation followed by ``augmentation``. Setting a hook
+    replaces its whole pipeline, normalisation included.
+
+    The statistics are part of the DataModule's state, saved in every Lightning
+    checkpoint, so prediction applies exactly the same preprocessing. They come from
+    ``normalization`` (for example a ``geokd stats`` snippet passed as a second
+    ``--config``), from a checkpoint, or else are estimated from the training split
+    when first needed (the first batch): Lightning restores a checkpoint's statistics
+    after :meth:`setup`, so testing from a checkpoint never reads the training split.
 
     Paired mode (default) batches co-registered samples (one ``label``) and augments
-    every modality of a sample with the same random flip/rotation. Unpaired mode, as
+    every modality of a sample with the same random parameters. Unpaired mode, as
     the DisCoM-KD reference trains, shuffles each modality's training set on its own:
     a training batch holds ``batch_size`` samples per modality with ``image_<m>`` and
     ``label_<m>`` keys, augmented independently; validation and test stay paired.
@@ -91,13 +84,16 @@ class MultiModalDataModule(NonGeoDataModule):
         modalities: Modality names, matching the dataset's ``image_<modality>`` keys.
         normalization: Statistics per modality, as written by
             :meth:`SensorNormalization.to_dict`; None estimates them from the training
-            split with ``norm_method`` and ``to_db``.
+            split with ``norm_method`` and ``to_db`` when first needed.
         norm_method: 'standard' (mean/std) or 'percentile' (2nd..98th percentile
             clipped and rescaled to [0, 1], the DisCoM-KD reference).
         to_db: Modalities delivered as linear power, converted to dB first.
         batch_size: Size of each mini-batch.
         num_workers: Number of workers for parallel data loading.
-        augment: Apply the reference flip/rotation augmentation to training batches.
+        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
+            flips and quarter turns, :class:`~geokd.transforms.RandomFlipRotate90`),
+            'none', or a list of kornia augmentations (``class_path``/``init_args``
+            in a config).
         stats_samples: Training samples (evenly spread over the split) used to
             estimate missing statistics; 0 uses all of them.
         paired: Batch co-registered samples; False shuffles each modality's training
@@ -116,7 +112,7 @@ class MultiModalDataModule(NonGeoDataModule):
         to_db: Sequence[str] = (),
         batch_size: int = 64,
         num_workers: int = 0,
-        augment: bool = True,
+        augmentation: Augmentation = 'reference',
         stats_samples: int = 512,
         paired: bool = True,
         cache_dir: str | None = None,
@@ -130,12 +126,25 @@ class MultiModalDataModule(NonGeoDataModule):
         self.stats_samples = stats_samples
         self.paired = paired
         self.cache_dir = cache_dir
-        self.normalization: dict[str, SensorNormalization] = {}
         #: Height and width of the training patches, recorded at set-up.
         self.patch_size: int | None = None
+        #: Each sensor's normalisation, the ``aug`` of every stage.
+        self.normalizer = NormalizeSensors()
         if normalization is not None:
             self.set_normalization(normalization)
-        self.train_aug = reference_augmentation() if augment else None
+        self.aug = self.normalizer
+        augment = build_augmentation(augmentation)
+        if augment is not None:
+            self.train_aug = nn.Sequential(self.normalizer, augment)
+
+    @property
+    def normalization(self) -> dict[str, SensorNormalization]:
+        """Statistics per modality; empty until given, restored or estimated."""
+        return self.normalizer.normalization
+
+    @normalization.setter
+    def normalization(self, value: Mapping[str, SensorNormalization]) -> None:
+        self.normalizer.normalization = dict(value)
 
     def set_normalization(self, normalization: Mapping[str, Mapping[str, Any]]) -> None:
         """Set the preprocessing of every modality.
@@ -155,6 +164,27 @@ class MultiModalDataModule(NonGeoDataModule):
             for m in self.modalities
         }
 
+    def require_normalization(self) -> dict[str, SensorNormalization]:
+        """The statistics, estimated from the training split first if still unknown.
+
+        Returns:
+            Statistics per modality.
+
+        Raises:
+            ValueError: If they are unknown and the training split cannot be read.
+        """
+        if not self.normalization:
+            try:
+                self.estimate_normalization()
+            except (OSError, ValueError) as err:
+                msg = (
+                    'normalisation statistics are unknown (no data.init_args.'
+                    'normalization, no checkpoint) and the training split cannot '
+                    f'be read to estimate them: {err}'
+                )
+                raise ValueError(msg) from err
+        return self.normalization
+
     def estimate_normalization(
         self, samples: int | None = None, pixels_per_sample: int = 1024
     ) -> None:
@@ -168,7 +198,10 @@ class MultiModalDataModule(NonGeoDataModule):
             samples: Number of training samples; None takes ``stats_samples``, 0 all.
             pixels_per_sample: Pixels drawn from each sample.
         """
-        dataset = self.dataset_class(split='train', **self.kwargs)  # type: ignore[call-arg]
+        dataset = self.train_dataset or self.dataset_class(
+            split='train',  # type: ignore[call-arg]
+            **self.kwargs,
+        )
         n = len(dataset)  # type: ignore[arg-type]
         wanted = self.stats_samples if samples is None else samples
         count = n if wanted <= 0 else min(n, wanted)
@@ -201,13 +234,11 @@ class MultiModalDataModule(NonGeoDataModule):
         }
 
     def setup(self, stage: str) -> None:
-        """Set up datasets, estimating normalisation statistics if none were given.
+        """Set up the stage's datasets (statistics are estimated later, if needed).
 
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
-        if not self.normalization:
-            self.estimate_normalization()
         super().setup(stage)
         if self.cache_dir is not None:
             for split in ('train', 'val', 'test'):
@@ -287,6 +318,8 @@ class MultiModalDataModule(NonGeoDataModule):
     def normalize(self, batch: Sample) -> Sample:
         """Preprocess every ``image_<modality>`` of a batch with its own statistics.
 
+        Estimates the statistics first if they are still unknown.
+
         Args:
             batch: Batch on any device.
 
@@ -296,17 +329,14 @@ class MultiModalDataModule(NonGeoDataModule):
         Raises:
             ValueError: If an image's band count differs from its statistics'.
         """
-        for m, norm in self.normalization.items():
-            key = f'image_{m}'
-            if key in batch:
-                try:
-                    batch[key] = norm(batch[key])
-                except ValueError as err:
-                    raise ValueError(f'{key}: {err}') from err
-        return batch
+        self.require_normalization()
+        return self.normalizer(batch)
 
     def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
-        """Normalise, then (when training) augment the batch on its device.
+        """Normalise, and augment when training, through torchgeo's stage hooks.
+
+        Unpaired training batches (``{modality: {image_m, label_m}}`` from the
+        CombinedLoader) are flattened to ``image_<m>`` and ``label_<m>`` keys first.
 
         Args:
             batch: A batch of data that needs to be altered or augmented.
@@ -315,28 +345,25 @@ class MultiModalDataModule(NonGeoDataModule):
         Returns:
             A batch of data.
         """
-        if all(m in batch and isinstance(batch[m], dict) for m in self.modalities):
-            # Unpaired: {modality: {image_m, label_m}} from the CombinedLoader.
+        if all(isinstance(batch.get(m), dict) for m in self.modalities):
             batch = {k: v for m in self.modalities for k, v in batch[m].items()}
-        batch = self.normalize(batch)
-        if self.trainer is not None and self.trainer.training and self.train_aug:
-            if self.paired:
-                batch = self.train_aug(batch)
-            else:
-                for m in self.modalities:
-                    key = f'image_{m}'
-                    batch[key] = self.train_aug({key: batch[key]})[key]
-        return batch
+        if self.trainer is not None:
+            self.require_normalization()
+        return super().on_after_batch_transfer(batch, dataloader_idx)
 
     def state_dict(self) -> dict[str, Any]:
         """Normalisation of every modality, saved into checkpoints.
+
+        A checkpoint without statistics would be useless to export or test, so they
+        are estimated first if still unknown.
 
         Returns:
             :meth:`SensorNormalization.to_dict` per modality, the band names per
             modality and the patch size: what prediction needs to preprocess a scene.
         """
+        normalization = self.require_normalization()
         return {
-            'normalization': {m: n.to_dict() for m, n in self.normalization.items()},
+            'normalization': {m: n.to_dict() for m, n in normalization.items()},
             'band_names': self.band_names,
             'patch_size': self.patch_size,
         }

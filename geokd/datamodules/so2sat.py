@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from ..datasets import So2SatMSSAR
 from ..datasets.utils import Invalid
+from ..transforms import Augmentation
 from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
 
@@ -24,7 +25,8 @@ class So2SatMSSARDataModule(MultiModalDataModule):
         normalization: Statistics per modality (``SensorNormalization.to_dict()``,
             as printed by ``geokd stats``); None estimates them at set-up.
         norm_method: 'standard' or 'percentile'.
-        augment: Apply the reference flip/rotation augmentation to training batches.
+        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
+            flips and quarter turns), 'none', or a list of kornia augmentations.
         paired: Batch co-registered pairs; False shuffles each modality on its own.
         stats_samples: Training samples used to estimate statistics (0: all).
         val_fraction: Version 3 only: share of the training file used to validate.
@@ -44,7 +46,7 @@ class So2SatMSSARDataModule(MultiModalDataModule):
         num_workers: int = 0,
         normalization: Mapping[str, Mapping[str, Any]] | None = None,
         norm_method: Method = 'standard',
-        augment: bool = True,
+        augmentation: Augmentation = 'reference',
         paired: bool = True,
         stats_samples: int = 2048,
         val_fraction: float = 0.1,
@@ -62,7 +64,7 @@ class So2SatMSSARDataModule(MultiModalDataModule):
             norm_method=norm_method,
             batch_size=batch_size,
             num_workers=num_workers,
-            augment=augment,
+            augmentation=augmentation,
             stats_samples=stats_samples,
             paired=paired,
             cache_dir=cache_dir,

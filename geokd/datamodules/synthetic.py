@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..datasets import SyntheticMSSAR
+from ..transforms import Augmentation
 from .multimodal import MultiModalDataModule
 
 
@@ -15,7 +16,8 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
         num_workers: Number of workers for parallel data loading.
         normalization: Statistics per modality (``SensorNormalization.to_dict()``);
             None estimates standardisation statistics from the training split.
-        augment: Apply the reference flip/rotation augmentation to training batches.
+        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
+            flips and quarter turns), 'none', or a list of kornia augmentations.
         samples_per_class: Samples per class over train, val and test (70/10/20).
         size: Height and width of a patch in pixels.
         looks: Equivalent number of looks of the SAR speckle (lower is noisier).
@@ -27,7 +29,7 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         normalization: Mapping[str, Mapping[str, Any]] | None = None,
-        augment: bool = True,
+        augmentation: Augmentation = 'reference',
         samples_per_class: int = 100,
         size: int = 64,
         looks: int = 3,
@@ -40,7 +42,7 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
             normalization=normalization,
             batch_size=batch_size,
             num_workers=num_workers,
-            augment=augment,
+            augmentation=augmentation,
             samples_per_class=samples_per_class,
             size=size,
             looks=looks,

@@ -12,6 +12,7 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import Path, Sample
 
+from .plot import PlotMixin
 from .utils import Invalid, check_valid, read_image
 
 #: Class order of geokd (alphabetical, as torchgeo's ``EuroSAT``); the Copernicus-Bench
@@ -30,7 +31,7 @@ CLASSES = (
 )
 
 
-class EuroSATMSSAR(NonGeoDataset):
+class EuroSATMSSAR(PlotMixin, NonGeoDataset):
     """EuroSat-MS-SAR, the DisCoM-KD benchmark: co-located Sentinel-2 and Sentinel-1.
 
     Reads torchgeo's :class:`~torchgeo.datasets.CopernicusBenchEuroSATS2` (13 bands,
@@ -96,6 +97,8 @@ class EuroSATMSSAR(NonGeoDataset):
         self.sar = CopernicusBenchEuroSATS1(
             bands=bands.get('sar'), checksum=checksum, **kwargs
         )
+        #: Band names per modality, in the samples' order.
+        self.bands = {'ms': list(self.ms.bands), 'sar': list(self.sar.bands)}
         self.split = split
         self.invalid = invalid
         self.fill_value = fill_value

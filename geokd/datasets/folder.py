@@ -12,6 +12,7 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Path, Sample
 
+from .plot import PlotMixin
 from .splits import DEFAULT_FRACTIONS, stratified_split
 from .utils import Invalid, check_valid, read_image, relative_stem
 
@@ -19,7 +20,7 @@ from .utils import Invalid, check_valid, read_image, relative_stem
 EXTENSIONS = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 
 
-class PairedFolder(NonGeoDataset):
+class PairedFolder(PlotMixin, NonGeoDataset):
     """Classification samples seen by several sensors, one folder per sensor.
 
     Every modality has its own folder under ``root`` and the same relative file
@@ -94,6 +95,8 @@ class PairedFolder(NonGeoDataset):
         """Initialize a new PairedFolder instance."""
         self.root = os.fspath(root)
         self.folders = dict(folders)
+        #: Files do not name their bands: 3-channel images plot as RGB, others grey.
+        self.bands: dict[str, list[str]] = {}
         self.size = size
         self.channels = dict(channels or {})
         self.invalid = invalid

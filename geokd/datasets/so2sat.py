@@ -9,11 +9,12 @@ import numpy as np
 from torchgeo.datasets import NonGeoDataset, So2Sat
 from torchgeo.datasets.utils import Path, Sample
 
+from .plot import PlotMixin
 from .splits import stratified_split
 from .utils import Invalid, check_valid
 
 
-class So2SatMSSAR(NonGeoDataset):
+class So2SatMSSAR(PlotMixin, NonGeoDataset):
     """So2Sat LCZ42 split into ``image_sar`` (Sentinel-1) and ``image_ms`` (Sentinel-2).
 
     Wraps torchgeo's :class:`~torchgeo.datasets.So2Sat` (HDF5 files, 32x32 patches,
@@ -50,6 +51,8 @@ class So2SatMSSAR(NonGeoDataset):
         'sar': So2Sat.all_s1_band_names,
         'ms': So2Sat.all_s2_band_names,
     }
+    #: So2Sat LCZ42's S1_B5 and S1_B6 are the Lee-filtered VH and VV intensities.
+    plot_aliases: ClassVar[dict[str, str]] = {'S1_B5': 'VH', 'S1_B6': 'VV'}
 
     def __init__(
         self,

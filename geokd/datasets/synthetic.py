@@ -14,6 +14,7 @@ from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
 from .eurosat_ms_sar import CLASSES as EUROSAT_CLASSES
+from .plot import PlotMixin
 
 #: Sentinel-2 bands in EuroSAT's file order (B8A last).
 MS_BANDS = (
@@ -179,7 +180,7 @@ _REFLECTANCE = torch.tensor([_MATERIALS[m][0] for m in _NAMES])  # (E, 13)
 _SIGMA0 = 10 ** (torch.tensor([_MATERIALS[m][1] for m in _NAMES]) / 10)  # (E, 2)
 
 
-class SyntheticMSSAR(NonGeoDataset):
+class SyntheticMSSAR(PlotMixin, NonGeoDataset):
     """SYNTHETIC co-registered Sentinel-2-like / Sentinel-1-like patches.
 
     Each sample is a 64x64 (by default) scene of one of EuroSAT's ten land-cover
@@ -215,6 +216,8 @@ class SyntheticMSSAR(NonGeoDataset):
         'ms': MS_BANDS,
         'sar': SAR_BANDS,
     }
+    #: Band names per modality: always all of them.
+    bands = all_band_names
     split_fractions: ClassVar[dict[str, float]] = {
         'train': 0.7,
         'val': 0.1,

@@ -1,17 +1,23 @@
+import shutil
 from pathlib import Path
 
+import kornia.augmentation as K
 import pytest
 import torch
+import yaml
 from lightning.pytorch import Trainer
 from lightning.pytorch.utilities import CombinedLoader
 
 from geokd.datamodules import (
     EuroSATMSSARDataModule,
+    MultiModalDataModule,
     PairedFolderDataModule,
     So2SatMSSARDataModule,
 )
 from geokd.datasets import PackedDataset
+from geokd.main import build_cli
 from geokd.tasks import DisCoMKDTask
+from geokd.transforms import SensorNormalization
 
 DATA = Path(__file__).parents[1] / 'data'
 
@@ -58,6 +64,7 @@ def test_paired_batches() -> None:
 def test_unpaired_shuffles_each_modality_on_its_own() -> None:
     dm = _eurosat(paired=False)
     dm.trainer = Trainer(logger=False, enable_checkpointing=False)
+    dm.trainer.training = True
     dm.setup('fit')
     loader = dm.train_dataloader()
     assert isinstance(loader, CombinedLoader)
@@ -75,9 +82,13 @@ def test_unpaired_shuffles_each_modality_on_its_own() -> None:
     assert set(next(iter(dm.val_dataloader()))) == {'image_ms', 'image_sar', 'label'}
 
 
+def _identity(bands: int) -> SensorNormalization:
+    return SensorNormalization(shift=[0.0] * bands, scale=[1.0] * bands)
+
+
 def test_unpaired_augmentation_is_independent_per_modality() -> None:
     dm = _eurosat(paired=False)
-    dm.normalization = {}
+    dm.normalization = {'ms': _identity(13), 'sar': _identity(2)}
     dm.trainer = Trainer(logger=False, enable_checkpointing=False)
     dm.trainer.training = True
     n = 32
@@ -93,8 +104,7 @@ def test_unpaired_augmentation_is_independent_per_modality() -> None:
         torch.equal(out['image_ms'][i, 0], out['image_sar'][i, 0]) for i in range(n)
     )
     assert same < n
-    # Paired mode moves both sensors together.
-    dm.paired = True
+    # Paired batches move both sensors together.
     paired = {
         'image_ms': marker.repeat(1, 13, 1, 1),
         'image_sar': marker.repeat(1, 2, 1, 1),
@@ -104,6 +114,76 @@ def test_unpaired_augmentation_is_independent_per_modality() -> None:
         assert torch.equal(out['image_ms'][i, 0], out['image_sar'][i, 0])
     # ... and does move them.
     assert any(not torch.equal(out['image_ms'][i, 0], marker[i, 0]) for i in range(n))
+
+
+def test_stage_hooks_as_in_torchgeo() -> None:
+    dm = _eurosat(augmentation='none')
+    dm.normalization = {'ms': _identity(13), 'sar': _identity(2)}
+    assert dm.aug is dm.normalizer
+    assert dm.train_aug is None
+    dm.trainer = Trainer(logger=False, enable_checkpointing=False)
+    batch = {
+        'image_ms': torch.full((2, 13, 4, 4), 3.0),
+        'image_sar': torch.full((2, 2, 4, 4), 3.0),
+        'label': torch.arange(2),
+    }
+    # Without train_aug, training falls back to `aug`: normalisation only.
+    dm.trainer.training = True
+    out = dm.on_after_batch_transfer(dict(batch), 0)
+    torch.testing.assert_close(out['image_ms'], batch['image_ms'])
+    # A stage's own hook replaces `aug`.
+    dm.trainer.validating = True
+    dm.val_aug = lambda b: {**b, 'seen': torch.tensor(True)}
+    assert 'seen' in dm.on_after_batch_transfer(dict(batch), 0)
+    dm.trainer.testing = True
+    assert 'seen' not in dm.on_after_batch_transfer(dict(batch), 0)
+
+
+def test_augmentation_from_a_config() -> None:
+    config = {
+        'model': {
+            'class_path': 'geokd.tasks.DisCoMKDTask',
+            'init_args': {
+                'in_channels': {'ms': 13, 'sar': 2},
+                'num_classes': 10,
+                'backbone': 'test_resnet',
+            },
+        },
+        'data': {
+            'class_path': 'geokd.datamodules.EuroSATMSSARDataModule',
+            'init_args': {
+                'root': str(DATA / 'eurosat_ms_sar'),
+                'augmentation': [
+                    {
+                        'class_path': 'kornia.augmentation.RandomHorizontalFlip',
+                        'init_args': {'p': 1.0},
+                    }
+                ],
+            },
+        },
+    }
+    args = ['--config', yaml.safe_dump(config), '--trainer.logger', 'false']
+    dm = build_cli(args, run=False).datamodule
+    [flip] = dm.train_aug[1].augment
+    assert isinstance(flip, K.RandomHorizontalFlip)
+    assert flip.p == 1.0
+    dm.normalization = {'ms': _identity(13), 'sar': _identity(2)}
+    dm.trainer = Trainer(logger=False, enable_checkpointing=False)
+    dm.trainer.training = True
+    image = torch.arange(16.0).reshape(1, 1, 4, 4)
+    batch = {
+        'image_ms': image.repeat(1, 13, 1, 1),
+        'image_sar': image.repeat(1, 2, 1, 1),
+        'label': torch.tensor([0]),
+    }
+    out = dm.on_after_batch_transfer(batch, 0)
+    torch.testing.assert_close(out['image_sar'][0, 1], image[0, 0].flip(-1))
+    # The presets, on the command line.
+    for preset, kind in (('none', type(None)), ('reference', torch.nn.Sequential)):
+        dm = build_cli(
+            [*args, '--data.init_args.augmentation', preset], run=False
+        ).datamodule
+        assert isinstance(dm.train_aug, kind)
 
 
 def test_unpaired_fit_runs_with_discomkd(tmp_path: Path) -> None:
@@ -136,7 +216,7 @@ def test_so2sat_datamodule() -> None:
     dm = So2SatMSSARDataModule(root=str(DATA / 'so2sat'), batch_size=4)
     dm.setup('fit')
     assert dm.band_names['sar'][0] == 'S1_B1'
-    assert dm.normalization['ms'].num_bands == 10
+    assert dm.require_normalization()['ms'].num_bands == 10
     batch = next(iter(dm.train_dataloader()))
     assert batch['image_sar'].shape == (4, 8, 8, 8)
 
@@ -176,8 +256,9 @@ def test_folder_datamodule_rejects_nan_before_the_model(tmp_path: Path) -> None:
     dm = PairedFolderDataModule(
         root=str(tmp_path), folders={'a': 'a', 'b': 'b'}, fractions=(1, 0, 0)
     )
+    dm.setup('fit')
     with pytest.raises(ValueError, match=r'c/2.tif: 1 NaN'):
-        dm.setup('fit')
+        dm.require_normalization()
 
 
 def test_statistics_from_images_of_different_sizes() -> None:
@@ -192,3 +273,49 @@ def test_statistics_from_images_of_different_sizes() -> None:
     depth = dm.normalization['depth']
     assert depth.shift[0] < 1100
     assert depth.shift[0] + depth.scale[0] > 3100
+
+
+def test_testing_from_a_checkpoint_reads_no_training_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / 'data'
+    shutil.copytree(
+        DATA / 'eurosat_ms_sar', root, ignore=shutil.ignore_patterns('*.zip', '*.py')
+    )
+    dm = EuroSATMSSARDataModule(root=str(root), batch_size=4)
+    task = DisCoMKDTask({'ms': 13, 'sar': 2}, 10, backbone='test_resnet')
+    options = {
+        'logger': False,
+        'enable_checkpointing': False,
+        'enable_progress_bar': False,
+        'enable_model_summary': False,
+        'default_root_dir': tmp_path,
+    }
+    trainer = Trainer(
+        max_epochs=1, limit_train_batches=1, limit_val_batches=1, **options
+    )
+    trainer.fit(task, dm)
+    ckpt = tmp_path / 'last.ckpt'
+    trainer.save_checkpoint(ckpt)
+    # The training split disappears, and estimating would fail the test.
+    for half in ('eurosat_s1', 'eurosat_s2'):
+        listing = root / half / 'eurosat-train.txt'
+        for name in listing.read_text().split():
+            image = name.replace('.jpg', '.tif')
+            (root / half / 'all_imgs' / image.split('_')[0] / image).unlink()
+        listing.unlink()
+
+    def estimate(*args: object, **kwargs: object) -> None:
+        raise AssertionError('statistics estimated')
+
+    monkeypatch.setattr(MultiModalDataModule, 'estimate_normalization', estimate)
+    fresh = EuroSATMSSARDataModule(root=str(root), batch_size=4)
+    [metrics] = Trainer(**options).test(task, fresh, ckpt_path=ckpt, verbose=False)
+    assert 'test_f1_sar' in metrics
+    assert fresh.normalization == dm.normalization
+    monkeypatch.undo()
+    # Without a checkpoint nor statistics, the error says what is missing.
+    with pytest.raises(ValueError, match='normalisation statistics are unknown'):
+        Trainer(**options).test(
+            task, EuroSATMSSARDataModule(root=str(root)), verbose=False
+        )

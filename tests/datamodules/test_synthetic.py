@@ -1,7 +1,7 @@
 import torch
 from lightning.pytorch import Trainer
 
-from geokd.datamodules import SyntheticMSSARDataModule, reference_augmentation
+from geokd.datamodules import SyntheticMSSARDataModule
 
 
 def _datamodule(**kwargs: object) -> SyntheticMSSARDataModule:
@@ -10,15 +10,16 @@ def _datamodule(**kwargs: object) -> SyntheticMSSARDataModule:
     )  # type: ignore[arg-type]
 
 
-def test_statistics_estimated_from_train_and_applied() -> None:
+def test_statistics_estimated_from_train_when_first_needed() -> None:
     dm = _datamodule()
     dm.setup('fit')
-    assert dm.normalization['ms'].num_bands == 13
-    assert dm.normalization['sar'].num_bands == 2
-    assert dm.band_names['sar'] == ['VV', 'VH']
+    assert dm.normalization == {}
     assert dm.patch_size == 16
     batch = next(iter(dm.train_dataloader()))
     out = dm.normalize({k: v.clone() for k, v in batch.items()})
+    assert dm.normalization['ms'].num_bands == 13
+    assert dm.normalization['sar'].num_bands == 2
+    assert dm.band_names['sar'] == ['VV', 'VH']
     for m in ('ms', 'sar'):
         x = out[f'image_{m}']
         assert x.mean().abs() < 0.5
@@ -47,32 +48,10 @@ def test_given_statistics_are_used() -> None:
     torch.testing.assert_close(out['image_sar'][0, :, 0, 0], torch.tensor([0.0, 3.5]))
 
 
-def test_augmentation_is_paired() -> None:
-    # A marker at the same spot of both sensors stays at the same spot in both.
-    torch.manual_seed(0)
-    aug = reference_augmentation(p=1.0)
-    n = 16
-    ms = torch.zeros(n, 13, 8, 8)
-    sar = torch.zeros(n, 2, 8, 8)
-    ms[:, :, 1, 2] = 1.0
-    sar[:, :, 1, 2] = 1.0
-    out = aug({'image_ms': ms, 'image_sar': sar, 'label': torch.arange(n)})
-    moved = 0
-    for i in range(n):
-        spot_ms = (out['image_ms'][i, 0] > 0.5).nonzero().tolist()
-        spot_sar = (out['image_sar'][i, 1] > 0.5).nonzero().tolist()
-        assert len(spot_ms) == 1
-        assert spot_ms == spot_sar
-        moved += spot_ms != [[1, 2]]
-    assert moved > 0
-    assert torch.equal(out['label'], torch.arange(n))
-
-
-def test_train_batches_augmented_only_when_training() -> None:
-    dm = _datamodule(augment=False)
-    assert dm.train_aug is None
+def test_validation_batches_are_normalised_not_augmented() -> None:
     dm = _datamodule()
     dm.trainer = Trainer(logger=False, enable_checkpointing=False)
+    dm.trainer.validating = True
     dm.setup('fit')
     batch = next(iter(dm.val_dataloader()))
     out = dm.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)

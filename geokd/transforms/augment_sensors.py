@@ -1,0 +1,78 @@
+"""Augment multi-sensor batches: jointly when paired, independently when unpaired."""
+
+from collections.abc import Sequence
+from typing import Literal
+
+import kornia.augmentation as K
+from torch import nn
+from torchgeo.datasets.utils import Sample
+
+from .flip_rotate import RandomFlipRotate90
+
+#: What a DataModule's ``augmentation`` argument takes: a preset name, or kornia
+#: augmentations (in a YAML config: a list of ``class_path``/``init_args``).
+Augmentation = Literal['reference', 'none'] | Sequence[nn.Module]
+
+
+class AugmentSensors(nn.Module):
+    """Kornia augmentations applied to every ``image_<modality>`` of a batch.
+
+    A paired batch (one ``label`` for all sensors) is augmented with the same random
+    parameters for every sensor, so co-registered images stay co-registered. An
+    unpaired batch (``label_<modality>`` keys, samples that do not correspond) is
+    augmented independently per modality. Keys other than images pass through.
+
+    Args:
+        augmentations: Kornia augmentations, applied in order.
+    """
+
+    def __init__(self, augmentations: Sequence[nn.Module]) -> None:
+        """Initialize a new AugmentSensors instance."""
+        super().__init__()
+        self.augment = K.AugmentationSequential(
+            *augmentations, data_keys=None, keepdim=True
+        )
+
+    def forward(self, batch: Sample) -> Sample:
+        """Augment the images of a batch.
+
+        Args:
+            batch: ``image_<modality>`` tensors ``(B, C, H, W)`` and other keys.
+
+        Returns:
+            A new dict with augmented images.
+        """
+        images = {k: v for k, v in batch.items() if k.startswith('image_')}
+        if any(k.startswith('label_') for k in batch):
+            augmented = {k: self.augment({k: v})[k] for k, v in images.items()}
+        else:
+            augmented = self.augment(images)
+        return {**batch, **augmented}
+
+
+def build_augmentation(augmentation: Augmentation) -> AugmentSensors | None:
+    """Resolve a DataModule's ``augmentation`` argument.
+
+    Args:
+        augmentation: 'reference' (:class:`RandomFlipRotate90` with the DisCoM-KD
+            reference's probabilities), 'none', or kornia augmentations.
+
+    Returns:
+        The augmentation, or None for no augmentation.
+
+    Raises:
+        ValueError: On an unknown preset name.
+    """
+    if isinstance(augmentation, str):
+        if augmentation == 'none':
+            return None
+        if augmentation == 'reference':
+            return AugmentSensors([RandomFlipRotate90()])
+        msg = (
+            "augmentation must be 'reference', 'none' or a list of kornia "
+            f'augmentations, got {augmentation!r}'
+        )
+        raise ValueError(msg)
+    if not augmentation:
+        return None
+    return AugmentSensors(augmentation)
