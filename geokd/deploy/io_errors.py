@@ -130,6 +130,10 @@ def _free_bytes(path: Path) -> float:
 def writing(path: Path) -> Iterator[None]:
     """Report a failure to write ``path`` as one line naming it.
 
+    A write that raises, and one after which libtiff printed an error (it does not
+    always make GDAL fail: a file whose directory could not be written may be left
+    behind without an exception), both fail.
+
     Args:
         path: The file written.
 
@@ -145,8 +149,16 @@ def writing(path: Path) -> Iterator[None]:
             yield
         except FAILURES as err:
             why = reason(err, captured.text() if captured else '', path.parent)
-            msg = f'{path}: cannot write ({why}); {_advice(why)}'
-            raise PredictError(msg) from err
+            raise PredictError(f'{path}: cannot write ({why}); {_advice(why)}') from err
+        printed = captured.text() if captured else ''
+        if any(_is_error(line) for line in printed.splitlines()):
+            why = reason(OSError(), printed, path.parent)
+            raise PredictError(f'{path}: cannot write ({why}); {_advice(why)}')
+
+
+def _is_error(line: str) -> bool:
+    """Whether a line libtiff printed is an error (its warnings say 'Warning')."""
+    return bool(line.strip()) and 'warning' not in line.lower()
 
 
 def _advice(why: str) -> str:

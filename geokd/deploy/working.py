@@ -115,6 +115,8 @@ class WorkingRasters:
                 else:
                     for i, n in enumerate(names):
                         dst.set_band_description(i + 1, n)
+            with writing(path), rasterio.open(path):  # a full disk may leave it broken
+                pass
 
     def write_window(
         self, w: GridWindow, classes: np.ndarray, confidence: np.ndarray, probs: Tensor

@@ -208,8 +208,18 @@ def write_polygons(
         geometry=[shape(g) for g in geoms],
         crs=crs,
     )
-    write_atomic(path, lambda tmp: frame.to_file(tmp, driver='GPKG', layer='classes'))
+    write_atomic(path, lambda tmp: _to_gpkg(frame, tmp))
     return len(frame)
+
+
+def _to_gpkg(frame: Any, path: Path) -> None:
+    """Write a GeoDataFrame as a GeoPackage; failures are OSErrors."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        frame.to_file(path, driver='GPKG', layer='classes')
+    except (DataSourceError, DataLayerError) as err:  # e.g. a full disk
+        raise OSError(str(err).splitlines()[0]) from err
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
