@@ -126,8 +126,14 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         '--polygons', action='store_true', help='also write polygons (GeoPackage)'
     )
-    g.add_argument('--resume', action='store_true', help='continue an interrupted run')
-    g.add_argument('--overwrite', action='store_true', help='replace finished outputs')
+    g.add_argument(
+        '--resume', action='store_true',
+        help='continue an interrupted run of the same scene, model and options',
+    )  # fmt: skip
+    g.add_argument(
+        '--overwrite', action='store_true',
+        help='replace existing outputs (only once the new ones are complete)',
+    )  # fmt: skip
     g.add_argument(
         '-q', '--quiet', action='store_true', help='no progress bar or messages'
     )
