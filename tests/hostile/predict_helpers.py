@@ -18,13 +18,14 @@ import resource
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+import torch
 
 import geokd.deploy.predict  # noqa: F401 (the fork server imports torch once)
 from geokd.deploy import OutputPaths
@@ -52,6 +53,17 @@ def _exit_code(err: SystemExit) -> tuple[int, str]:
     return 1, f'{err.code}\n'
 
 
+def run_main(argv: Iterable[object]) -> int:
+    """Run ``geokd predict ARGV`` here, returning its exit status."""
+    try:
+        main(['predict', *map(str, argv)])
+    except SystemExit as err:
+        code, extra = _exit_code(err)
+        sys.stderr.write(extra)
+        return code
+    return 0
+
+
 def predict(argv: Iterable[object], capsys: Any) -> Result:
     """Run ``geokd predict ARGV`` in this process.
 
@@ -63,13 +75,9 @@ def predict(argv: Iterable[object], capsys: Any) -> Result:
         The exit status and what was printed.
     """
     capsys.readouterr()
-    code, extra = 0, ''
-    try:
-        main(['predict', *map(str, argv)])
-    except SystemExit as err:
-        code, extra = _exit_code(err)
-    out, err_text = capsys.readouterr()
-    return Result(code, out, err_text + extra)
+    code = run_main(argv)
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
 
 
 def assert_error(result: Result, code: int, *fragments: str) -> str:
@@ -220,18 +228,14 @@ def _child(
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    torch.set_num_threads(1)  # as the other runs of the tests (results depend on it)
     if file_size_limit is not None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a kill
         hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, hard))
     if hook is not None:
         _install(hook, ready, release)
-    code = 0
-    try:
-        main(['predict', *argv])
-    except SystemExit as err:
-        code, extra = _exit_code(err)
-        sys.stderr.write(extra)
+    code = run_main(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -327,6 +331,7 @@ def _disk_full_body(
     scene: str, disk: str, copy_to: str, ballast: int, log: str
 ) -> None:
     """Child body: on a 1 MiB disk left with little space, predict, free, resume."""
+    torch.set_num_threads(1)  # as the other runs of the tests (results depend on it)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -358,12 +363,8 @@ def _run_in_child(argv: list[str]) -> dict[str, Any]:
     saved = os.dup(2)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 2)
-    code = 0
     try:
-        main(['predict', *argv])
-    except SystemExit as err:
-        code, extra = _exit_code(err)
-        sys.stderr.write(extra)
+        code = run_main(argv)
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
@@ -395,15 +396,3 @@ def disk_full_run(scene: Path, work: Path, ballast: int) -> tuple[dict[str, Any]
     report = work / 'report.json'
     assert report.exists(), (work / 'child.log').read_text()
     return json.loads(report.read_text()), work / 'copied'
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
