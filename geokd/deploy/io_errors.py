@@ -66,11 +66,11 @@ def captured_stderr() -> Iterator[CapturedStderr | None]:
     """
     try:
         captured = CapturedStderr()
+        saved = os.dup(2)
     except OSError:
         yield None
         return
     sys.stderr.flush()
-    saved = os.dup(2)
     os.dup2(captured.file.fileno(), 2)
     failed = True
     try:

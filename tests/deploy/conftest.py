@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -57,34 +56,30 @@ def ms_model() -> SingleSensorClassifier:
 WriteScene = Callable[..., Path]
 
 
-def write_raster(
-    path: Path,
-    data: np.ndarray,
-    crs: str | None = 'EPSG:32631',
-    transform: Affine = TRANSFORM,
-    nodata: float | None = float('nan'),
-    descriptions: tuple[str, ...] | None = None,
-) -> Path:
-    """Write an array ``(bands, height, width)`` as a tiled GeoTIFF."""
-    profile = {
-        'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],
-        'width': data.shape[2], 'dtype': data.dtype.name, 'crs': crs,
-        'transform': transform, 'nodata': nodata, 'tiled': True,
-        'blockxsize': 16, 'blockysize': 16,
-    }  # fmt: skip
-    with rasterio.open(path, 'w', **profile) as dst:
-        dst.write(data)
-        if descriptions:
-            dst.descriptions = descriptions
-    return path
-
-
 @pytest.fixture
 def write_scene(tmp_path: Path) -> WriteScene:
-    """Write an array as a tiled GeoTIFF in ``tmp_path`` (EPSG:32631 by default)."""
+    """Write an array as a tiled GeoTIFF (EPSG:32631 by default)."""
 
-    def write(data: np.ndarray, name: str = 'scene.tif', **kwargs: Any) -> Path:
-        return write_raster(tmp_path / name, data, **kwargs)
+    def write(
+        data: np.ndarray,
+        name: str = 'scene.tif',
+        crs: str | None = 'EPSG:32631',
+        transform: Affine = TRANSFORM,
+        nodata: float | None = float('nan'),
+        descriptions: tuple[str, ...] | None = None,
+    ) -> Path:
+        path = tmp_path / name
+        profile = {
+            'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],
+            'width': data.shape[2], 'dtype': data.dtype.name, 'crs': crs,
+            'transform': transform, 'nodata': nodata, 'tiled': True,
+            'blockxsize': 16, 'blockysize': 16,
+        }  # fmt: skip
+        with rasterio.open(path, 'w', **profile) as dst:
+            dst.write(data)
+            if descriptions:
+                dst.descriptions = descriptions
+        return path
 
     return write
 

@@ -19,7 +19,7 @@ from geokd.datasets.synthetic_scene import write_synthetic_scene
 from geokd.deploy import ModelMetadata, OutputPaths, export_model
 from geokd.deploy.working import WorkingRasters
 from geokd.models import ClassifierSpec
-from tests.deploy.conftest import sar_pixels, tiny_classifier, write_raster
+from tests.deploy.conftest import sar_pixels, tiny_classifier
 from tests.deploy.test_predict import _interrupt_after_first_window
 
 from .predict_helpers import (
@@ -32,6 +32,7 @@ from .predict_helpers import (
     predict,
     snapshot,
     start_child,
+    write_raster,
 )
 
 Run = Callable[..., Result]
