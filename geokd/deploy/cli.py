@@ -8,13 +8,18 @@ import argparse
 import glob
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from .export import SingleSensorClassifier
     from .options import PredictOptions
+
+
+#: Largest ``--synthetic-size``: a float32 SAR scene of 16384 x 16384 pixels is 2 GiB.
+MAX_SYNTHETIC = 16384
 
 
 def _scenes(patterns: Sequence[str]) -> list[Path]:
@@ -26,12 +31,13 @@ def _scenes(patterns: Sequence[str]) -> list[Path]:
     return scenes
 
 
-def _prefix(output: str, scene: Path, several: bool) -> Path:
-    """Output prefix of a scene: ``output/<stem>`` for a directory, else ``output``."""
-    out = Path(output)
-    if several or output.endswith(('/', '\\')) or out.is_dir():
-        return out / scene.stem
-    return out
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error on one line and exit with status 2."""
+        print(f'{self.prog}: error: {message} (see --help)', file=sys.stderr)
+        sys.exit(2)
 
 
 def predict_parser() -> argparse.ArgumentParser:
@@ -40,7 +46,7 @@ def predict_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog='geokd predict',
         description=(
             'Classify whole GeoTIFF scenes with a single-sensor classifier distilled by '
@@ -120,8 +126,14 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         '--polygons', action='store_true', help='also write polygons (GeoPackage)'
     )
-    g.add_argument('--resume', action='store_true', help='continue an interrupted run')
-    g.add_argument('--overwrite', action='store_true', help='replace finished outputs')
+    g.add_argument(
+        '--resume', action='store_true',
+        help='continue an interrupted run of the same scene, model and options',
+    )  # fmt: skip
+    g.add_argument(
+        '--overwrite', action='store_true',
+        help='replace existing outputs (only once the new ones are complete)',
+    )  # fmt: skip
     g.add_argument(
         '-q', '--quiet', action='store_true', help='no progress bar or messages'
     )
@@ -167,34 +179,124 @@ def options_from(args: argparse.Namespace) -> 'PredictOptions':
 def run(args: argparse.Namespace) -> None:
     """Load the model and classify every scene, reporting each; exit 1 if any failed.
 
+    Arguments are checked first (exit 2), then the scenes' output prefixes (which
+    must be distinct and replace no input), before the model is loaded; every prefix
+    is locked before the first scene is classified.
+
     Args:
         args: Arguments of :func:`predict_parser`.
     """
+    from .options import OptionError, PredictError
+    from .prefixes import output_prefixes, unique_scenes
+
+    try:
+        options = options_from(args)
+        options.check()
+        _check_synthetic_size(args.synthetic_size)
+    except OptionError as err:
+        _fail(err, 2)
+    scenes = _scenes(args.scenes)
+    if args.synthetic_scene:
+        scenes.append(Path(args.synthetic_scene))
+    if not scenes:
+        _fail('no scene given', 2)
+    try:
+        prefixes = output_prefixes(args.output, unique_scenes(scenes))
+    except PredictError as err:
+        _fail(err)
+    classifier = _load_model(args)
+    try:
+        with _locked_outputs(args, classifier, prefixes, options):
+            failed = _classify(args, classifier, prefixes, options)
+    except PredictError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _fail('interrupted; run the same command with --resume to continue', 130)
+    if failed:
+        sys.exit(1)
+
+
+def _fail(message: object, code: int = 1) -> NoReturn:
+    """Print one error line and exit."""
+    print(f'geokd predict: error: {message}', file=sys.stderr)
+    sys.exit(code)
+
+
+def _check_synthetic_size(size: int) -> None:
+    """Refuse a ``--synthetic-size`` out of range."""
+    from .options import OptionError
+
+    if not 1 <= size <= MAX_SYNTHETIC:
+        msg = f'--synthetic-size {size}: must be an integer in [1, {MAX_SYNTHETIC}]'
+        raise OptionError(msg)
+
+
+def _load_model(args: argparse.Namespace) -> 'SingleSensorClassifier':
+    """The classifier of ``--model`` (or the newest export of ``--modality``)."""
     from .export import ModelLoadError, load_classifier
 
     model = args.model or _default_model(args.modality)
     try:
-        classifier = load_classifier(model, args.modality, args.patch_size)
+        return load_classifier(model, args.modality, args.patch_size)
     except ModelLoadError as err:
-        sys.exit(f'geokd predict: error: {err}')
-    scenes = _scenes(args.scenes)
+        _fail(err)
+
+
+@contextmanager
+def _locked_outputs(
+    args: argparse.Namespace,
+    classifier: 'SingleSensorClassifier',
+    prefixes: dict[Path, Path],
+    options: 'PredictOptions',
+) -> Iterator[None]:
+    """Check every prefix's outputs and lock it, before any scene is classified.
+
+    Raises:
+        PredictError: If an output would replace an input, the device is missing,
+            an output directory is unusable, another run holds a prefix, or outputs
+            exist that may not be replaced.
+    """
+    from ..datasets.synthetic_scene import truth_path
+    from .engine import resolve_device
+    from .locks import PrefixLock
+    from .outputs import OutputPaths, check_not_inputs, prepare_output_dir
+    from .run_state import check_existing
+
+    inputs = [*prefixes]
+    if args.synthetic_scene:
+        inputs.append(truth_path(args.synthetic_scene))
+    if args.model:
+        inputs.append(Path(args.model))
+    for prefix in prefixes.values():
+        check_not_inputs(OutputPaths(prefix), inputs)
+    resolve_device(options.device)
+    with ExitStack() as stack:
+        for prefix in prefixes.values():
+            paths = OutputPaths(prefix)
+            prepare_output_dir(paths)
+            stack.enter_context(PrefixLock(paths.lock, str(prefix)))
+            check_existing(paths, options)
+        yield
+
+
+def _classify(
+    args: argparse.Namespace,
+    classifier: 'SingleSensorClassifier',
+    prefixes: dict[Path, Path],
+    options: 'PredictOptions',
+) -> int:
+    """Classify every scene (writing the synthetic one first); returns the failures."""
     truths = {}
     if args.synthetic_scene:
         scene, truths[scene] = _synthetic_scene(args, classifier)
-        scenes.append(scene)
-    if not scenes:
-        sys.exit('geokd predict: error: no scene given')
-    options = options_from(args)
     failed = 0
-    for scene in scenes:
-        prefix = _prefix(args.output, scene, len(scenes) > 1)
+    for scene, prefix in prefixes.items():
         summary = _predict_one(classifier, scene, prefix, options)
         if summary is None:
             failed += 1
         elif not args.quiet:
             _report(scene, summary, truths.get(scene))
-    if failed:
-        sys.exit(1)
+    return failed
 
 
 def _default_model(modality: str | None) -> Path:
@@ -217,17 +319,31 @@ def _default_model(modality: str | None) -> Path:
 def _synthetic_scene(
     args: argparse.Namespace, classifier: 'SingleSensorClassifier'
 ) -> tuple[Path, Path]:
-    """Write the SYNTHETIC scene of ``--synthetic-scene``; returns it and its truth."""
+    """Write the SYNTHETIC scene of ``--synthetic-scene``; returns it and its truth.
+
+    Raises:
+        PredictError: If the path holds a file that is not a synthetic scene geokd
+            wrote, or the scene cannot be written.
+    """
     from ..datasets.synthetic_scene import truth_path, write_synthetic_scene
+    from .options import PredictError
 
     meta = classifier.metadata
-    scene = write_synthetic_scene(
-        args.synthetic_scene, meta.modality, args.synthetic_size,
-        args.synthetic_size, block=meta.patch_size,
-    )  # fmt: skip
+    try:
+        scene = write_synthetic_scene(
+            args.synthetic_scene, meta.modality, args.synthetic_size,
+            args.synthetic_size, block=meta.patch_size,
+        )  # fmt: skip
+    except (ValueError, OSError) as err:
+        raise PredictError(_first_line(err)) from err
     if not args.quiet:
         print(f'SYNTHETIC {meta.modality} scene written to {scene}')
     return scene, truth_path(scene)
+
+
+def _first_line(err: BaseException) -> str:
+    """An exception's message, on one line."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _predict_one(
@@ -243,6 +359,7 @@ def _predict_one(
     """
     from rasterio.errors import NotGeoreferencedWarning
 
+    from .locks import LockedError
     from .options import PredictError
     from .predict import predict_scene
 
@@ -250,8 +367,14 @@ def _predict_one(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             summary = predict_scene(classifier, scene, prefix, options)
+    except LockedError:
+        raise
     except (PredictError, OSError) as err:
-        print(f'geokd predict: error: {err}', file=sys.stderr)
+        print(f'geokd predict: error: {_first_line(err)}', file=sys.stderr)
+        return None
+    except MemoryError:
+        msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
+        print(f'geokd predict: error: {msg}', file=sys.stderr)
         return None
     for w in caught:
         # geokd's own warning says the same, naming the file.
