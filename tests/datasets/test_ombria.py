@@ -169,11 +169,11 @@ def test_failed_download_says_where_to_put_the_data(
 
     monkeypatch.setattr('geokd.datasets.ombria.download_url', partial)
     root = tmp_path / 'ombria'
-    with pytest.raises(FileNotFoundError, match='failed: Network is unreachable'):
+    with pytest.raises(FileNotFoundError, match=r'failed: Network is unreachable'):
         OMBRIA(root, download=True)
     assert not (root / OMBRIA.filename).exists()
     (root / OMBRIA.filename).write_bytes(b'not a zip')
-    with pytest.raises(FileNotFoundError, match='cannot be extracted .* retry'):
+    with pytest.raises(FileNotFoundError, match=r'cannot be extracted .* retry'):
         OMBRIA(root)
 
 
