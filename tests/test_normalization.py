@@ -100,3 +100,16 @@ def test_per_patch_applies_its_shift_and_scale_and_round_trips() -> None:
 def test_dicts_of_earlier_versions_still_load() -> None:
     old = {'method': 'standard', 'shift': [1.0], 'scale': [2.0], 'to_db': False}
     assert SensorNormalization.from_dict(old).to_dict() == old
+
+
+def test_per_patch_leaves_pixels_outside_the_valid_mask_out() -> None:
+    x = torch.tensor([1.0, 3.0, -99.0, 5.0]).reshape(1, 1, 2, 2)  # -99: the nodata
+    valid = x != -99
+    norm = SensorNormalization('per_patch', [0.0], [1.0])
+    out = norm(x, valid)
+    torch.testing.assert_close(
+        out.flatten()[[0, 1, 3]], torch.tensor([-1.0, 0.0, 1.0]) * 1.5**0.5
+    )
+    assert out.flatten()[2].isnan()
+    standard = SensorNormalization(shift=[1.0], scale=[2.0])
+    torch.testing.assert_close(standard(x, valid), standard(x))

@@ -77,11 +77,14 @@ class SensorNormalization:
         """Number of bands the statistics describe."""
         return len(self.shift)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
         """Preprocess a batch.
 
         Args:
             x: Raw values, ``(B, C, H, W)`` with ``C == num_bands``, on any device.
+            valid: Optional boolean mask broadcastable to ``x`` (e.g. ``(B, 1, H, W)``)
+                of the pixels to use: with 'per_patch', the others (a scene's nodata)
+                stay out of each patch's statistics and come out as NaN.
 
         Returns:
             Float tensor of the same shape.
@@ -96,6 +99,8 @@ class SensorNormalization:
         if self.to_db:
             x = 10 * torch.log10(x.clamp_min(1e-10))
         if self.method == 'per_patch':
+            if valid is not None:
+                x = x.masked_fill(~valid, float('nan'))
             x = standardize_patches(x)
         if x.device not in self._tensors:
             self._tensors[x.device] = (
