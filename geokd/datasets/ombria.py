@@ -10,13 +10,13 @@ from typing import ClassVar, Literal
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from PIL import Image
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Path, Sample, download_url, extract_archive
 
 from .plot import plot_sample
 from .splits import stratified_split
+from .utils import read_image
 
 #: Patch classes by flooded fraction: below 5 %, 5 to 50 %, from 50 %.
 CLASSES = ('dry', 'partly flooded', 'flooded')
@@ -265,16 +265,6 @@ class OMBRIA(NonGeoDataset):
                 raise ValueError(msg)
         return tiles
 
-    def _read(self, path: str) -> np.ndarray:
-        """One PNG as ``(C, H, W)`` uint8."""
-        try:
-            with Image.open(path) as img:
-                array = np.asarray(img)
-        except (OSError, ValueError) as err:
-            msg = f'{path}: cannot read image ({err})'
-            raise ValueError(msg) from None
-        return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-
     def _mask(self, tile: str) -> np.ndarray:
         """Boolean flood mask of a tile (the first modality's; both are identical).
 
@@ -282,7 +272,7 @@ class OMBRIA(NonGeoDataset):
             ValueError: If its size is not a multiple of ``patch_size``.
         """
         path = self._path(self.modalities[0], 'mask', tile)
-        mask = self._read(path)[0] > 0
+        mask = read_image(path)[0][0].numpy() > 0
         if mask.shape[0] % self.patch_size or mask.shape[1] % self.patch_size:
             msg = (
                 f'{path}: {mask.shape[0]}x{mask.shape[1]} pixels is not a multiple of '
@@ -304,12 +294,12 @@ class OMBRIA(NonGeoDataset):
         parts = []
         for kind in ('after', 'before') if self.before else ('after',):
             path = self._path(modality, kind, tile)
-            image = self._read(path)
+            image, _ = read_image(path)
             if image.shape[0] != len(BANDS[modality]):
                 msg = f'{path}: {image.shape[0]} channels, expected {len(BANDS[modality])}'
                 raise ValueError(msg)
             parts.append(image[:, rows, cols])
-        return torch.from_numpy(np.concatenate(parts).astype(np.float32))
+        return torch.cat(parts)
 
     def __getitem__(self, index: int) -> Sample:
         """Return one sub-patch.
