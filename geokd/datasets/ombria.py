@@ -220,17 +220,20 @@ class OMBRIA(NonGeoDataset):
                     os.remove(archive)
                 msg = f'{where}; downloading {self.url} failed: {err}'
                 raise FileNotFoundError(msg) from err
-        self._extract(archive, folders, where)
+        self._extract(archive, where)
 
-    def _extract(self, archive: str, folders: Sequence[str], where: str) -> None:
-        """Unpack the repository archive and move its data folders into ``root``."""
+    def _extract(self, archive: str, where: str) -> None:
+        """Unpack the repository archive and move its missing data folders to ``root``."""
         staging = os.path.join(self.root, 'extracted')
         try:
             extract_archive(archive, staging)
         except Exception as err:  # zipfile and OS errors alike
             msg = f'{where}; {archive} cannot be extracted ({err}): delete it and retry'
             raise FileNotFoundError(msg) from err
-        for folder in folders:
+        for sensor in sorted(SENSORS.values()):
+            folder = f'Ombria{sensor}'
+            if os.path.isdir(os.path.join(self.root, folder)):
+                continue
             found = glob.glob(os.path.join(staging, '*', folder))
             if not found:
                 msg = f'{where}; {archive} has no {folder} folder'

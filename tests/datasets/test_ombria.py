@@ -152,11 +152,12 @@ def test_download_extracts_the_repository_archive(
     ds = OMBRIA(root, split='test', download=True)
     assert len(ds) == 3
     assert sorted(os.listdir(root)) == ['OMBRIA-38a4903.zip', 'OmbriaS1', 'OmbriaS2']
-    # An archive already there is extracted without downloading.
-    shutil.rmtree(root / 'OmbriaS1')
+    # An archive already there is extracted without downloading, only what is missing.
     shutil.rmtree(root / 'OmbriaS2')
     monkeypatch.setattr('geokd.datasets.ombria.download_url', None)
     assert len(OMBRIA(root, split='test')) == 3
+    assert not (root / 'OmbriaS1' / 'OmbriaS1').exists()
+    assert sorted(os.listdir(root)) == ['OMBRIA-38a4903.zip', 'OmbriaS1', 'OmbriaS2']
 
 
 def test_failed_download_says_where_to_put_the_data(
