@@ -4,6 +4,9 @@ import pytest
 
 from geokd.loader import load_config
 from geokd.main import main
+from geokd.tasks import SingleModalTask
+
+from .checkpoints import save_checkpoint
 
 ROOT = Path(__file__).parents[1]
 DATA = 'tests/data'
@@ -80,3 +83,35 @@ def test_committed_config_reads_the_conventional_data_folder(
     assert '\n' not in message
     assert FIXTURES[name][1] in message
     assert 'tests/data' not in (ROOT / 'configs' / f'{name}.yaml').read_text()
+
+
+@pytest.mark.parametrize(
+    'method',
+    sorted((ROOT / 'configs' / 'baselines' / 'ombria').glob('*.yaml')),
+    ids=lambda p: p.stem,
+)
+def test_ombria_method_configs_run_on_the_fixture(
+    method: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The methods of configs/benchmark/ombria_cpu.yaml, with its data config.
+    monkeypatch.chdir(ROOT)
+    extra = []
+    if 'kd_' in method.stem:
+        teacher = SingleModalTask('ms', 3, 3, backbone='test_resnet')
+        path = save_checkpoint(tmp_path / 'teacher.ckpt', teacher)
+        extra = ['--model.init_args.teacher_checkpoint', path]
+    main([
+        'fit', '--config', 'configs/baselines/ombria.yaml', '--config', str(method),
+        *FIXTURES['ombria'][0], '--data.init_args.cache_dir', 'null',
+        '--trainer.fast_dev_run', 'true',
+        '--trainer.default_root_dir', str(tmp_path),
+        '--trainer.logger', 'false',
+        '--trainer.enable_progress_bar', 'false',
+        '--model.init_args.backbone', 'test_resnet',
+        '--data.init_args.batch_size', '4',
+        *extra,
+    ])  # fmt: skip
+    assert 'weighted F1' in capsys.readouterr().out
