@@ -16,6 +16,7 @@ def test_stats_writes_the_training_normalization(
     out = tmp_path / 'stats.yaml'
     main([
         'stats', '--config', 'configs/tristar.yaml', '--output', str(out),
+        '--data.init_args.root', 'tests/data/paired_folder/tristar',
         '--data.init_args.norm_method', 'percentile',
         '--data.init_args.num_workers', '0',
     ])  # fmt: skip

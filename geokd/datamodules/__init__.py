@@ -3,12 +3,14 @@
 from .eurosat_ms_sar import EuroSATMSSARDataModule
 from .folder import PairedFolderDataModule
 from .multimodal import MultiModalDataModule
+from .ombria import OMBRIADataModule
 from .so2sat import So2SatMSSARDataModule
 from .synthetic import SyntheticMSSARDataModule
 
 __all__ = [
     'EuroSATMSSARDataModule',
     'MultiModalDataModule',
+    'OMBRIADataModule',
     'PairedFolderDataModule',
     'So2SatMSSARDataModule',
     'SyntheticMSSARDataModule',

@@ -2,6 +2,7 @@
 
 from .eurosat_ms_sar import EuroSATMSSAR
 from .folder import PairedFolder
+from .ombria import OMBRIA
 from .packed import PackedDataset, pack
 from .so2sat import So2SatMSSAR
 from .splits import stratified_split
@@ -9,6 +10,7 @@ from .synthetic import SyntheticMSSAR
 from .synthetic_scene import write_synthetic_scene
 
 __all__ = [
+    'OMBRIA',
     'EuroSATMSSAR',
     'PackedDataset',
     'PairedFolder',

@@ -8,6 +8,7 @@ import torch
 from torchgeo.datasets import (
     CopernicusBenchEuroSATS1,
     CopernicusBenchEuroSATS2,
+    DatasetNotFoundError,
     NonGeoDataset,
 )
 from torchgeo.datasets.utils import Path, Sample
@@ -61,6 +62,8 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
         checksum: Verify the downloads' SHA-256.
 
     Raises:
+        FileNotFoundError: If the data is absent and not (or not successfully)
+            downloaded, saying where to put it.
         ValueError: If a file of one half has no partner in the other (and
             ``drop_unpaired`` is False), or a band name is unknown.
     """
@@ -91,12 +94,26 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
                 msg = f'unknown {m} bands {unknown}; choose from {self.all_band_names}'
                 raise ValueError(msg)
         kwargs = {'root': root, 'split': split, 'download': download}
-        self.ms = CopernicusBenchEuroSATS2(
-            bands=bands.get('ms'), checksum=checksum, **kwargs
+        where = (
+            f'EuroSat-MS-SAR not found under {root}: expected eurosat_s2/ and '
+            "eurosat_s1/ there (torchgeo's CopernicusBenchEuroSATS2 and "
+            'CopernicusBenchEuroSATS1, or their zips)'
         )
-        self.sar = CopernicusBenchEuroSATS1(
-            bands=bands.get('sar'), checksum=checksum, **kwargs
-        )
+        try:
+            self.ms = CopernicusBenchEuroSATS2(
+                bands=bands.get('ms'), checksum=checksum, **kwargs
+            )
+            self.sar = CopernicusBenchEuroSATS1(
+                bands=bands.get('sar'), checksum=checksum, **kwargs
+            )
+        except DatasetNotFoundError:
+            msg = f'{where}; pass download=True to fetch them ({CopernicusBenchEuroSATS2.url})'
+            raise FileNotFoundError(msg) from None
+        except Exception as err:  # urllib, socket, HTTP and checksum errors alike
+            if not download:
+                raise
+            msg = f'{where}; downloading them failed: {err}'
+            raise FileNotFoundError(msg) from err
         #: Band names per modality, in the samples' order.
         self.bands = {'ms': list(self.ms.bands), 'sar': list(self.sar.bands)}
         self.split = split

@@ -72,6 +72,7 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         transforms: Applied to each sample dict.
 
     Raises:
+        FileNotFoundError: If ``root`` does not exist, saying what to put there.
         ValueError: If a folder or the manifest is missing or empty, a file has no
             partner (unless ``drop_unpaired``), or a label is not a known class.
     """
@@ -95,6 +96,13 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         """Initialize a new PairedFolder instance."""
         self.root = os.fspath(root)
         self.folders = dict(folders)
+        if not os.path.isdir(self.root):
+            layout = [f'{f}/' for f in self.folders.values()] + [manifest or '']
+            msg = (
+                f'dataset folder {self.root} does not exist: put the folder of each '
+                f'sensor there ({" ".join(layout).strip()}) or point root at your data'
+            )
+            raise FileNotFoundError(msg)
         #: Files do not name their bands: 3-channel images plot as RGB, others grey.
         self.bands: dict[str, list[str]] = {}
         self.size = size

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 import h5py
 import numpy as np
-from torchgeo.datasets import NonGeoDataset, So2Sat
+from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, So2Sat
 from torchgeo.datasets.utils import Path, Sample
 
 from .plot import PlotMixin
@@ -43,6 +43,7 @@ class So2SatMSSAR(PlotMixin, NonGeoDataset):
         checksum: Verify the files' MD5 (slow on the full files).
 
     Raises:
+        FileNotFoundError: If the split's HDF5 file is absent, saying where to put it.
         ValueError: On a band name of the wrong sensor.
     """
 
@@ -80,13 +81,28 @@ class So2SatMSSAR(PlotMixin, NonGeoDataset):
         official = So2Sat.filenames_by_version[version]
         hold_out = 'validation' not in official and split != 'test'
         file_split = {'train': 'train', 'val': 'validation', 'test': 'test'}[split]
-        self.so2sat = So2Sat(
-            root,
-            version=version,
-            split='train' if hold_out else file_split,  # type: ignore[arg-type]
-            bands=self.bands['sar'] + self.bands['ms'],
-            checksum=checksum,
-        )
+        try:
+            self.so2sat = So2Sat(
+                root,
+                version=version,
+                split='train' if hold_out else file_split,  # type: ignore[arg-type]
+                bands=self.bands['sar'] + self.bands['ms'],
+                checksum=checksum,
+            )
+        except DatasetNotFoundError:
+            expected = ', '.join(So2Sat.filenames_by_version[version].values())
+            source = (
+                'https://dataserv.ub.tum.de/index.php/s/m1483140'
+                if version == '2'
+                else 'https://mediatum.ub.tum.de/1613658'
+            )
+            msg = (
+                f'So2Sat LCZ42 version {version} not found (or failing its checksum) '
+                f'under {root}: expected '
+                f'{expected} there; download them from {source} (torchgeo cannot '
+                'download So2Sat itself)'
+            )
+            raise FileNotFoundError(msg) from None
         self.num_sar = len(self.so2sat.s1_band_names)
         self.split = split
         self.invalid = invalid

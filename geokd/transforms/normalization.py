@@ -3,6 +3,13 @@
 A :class:`SensorNormalization` is plain data (it round-trips through a dict / JSON), so
 the exact preprocessing a model was trained with travels in its checkpoint and its
 exported metadata, and prediction applies it unchanged.
+
+``'per_patch'`` standardises every patch and band by its own mean and standard deviation
+first. The result does not change when a patch's values go through any increasing affine
+map ``a * x + b``, which is how 8-bit products are usually made from physical values: a
+model trained on OMBRIA's Sentinel-1 PNGs (decibels stretched to 0..255 per image) sees the
+same input for a Sentinel-1 scene in decibels. The price is the absolute level: a patch
+that is uniformly dark and one that is uniformly bright look alike.
 """
 
 from collections.abc import Sequence
@@ -13,7 +20,10 @@ import torch
 from kornia.enhance import normalize
 from torch import Tensor
 
-Method = Literal['standard', 'percentile']
+Method = Literal['standard', 'percentile', 'per_patch']
+
+#: Standard deviation below which a patch counts as constant (it then maps to 0).
+PATCH_STD_FLOOR = 1e-6
 
 
 @dataclass
@@ -22,12 +32,16 @@ class SensorNormalization:
 
     ``'standard'`` computes ``(x - mean) / std``; ``'percentile'`` (the DisCoM-KD
     reference for EuroSAT) clips each band to its low..high percentiles of the training
-    data and rescales that range to [0, 1].
+    data and rescales that range to [0, 1]; ``'per_patch'`` standardises each patch and
+    band by its own mean and standard deviation (NaN and inf pixels ignored), then
+    applies ``(x - shift) / scale`` (0 and 1 when estimated), so any per-image gain and
+    offset of the source, such as an 8-bit stretch, cancels out.
 
     Attributes:
-        method: 'standard' or 'percentile'.
-        shift: Per band: the mean, or the low percentile.
-        scale: Per band: the standard deviation, or high minus low percentile.
+        method: 'standard', 'percentile' or 'per_patch'.
+        shift: Per band: the mean, or the low percentile (0 for 'per_patch').
+        scale: Per band: the standard deviation, or high minus low percentile (1 for
+            'per_patch').
         to_db: Convert linear power to decibels (``10 log10``) first, as for SAR
             intensities delivered in linear scale.
     """
@@ -43,8 +57,11 @@ class SensorNormalization:
         Raises:
             ValueError: On an unknown method, mismatched lengths or a zero scale.
         """
-        if self.method not in ('standard', 'percentile'):
-            msg = f"method must be 'standard' or 'percentile', got {self.method!r}"
+        if self.method not in ('standard', 'percentile', 'per_patch'):
+            msg = (
+                "method must be 'standard', 'percentile' or 'per_patch', got "
+                f'{self.method!r}'
+            )
             raise ValueError(msg)
         if len(self.shift) != len(self.scale):
             msg = f'{len(self.shift)} shifts but {len(self.scale)} scales'
@@ -60,11 +77,14 @@ class SensorNormalization:
         """Number of bands the statistics describe."""
         return len(self.shift)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
         """Preprocess a batch.
 
         Args:
             x: Raw values, ``(B, C, H, W)`` with ``C == num_bands``, on any device.
+            valid: Optional boolean mask broadcastable to ``x`` (e.g. ``(B, 1, H, W)``)
+                of the pixels to use: with 'per_patch', the others (a scene's nodata)
+                stay out of each patch's statistics and come out as NaN.
 
         Returns:
             Float tensor of the same shape.
@@ -78,6 +98,10 @@ class SensorNormalization:
         x = x.float()
         if self.to_db:
             x = 10 * torch.log10(x.clamp_min(1e-10))
+        if self.method == 'per_patch':
+            if valid is not None:
+                x = x.masked_fill(~valid, float('nan'))
+            x = standardize_patches(x)
         if x.device not in self._tensors:
             self._tensors[x.device] = (
                 torch.tensor(self.shift, device=x.device),
@@ -121,7 +145,8 @@ class SensorNormalization:
 
         Args:
             images: Raw training images, ``(N, C, H, W)``; non-finite values are ignored.
-            method: 'standard' or 'percentile'.
+            method: 'standard', 'percentile' or 'per_patch' (which needs no statistics:
+                shift 0 and scale 1 per band).
             to_db: Whether the data are converted to dB first (statistics are in dB).
             percentiles: Low and high percentiles for the 'percentile' method.
             max_values: Per band, at most this many values (evenly subsampled) are used.
@@ -132,6 +157,9 @@ class SensorNormalization:
         Raises:
             ValueError: If a band has no finite value.
         """
+        if method == 'per_patch':
+            bands = images.shape[1]
+            return cls(method, [0.0] * bands, [1.0] * bands, to_db)
         x = images.float()
         if to_db:
             x = 10 * torch.log10(x.clamp_min(1e-10))
@@ -152,3 +180,33 @@ class SensorNormalization:
                 shift.append(band.mean().item())
                 scale.append(max(band.std().item(), 1e-6))
         return cls(method=method, shift=shift, scale=scale, to_db=to_db)
+
+
+def standardize_patches(x: Tensor, floor: float = PATCH_STD_FLOOR) -> Tensor:
+    """Standardise every patch and band by its own mean and standard deviation.
+
+    Invariant to ``a * x + b`` with ``a > 0`` per patch and band. NaN and inf pixels
+    are left out of the statistics and stay non-finite in the output; a constant
+    patch (standard deviation below ``floor``) becomes 0.
+
+    Args:
+        x: ``(..., H, W)`` values.
+        floor: Smallest standard deviation divided by.
+
+    Returns:
+        Float tensor of the same shape.
+    """
+    x = x.float()
+    valid = torch.isfinite(x)
+    zeros = torch.zeros_like(x)
+    if bool(valid.all()):  # training batches: the plain statistics, 3x faster
+        mean = x.mean((-2, -1), keepdim=True)
+        std = x.std((-2, -1), keepdim=True, correction=0)
+        return torch.where(std > floor, (x - mean) / std.clamp_min(floor), zeros)
+    count = valid.sum((-2, -1), keepdim=True).clamp_min(1)
+    mean = torch.where(valid, x, zeros).sum((-2, -1), keepdim=True) / count
+    centred = x - mean
+    var = torch.where(valid, centred, zeros).square().sum((-2, -1), keepdim=True)
+    std = (var / count).sqrt()
+    out = torch.where(std > floor, centred / std.clamp_min(floor), zeros)
+    return torch.where(valid, out, x)

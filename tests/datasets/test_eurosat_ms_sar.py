@@ -136,28 +136,36 @@ def test_wrong_band_count(tmp_path: Path) -> None:
         ds[0]
 
 
+def _copernicus_layout(root: Path, splits: dict[str, list[Path]]) -> None:
+    """Genuine EuroSAT-MS tiles in the Copernicus-Bench layout EuroSATMSSAR reads.
+
+    No EuroSAT-SAR tile is available offline: each gets a made-up, constant S1 partner
+    (-12 dB), which the tests below never check.
+    """
+    for half in ('eurosat_s2', 'eurosat_s1'):
+        (root / half).mkdir(parents=True, exist_ok=True)
+        for split in ('train', 'val', 'test'):
+            names = ''.join(f'{t.stem}.jpg\n' for t in splits.get(split, []))
+            (root / half / f'eurosat-{split}.txt').write_text(names)
+    tiles = sorted({t for tiles in splits.values() for t in tiles})
+    partner = root / 'partner.tif'
+    with rasterio.open(tiles[0]) as src:
+        profile = src.profile | {'count': 2, 'dtype': 'float32'}
+    with rasterio.open(partner, 'w', **profile) as dst:
+        dst.write(np.full((2, 64, 64), -12, dtype=np.float32))
+    for tile in tiles:
+        cls = tile.stem.split('_')[0]
+        for half, target in (('eurosat_s2', tile), ('eurosat_s1', partner)):
+            dest = root / half / 'all_imgs' / cls
+            dest.mkdir(parents=True, exist_ok=True)
+            (dest / tile.name).symlink_to(target)
+
+
 def test_genuine_eurosat_tiles_through_the_s2_reader(
     tmp_path: Path, realdata: Path
 ) -> None:
-    # Real EuroSAT-MS tiles in the Copernicus-Bench layout, with made-up S1 partners.
     tiles = sorted((realdata / 'eotdl' / 'EuroSAT-small').glob('*.tif'))
-    for half in ('eurosat_s2', 'eurosat_s1'):
-        for split in ('train', 'val', 'test'):
-            (tmp_path / half).mkdir(exist_ok=True)
-            (tmp_path / half / f'eurosat-{split}.txt').write_text(
-                ''.join(f'{t.stem}.jpg\n' for t in tiles)
-            )
-    for tile in tiles:
-        cls = tile.stem.split('_')[0]
-        dest = tmp_path / 'eurosat_s2' / 'all_imgs' / cls
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(tile, dest)
-        with rasterio.open(tile) as src:
-            profile = src.profile | {'count': 2, 'dtype': 'float32'}
-        dest = tmp_path / 'eurosat_s1' / 'all_imgs' / cls
-        dest.mkdir(parents=True, exist_ok=True)
-        with rasterio.open(dest / tile.name, 'w', **profile) as dst:
-            dst.write(np.full((2, 64, 64), -12, dtype=np.float32))
+    _copernicus_layout(tmp_path, {s: tiles for s in ('train', 'val', 'test')})
     ds = EuroSATMSSAR(tmp_path, split='train')
     assert len(ds) == len(tiles)
     for i in range(len(ds)):
@@ -174,3 +182,34 @@ def test_genuine_eurosat_tiles_through_the_s2_reader(
     bands = list(ds.all_band_names['ms'])
     for image in forest:
         assert image[bands.index('B08')].mean() > image[bands.index('B04')].mean()
+
+
+def test_band_order_of_270_genuine_eurosat_tiles(
+    tmp_path: Path, realdata: Path
+) -> None:
+    # The files name no band; the values must say that geokd's names fit them: EuroSAT
+    # order, B8A last (a standard L1C stack has it after B08).
+    folder = realdata / 'eurosat_ms'
+    splits = {s: sorted((folder / s).glob('*/*.tif')) for s in ('train', 'test')}
+    _copernicus_layout(tmp_path, splits)
+    train, test = (EuroSATMSSAR(tmp_path, split=s) for s in ('train', 'test'))
+    assert (len(train), len(test)) == (216, 54)
+    assert sorted(set(train.targets)) == list(range(10))
+    for i in range(0, len(test), 7):
+        assert test.class_name(i) == CLASSES[int(test[i]['label'])]
+    bands = train.bands['ms']
+    assert bands == list(CopernicusBenchEuroSATS2.all_bands)
+    every_third = range(0, len(train), 3)
+    pixels = torch.cat([train[i]['image_ms'].flatten(1) for i in every_third], 1)
+    means = dict(zip(bands, pixels.mean(1).tolist(), strict=True))
+    corr = torch.corrcoef(pixels)[bands.index('B8A')]
+    # B10 (cirrus, 1375 nm) is nearly black; B8A (865 nm) follows B07 and B08.
+    assert min(means, key=means.__getitem__) == 'B10'
+    assert means['B10'] < 50 < means['B09']
+    assert corr[bands.index('B07')] > 0.95
+    assert corr[bands.index('B08')] > 0.95
+    assert means['B8A'] > 2 * means['B09']
+    # Read in L1C order instead, the 9th band would be B8A: it is the water-vapour band.
+    assert corr[bands.index('B09')] < 0.9
+    picked = EuroSATMSSAR(tmp_path, split='test', bands={'ms': ['B04', 'B08', 'B8A']})
+    assert torch.equal(picked[0]['image_ms'], test[0]['image_ms'][[3, 7, 12]])

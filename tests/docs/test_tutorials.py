@@ -1,10 +1,12 @@
 """Run every code block of every tutorial.
 
 Tutorials run top to bottom in a scratch directory (with ``configs`` and ``tests`` linked
-in), ``bash`` blocks in bash and ``python`` blocks in one namespace per page. The
-``geokd`` on PATH is a wrapper that appends the tiny settings below to the subcommands
-they name (fewer epochs, tiny backbone, test fixtures instead of downloads), so the text
-is never edited. Fences of other languages (``text``, ``yaml``) are shown, not run.
+in, and ``../shared`` beside it when the real sample data is there), ``bash`` blocks in
+bash and ``python`` blocks in one namespace per page. The ``geokd`` on PATH is a wrapper
+that appends the tiny settings below to the subcommands they name (fewer epochs, tiny
+backbone, test fixtures instead of downloads), so the text is never edited. Fences of
+other languages (``text``, ``yaml``) are shown, not run. A tutorial that reads
+``../shared/realdata`` is skipped where that folder is absent.
 """
 
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / 'shared'
 TUTORIALS = sorted((ROOT / 'docs' / 'tutorials').glob('*.md'))
 FENCE = re.compile(r'^```(\w+)\n(.*?)^```', re.DOTALL | re.MULTILINE)
 
@@ -26,17 +29,19 @@ _QUICK = (
 _EUROSAT_FIXTURE = (
     '--data.init_args.root tests/data/eurosat_ms_sar --data.init_args.download false'
 )
+_TINY_FIT = (
+    '--trainer.max_epochs 1 --trainer.limit_train_batches 2 '
+    '--trainer.limit_val_batches 1 --trainer.limit_test_batches 1 '
+    '--trainer.enable_progress_bar false --model.init_args.backbone test_resnet '
+    '--data.init_args.num_workers 0'
+)
 
 #: Per tutorial and subcommand, the arguments that make its commands tiny (and point
 #: downloads at the test fixtures).
 TINY: dict[str, dict[str, str]] = {
     '01-quickstart': {
         'fit': (
-            '--trainer.max_epochs 1 --trainer.limit_train_batches 2 '
-            '--trainer.limit_val_batches 1 --trainer.limit_test_batches 1 '
-            '--trainer.enable_progress_bar false --model.init_args.backbone test_resnet '
-            '--data.init_args.samples_per_class 10 --data.init_args.size 16 '
-            '--data.init_args.num_workers 0'
+            f'{_TINY_FIT} --data.init_args.samples_per_class 10 --data.init_args.size 16'
         ),
     },
     '02-eurosat-ms-sar': {
@@ -44,12 +49,7 @@ TINY: dict[str, dict[str, str]] = {
         'fit': f'{_EUROSAT_FIXTURE} {_QUICK} --data.init_args.batch_size 4',
     },
     '03-classify-a-scene': {
-        'fit': (
-            '--trainer.max_epochs 1 --trainer.limit_train_batches 2 '
-            '--trainer.limit_val_batches 1 --trainer.limit_test_batches 1 '
-            '--trainer.enable_progress_bar false --model.init_args.backbone test_resnet '
-            '--data.init_args.samples_per_class 10 --data.init_args.num_workers 0'
-        ),
+        'fit': f'{_TINY_FIT} --data.init_args.samples_per_class 10',
         'predict': '--synthetic-size 256 --quiet',
     },
     '04-your-own-sensors': {'fit': _QUICK},
@@ -59,6 +59,14 @@ TINY: dict[str, dict[str, str]] = {
             '--run_arg=--data.init_args.samples_per_class=10 '
             '--run_arg=--data.init_args.size=16'
         ),
+    },
+    # The real OMBRIA and Sentinel-1 chip from ../shared/realdata, a few batches.
+    '06-real-floods': {
+        'fit': (
+            f'{_TINY_FIT} --data.init_args.batch_size 8 --data.init_args.cache_dir null '
+            '--data.init_args.stats_samples 16'
+        ),
+        'predict': '--quiet',
     },
 }
 
@@ -100,12 +108,18 @@ def tiny_geokd(directory: Path, tiny: dict[str, str]) -> None:
 def test_tutorial_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if '../shared/realdata' in page.read_text() and not (SHARED / 'realdata').is_dir():
+        pytest.skip('../shared/realdata is not present')
+    scratch = tmp_path / 'repo'
+    scratch.mkdir()
     for name in ('configs', 'tests'):
-        (tmp_path / name).symlink_to(ROOT / name)
+        (scratch / name).symlink_to(ROOT / name)
+    if SHARED.is_dir():
+        (tmp_path / 'shared').symlink_to(SHARED)
     wrapper = tmp_path / '.bin'
     wrapper.mkdir()
     tiny_geokd(wrapper, TINY.get(page.stem, {}))
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(scratch)
     path = os.pathsep.join([str(wrapper), str(Path(sys.executable).parent)])
     env = {**os.environ, 'PATH': f'{path}{os.pathsep}{os.environ["PATH"]}'}
     namespace: dict[str, object] = {'__name__': f'tutorial_{page.stem}'}

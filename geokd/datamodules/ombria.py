@@ -1,0 +1,88 @@
+"""DataModule of OMBRIA flood pairs (Sentinel-1 + Sentinel-2 sub-patches, 3 classes)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..datasets import OMBRIA
+from ..datasets.ombria import band_names
+from ..transforms import Augmentation
+from ..transforms.normalization import Method
+from .multimodal import MultiModalDataModule
+
+
+class OMBRIADataModule(MultiModalDataModule):
+    """LightningDataModule for :class:`~geokd.datasets.OMBRIA`.
+
+    Uses the published train/test split and holds out whole training tiles for
+    validation. The default normalisation, ``'per_patch'``, standardises each patch on
+    its own: OMBRIA's PNGs are stretched to 0..255 per tile, so only a normalisation
+    blind to gain and offset lets a model trained here read real Sentinel-1 scenes in
+    decibels (see :class:`~geokd.datasets.OMBRIA`).
+
+    Args:
+        root: Folder holding ``OmbriaS1/`` and ``OmbriaS2/``.
+        modalities: Sensors: 'sar' (Sentinel-1) and/or 'ms' (Sentinel-2).
+        before: Append each sensor's BEFORE image as extra channels.
+        patch_size: Side of the sub-patches (64 cuts a 256 tile in 16).
+        thresholds: Flooded fractions where 'partly flooded' and 'flooded' start.
+        val_fraction: Share of the training tiles of each class held out to validate.
+        split_seed: Seed of that hold-out.
+        batch_size: Size of each mini-batch (per modality in unpaired mode).
+        num_workers: Number of workers for parallel data loading.
+        normalization: Statistics per modality (``SensorNormalization.to_dict()``);
+            None estimates them when first needed.
+        norm_method: 'per_patch' (default), 'standard' or 'percentile'.
+        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
+            flips and quarter turns), 'none', or a list of kornia augmentations.
+        paired: Batch co-registered pairs; False shuffles each modality on its own.
+        stats_samples: Training samples used to estimate statistics (0: all).
+        cache_dir: Pack each split into memory-mapped arrays here, once.
+        download: Download the OMBRIA repository archive if the data is absent.
+    """
+
+    def __init__(
+        self,
+        root: str = 'data/ombria',
+        modalities: Sequence[str] = ('ms', 'sar'),
+        before: bool = False,
+        patch_size: int = 64,
+        thresholds: Sequence[float] = (0.05, 0.5),
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        normalization: Mapping[str, Mapping[str, Any]] | None = None,
+        norm_method: Method = 'per_patch',
+        augmentation: Augmentation = 'reference',
+        paired: bool = True,
+        stats_samples: int = 512,
+        cache_dir: str | None = None,
+        download: bool = False,
+    ) -> None:
+        """Initialize a new OMBRIADataModule instance."""
+        super().__init__(
+            OMBRIA,
+            modalities=list(modalities),
+            normalization=normalization,
+            norm_method=norm_method,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            augmentation=augmentation,
+            stats_samples=stats_samples,
+            paired=paired,
+            cache_dir=cache_dir,
+            root=root,
+            before=before,
+            patch_size=patch_size,
+            thresholds=list(thresholds),
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            download=download,
+        )
+        # The dataset's own 'modalities' argument: the base class takes that name.
+        self.kwargs['modalities'] = list(modalities)
+
+    @property
+    def band_names(self) -> dict[str, list[str]]:
+        """Band names of each modality, in the order the model sees them."""
+        return {m: band_names(m, self.kwargs['before']) for m in self.modalities}
