@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .export import SingleSensorClassifier
     from .options import PredictOptions
+    from .sources import SceneInput
 
 
 def _scenes(patterns: Sequence[str]) -> list[Path]:
@@ -26,11 +27,11 @@ def _scenes(patterns: Sequence[str]) -> list[Path]:
     return scenes
 
 
-def _prefix(output: str, scene: Path, several: bool) -> Path:
-    """Output prefix of a scene: ``output/<stem>`` for a directory, else ``output``."""
+def _prefix(output: str, name: str, several: bool) -> Path:
+    """Output prefix of a scene: ``output/<name>`` for a directory, else ``output``."""
     out = Path(output)
     if several or output.endswith(('/', '\\')) or out.is_dir():
-        return out / scene.stem
+        return out / name
     return out
 
 
@@ -44,10 +45,15 @@ def predict_parser() -> argparse.ArgumentParser:
         prog='geokd predict',
         description=(
             'Classify whole GeoTIFF scenes with a single-sensor classifier distilled by '
-            'DisCoM-KD, on the patch grid (one output cell per stride). Writes, per '
-            'scene, PREFIX_classes.tif (COG, colour table, QGIS style beside it), '
-            'PREFIX_confidence.tif, PREFIX_summary.json and optionally '
-            'PREFIX_probabilities.tif and PREFIX_classes.gpkg.'
+            'DisCoM-KD, on the patch grid. One output cell is one patch at the default '
+            'stride: one class per 64 x 64 patch = 640 m for a 64-pixel model trained '
+            'at 10 m (a smaller --stride gives smaller cells). Scenes are read at the '
+            "model's ground sample distance: other resolutions are resampled on the "
+            'fly, geographic (degree) CRSs reprojected to the UTM zone of the scene. '
+            'Bands are matched by name. Writes, per scene, PREFIX_classes.tif (COG, '
+            'colour table, QGIS style beside it), PREFIX_confidence.tif, '
+            'PREFIX_summary.json and optionally PREFIX_probabilities.tif and '
+            'PREFIX_classes.gpkg.'
         ),
     )
     _add_scene_arguments(p)
@@ -58,11 +64,24 @@ def predict_parser() -> argparse.ArgumentParser:
 
 def _add_scene_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('scenes')
-    g.add_argument('scenes', nargs='*', help='scene files or glob patterns')
+    g.add_argument(
+        'scenes', nargs='*',
+        help='scene files, glob patterns, or directories of single-band files whose '
+        'names carry the band code (..._B08.tif, T31TCJ_..._B8A_20m.jp2, '
+        '..._VV.tif, s1a-iw-grd-vh-....tiff): each directory is one scene',
+    )  # fmt: skip
+    g.add_argument(
+        '--band-file', action='append', metavar='NAME=PATH',
+        help='one band of a scene delivered as single-band files (repeat it: '
+        '--band-file VV=vv.tif --band-file VH=vh.tif); the files are stacked on the '
+        'fly, never copied',
+    )  # fmt: skip
     g.add_argument(
         '--bands',
         help="the scene's bands in the model's order, comma-separated 1-based indexes "
-        "or names (e.g. 'VV,VH' or '2,1'); default: match names, else file order",
+        "or names (e.g. 'VV,VH' or '2,1'), or 'file-order' for a scene whose bands "
+        "are unnamed but known to be in the model's order; default: match the band "
+        'names (unnamed bands are refused)',
     )  # fmt: skip
     g.add_argument(
         '--synthetic-scene', metavar='PATH',
@@ -177,7 +196,9 @@ def run(args: argparse.Namespace) -> None:
         classifier = load_classifier(model, args.modality, args.patch_size)
     except ModelLoadError as err:
         sys.exit(f'geokd predict: error: {err}')
-    scenes = _scenes(args.scenes)
+    scenes: list[Path | SceneInput] = list(_scenes(args.scenes))
+    if args.band_file:
+        scenes.append(_band_file_scene(args.band_file))
     truths = {}
     if args.synthetic_scene:
         scene, truths[scene] = _synthetic_scene(args, classifier)
@@ -186,15 +207,28 @@ def run(args: argparse.Namespace) -> None:
         sys.exit('geokd predict: error: no scene given')
     options = options_from(args)
     failed = 0
+    warned: set[str] = set()
     for scene in scenes:
-        prefix = _prefix(args.output, scene, len(scenes) > 1)
-        summary = _predict_one(classifier, scene, prefix, options)
+        summary = _predict_one(
+            classifier, scene, args.output, len(scenes) > 1, options, warned
+        )
         if summary is None:
             failed += 1
         elif not args.quiet:
             _report(scene, summary, truths.get(scene))
     if failed:
         sys.exit(1)
+
+
+def _band_file_scene(pairs: list[str]) -> 'SceneInput':
+    """The scene of the ``--band-file`` pairs; exits on malformed pairs."""
+    from .options import PredictError
+    from .sources import band_files_input
+
+    try:
+        return band_files_input(pairs)
+    except PredictError as err:
+        sys.exit(f'geokd predict: error: {err}')
 
 
 def _default_model(modality: str | None) -> Path:
@@ -223,7 +257,7 @@ def _synthetic_scene(
     meta = classifier.metadata
     scene = write_synthetic_scene(
         args.synthetic_scene, meta.modality, args.synthetic_size,
-        args.synthetic_size, block=meta.patch_size,
+        args.synthetic_size, block=meta.patch_size, resolution=meta.gsd or 10.0,
     )  # fmt: skip
     if not args.quiet:
         print(f'SYNTHETIC {meta.modality} scene written to {scene}')
@@ -232,11 +266,21 @@ def _synthetic_scene(
 
 def _predict_one(
     classifier: 'SingleSensorClassifier',
-    scene: Path,
-    prefix: Path,
+    scene: 'Path | SceneInput',
+    output: str,
+    several: bool,
     options: 'PredictOptions',
+    warned: set[str],
 ) -> dict[str, Any] | None:
     """Classify one scene; print its warnings and, on failure, its error.
+
+    Args:
+        classifier: The classifier.
+        scene: A scene path (file or directory of band files) or band files.
+        output: The ``--output`` argument.
+        several: Whether several scenes are classified (outputs go to a directory).
+        options: Prediction options.
+        warned: Warnings printed for earlier scenes, not repeated.
 
     Returns:
         The summary, or None when the scene failed.
@@ -245,24 +289,40 @@ def _predict_one(
 
     from .options import PredictError
     from .predict import predict_scene
+    from .sources import SceneInput, scene_input
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            summary = predict_scene(classifier, scene, prefix, options)
+            source = scene if isinstance(scene, SceneInput) else scene_input(scene)
+            prefix = _prefix(output, source.name, several)
+            summary = predict_scene(classifier, source, prefix, options)
     except (PredictError, OSError) as err:
+        _print_warnings(caught, warned, NotGeoreferencedWarning)
         print(f'geokd predict: error: {err}', file=sys.stderr)
         return None
-    for w in caught:
-        # geokd's own warning says the same, naming the file.
-        if not issubclass(w.category, NotGeoreferencedWarning):
-            print(f'geokd predict: warning: {w.message}', file=sys.stderr)
+    _print_warnings(caught, warned, NotGeoreferencedWarning)
     return summary
 
 
-def _report(scene: Path, summary: dict[str, Any], truth: Path | None) -> None:
+def _print_warnings(
+    caught: list[warnings.WarningMessage], warned: set[str], skip: type[Warning]
+) -> None:
+    """Print warnings (even with --quiet), each message once per command."""
+    for w in caught:
+        # rasterio's NotGeoreferencedWarning: geokd's own says the same, naming the file.
+        if issubclass(w.category, skip) or str(w.message) in warned:
+            continue
+        warned.add(str(w.message))
+        print(f'geokd predict: warning: {w.message}', file=sys.stderr)
+
+
+def _report(
+    scene: 'Path | SceneInput', summary: dict[str, Any], truth: Path | None
+) -> None:
     """Print what was written for a scene (and its agreement with a synthetic truth)."""
-    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s')
+    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
+          f'{summary["grid"]["cell"]}')  # fmt: skip
     for name, path in summary['outputs'].items():
         print(f'  {name:<14}{path}')
     if truth is not None:

@@ -8,7 +8,7 @@ resume the run (:mod:`.run_state`), classify each window (:mod:`.engine`), write
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 import geokd
 
 from . import writers
+from .describe import announce, cell_summary, file_identity, warn_if_synthetic_model
 from .engine import WindowClassifier, prefetch, resolve_device
 from .export import SingleSensorClassifier
 from .options import PredictError, PredictOptions
@@ -33,6 +34,7 @@ from .run_state import (
     start_or_resume,
 )
 from .scene import Scene, open_scene, warn_if_not_georeferenced
+from .sources import SceneInput, scene_input
 from .tiling import GridWindow, PatchGrid, grid_windows, window_size
 
 #: GDAL's block cache defaults to 5% of RAM; a small one keeps memory flat.
@@ -102,7 +104,7 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
 
 def predict_scene(
     classifier: SingleSensorClassifier,
-    scene: str | Path,
+    scene: str | Path | SceneInput,
     prefix: str | Path,
     options: PredictOptions | None = None,
 ) -> dict[str, Any]:
@@ -110,7 +112,9 @@ def predict_scene(
 
     Args:
         classifier: The single-sensor classifier.
-        scene: GeoTIFF (or any raster GDAL reads) of the model's sensor.
+        scene: GeoTIFF (or any raster GDAL reads) of the model's sensor, a directory
+            of single-band files named by band code, or a :class:`SceneInput`. It is
+            read at the model's ground sample distance (see :mod:`.resampling`).
         prefix: Output prefix: ``prefix_classes.tif``, ``prefix_confidence.tif``,
             ``prefix_summary.json`` (and optionally ``prefix_probabilities.tif``,
             ``prefix_classes.gpkg``).
@@ -123,7 +127,8 @@ def predict_scene(
         PredictError: On bad input or outputs, with a one-line message.
     """
     options = options or PredictOptions()
-    scene, paths = Path(scene), OutputPaths(Path(prefix))
+    scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
+    paths = OutputPaths(Path(prefix))
     meta = classifier.metadata
     if not 0 <= options.min_valid <= 1:
         msg = f'min_valid must be in [0, 1], got {options.min_valid}'
@@ -135,12 +140,19 @@ def predict_scene(
     patch = options.patch_size or meta.patch_size
     with (
         rasterio.Env(**GDAL_OPTIONS),
-        open_scene(scene, meta.band_names, meta.in_channels, options.bands) as source,
+        open_scene(
+            scene, meta.band_names, meta.in_channels, options.bands, meta.gsd
+        ) as source,
     ):
         # Warned even with --quiet: outputs without georeferencing are a real surprise.
         warn_if_not_georeferenced(source, stacklevel=2)
+        warn_if_synthetic_model(classifier, source, stacklevel=2)
         plan = plan_run(source, patch, options.stride or patch, options)
-        run_id = fingerprint(scene, classifier, plan.key)
+        if not options.quiet:
+            print(announce(source, plan.grid))
+        run_id = fingerprint(
+            scene.files[0], classifier, {**plan.key, 'inputs': file_identity(scene)}
+        )
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
         state = start_or_resume(paths, run_id, options, meta.num_classes)
@@ -155,7 +167,7 @@ def predict_scene(
             source, engine, plan, work, state, paths, options
         )
     _check_classified(scene, plan, state, paths, options)
-    summary = _summary(scene, classifier, plan, state, options, device)
+    summary = _summary(source, classifier, plan, state, options, device)
     summary |= {'patches_classified_this_run': classified, 'resumed': done > 0}
     with rasterio.Env(**GDAL_OPTIONS):
         outputs = work.finish(paths, meta.class_names, options.polygons)
@@ -185,7 +197,7 @@ def _classify_windows(
     total, todo = plan.patches(), plan.windows[state.completed :]
     bar = tqdm(
         total=total, initial=total - plan.patches(state.completed), unit='patch',
-        disable=options.quiet, desc=scene.path.name, dynamic_ncols=True,
+        disable=options.quiet, desc=scene.source.name, dynamic_ncols=True,
     )  # fmt: skip
     classified = 0
     with bar:
@@ -203,7 +215,7 @@ def _classify_windows(
 
 
 def _check_classified(
-    scene: Path,
+    scene: SceneInput,
     plan: RunPlan,
     state: RunState,
     paths: OutputPaths,
@@ -229,7 +241,7 @@ def _check_classified(
 
 
 def _summary(
-    scene: Path,
+    scene: Scene,
     classifier: SingleSensorClassifier,
     plan: RunPlan,
     state: RunState,
@@ -240,15 +252,19 @@ def _summary(
     meta = classifier.metadata
     rows, cols = plan.grid.shape
     return {
-        'input': str(scene.resolve()),
+        'input': str(scene.source.path.resolve()),
         'model': {
             'modality': meta.modality, 'backbone': meta.backbone,
             'source': meta.source, 'geokd_version': meta.geokd_version,
+            'provenance': meta.provenance,
         },
+        'bands': [asdict(m) for m in scene.matches],
+        'read': scene.reading(),
         'options': {**plan.key, 'batch_size': options.batch_size, 'device': str(device)},
         'crs': plan.crs.to_string() if plan.crs else None,
         'grid': {'rows': rows, 'cols': cols, 'cell_size_pixels': plan.grid.stride,
-                 'transform': list(plan.transform)[:6]},
+                 'transform': list(plan.transform)[:6],
+                 **cell_summary(scene, plan.grid)},
         'classes': state.tally.per_class(meta.class_names),
         'nodata_cells': rows * cols - sum(state.tally.cells),
         'patches': plan.patches(),

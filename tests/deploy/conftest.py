@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -58,7 +59,11 @@ WriteScene = Callable[..., Path]
 
 @pytest.fixture
 def write_scene(tmp_path: Path) -> WriteScene:
-    """Write an array as a tiled GeoTIFF (EPSG:32631 by default)."""
+    """Write an array as a tiled GeoTIFF (EPSG:32631 by default).
+
+    Band names (``descriptions``) default to VV, VH for two bands (what the SAR test
+    model reads); None leaves the bands unnamed.
+    """
 
     def write(
         data: np.ndarray,
@@ -66,8 +71,10 @@ def write_scene(tmp_path: Path) -> WriteScene:
         crs: str | None = 'EPSG:32631',
         transform: Affine = TRANSFORM,
         nodata: float | None = float('nan'),
-        descriptions: tuple[str, ...] | None = None,
+        descriptions: tuple[str, ...] | Literal['sar'] | None = 'sar',
     ) -> Path:
+        if descriptions == 'sar':
+            descriptions = ('VV', 'VH') if data.shape[0] == 2 else None
         path = tmp_path / name
         profile = {
             'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],

@@ -85,7 +85,7 @@ def test_predict_reports_bad_scenes_and_goes_on(
     assert info.value.code == 1
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith('geokd predict: error: ')
-    assert 'vv_only.tif: has 1 band' in line
+    assert 'vv_only.tif: has no band VH (its bands: VV)' in line
     assert (tmp_path / 'out' / 'good_classes.tif').is_file()
     assert not (tmp_path / 'out' / 'vv_only_classes.tif').exists()
 
