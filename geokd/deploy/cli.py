@@ -291,30 +291,27 @@ def _predict_one(
     from .predict import predict_scene
     from .sources import SceneInput, scene_input
 
+    def show(
+        message: Warning | str, category: type[Warning], *_: Any, **__: Any
+    ) -> None:
+        # Printed when raised (before the progress bar), even with --quiet, each
+        # message once per command; rasterio's NotGeoreferencedWarning is left out:
+        # geokd's own says the same, naming the file.
+        if issubclass(category, NotGeoreferencedWarning) or str(message) in warned:
+            return
+        warned.add(str(message))
+        print(f'geokd predict: warning: {message}', file=sys.stderr)
+
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():
             warnings.simplefilter('always')
+            warnings.showwarning = show
             source = scene if isinstance(scene, SceneInput) else scene_input(scene)
             prefix = _prefix(output, source.name, several)
-            summary = predict_scene(classifier, source, prefix, options)
+            return predict_scene(classifier, source, prefix, options)
     except (PredictError, OSError) as err:
-        _print_warnings(caught, warned, NotGeoreferencedWarning)
         print(f'geokd predict: error: {err}', file=sys.stderr)
         return None
-    _print_warnings(caught, warned, NotGeoreferencedWarning)
-    return summary
-
-
-def _print_warnings(
-    caught: list[warnings.WarningMessage], warned: set[str], skip: type[Warning]
-) -> None:
-    """Print warnings (even with --quiet), each message once per command."""
-    for w in caught:
-        # rasterio's NotGeoreferencedWarning: geokd's own says the same, naming the file.
-        if issubclass(w.category, skip) or str(w.message) in warned:
-            continue
-        warned.add(str(w.message))
-        print(f'geokd predict: warning: {w.message}', file=sys.stderr)
 
 
 def _report(

@@ -44,9 +44,7 @@ def announce(scene: Scene, grid: PatchGrid) -> str:
     cell = describe_cell(grid.patch_size, grid.stride, scene.resolution)
     read = ''
     if scene.grid is not None:
-        native = scene.native_resolution
-        size = f'{native[0]:.3g} m' if native else 'unknown'
-        read = f"; read at the model's resolution from {size} pixels"
+        read = f"; read at the model's resolution from {_size(scene)} pixels"
         if scene.grid.reprojected_from is not None:
             read += (
                 f' in {scene.grid.reprojected_from.to_string()}, reprojected to '
@@ -55,6 +53,15 @@ def announce(scene: Scene, grid: PatchGrid) -> str:
     return (
         f'{scene.source}: bands (model <- scene) {scene.describe_bands()}; {cell}{read}'
     )
+
+
+def _size(scene: Scene) -> str:
+    """The scene's own pixel size in words (``20 m``, ``7.87 x 10 m``)."""
+    native = scene.native_resolution
+    if native is None:
+        return 'unknown'
+    x, y = native
+    return f'{x:.3g} m' if abs(x - y) <= 1e-3 * y else f'{x:.3g} x {y:.3g} m'
 
 
 def file_identity(scene: SceneInput) -> list[Any]:

@@ -24,6 +24,8 @@ from .options import PredictError
 RASTER_EXTENSIONS = ('.tif', '.tiff', '.jp2', '.img', '.vrt')
 #: Files in a product directory that carry a band code but are not that band.
 _NOT_BANDS = ('MSK_', 'QI_DATA')
+#: Characters that separate the words of a file name.
+_WORD_ENDS = '_-. '
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,18 @@ def band_files_input(pairs: Sequence[str]) -> SceneInput:
 
 
 def _common_stem(stems: Sequence[str]) -> str:
-    """What the file names of one scene share (``S1A_..._48`` of ``S1A_..._48_VV``)."""
+    """What the file names of one scene share, in whole words.
+
+    ``S1A_..._48`` of ``S1A_..._48_VV`` and ``S1A_..._48_VH``; ``scene`` of
+    ``scene_vv`` and ``scene_vh`` (not ``scene_v``).
+    """
     prefix = stems[0]
     for stem in stems[1:]:
         while not stem.startswith(prefix):
             prefix = prefix[:-1]
-    return prefix.rstrip('_-. ') or 'scene'
+    if any(len(s) > len(prefix) and s[len(prefix)] not in _WORD_ENDS for s in stems):
+        prefix = prefix[: max((prefix.rfind(c) for c in _WORD_ENDS), default=-1) + 1]
+    return prefix.rstrip(_WORD_ENDS) or 'scene'
 
 
 def _band_files_in(directory: Path) -> tuple[tuple[str, Path], ...]:

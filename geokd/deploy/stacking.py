@@ -66,6 +66,9 @@ def common_grid(
     right = min(s.bounds.right for s in sources)
     bottom = max(s.bounds.bottom for s in sources)
     top = min(s.bounds.top for s in sources)
+    if right <= left or top <= bottom:
+        msg = f'{scene}: its band files do not overlap'
+        raise PredictError(msg)
     window = from_bounds(left, bottom, right, top, finest.transform)
     # Whole pixels of the finest grid inside the common area (1e-6 px of slack).
     c0, r0 = math.ceil(window.col_off - 1e-6), math.ceil(window.row_off - 1e-6)
@@ -74,7 +77,7 @@ def common_grid(
     if c1 <= c0 or r1 <= r0:
         msg = f'{scene}: its band files do not overlap'
         raise PredictError(msg)
-    return finest.transform * Affine.translation(c0, r0), c1 - c0, r1 - r0
+    return finest.transform @ Affine.translation(c0, r0), c1 - c0, r1 - r0
 
 
 def _band_xml(
@@ -85,8 +88,8 @@ def _band_xml(
     if src.crs is None:
         window = Window(0, 0, src.width, src.height)
     else:
-        left, top = transform * (0, 0)
-        right, bottom = transform * (width, height)
+        left, top = transform @ (0, 0)
+        right, bottom = transform @ (width, height)
         window = from_bounds(left, bottom, right, top, src.transform)
     coarser = abs(src.transform.a) > abs(transform.a) * (1 + 1e-6)
     finer = abs(src.transform.a) < abs(transform.a) * (1 - 1e-6)

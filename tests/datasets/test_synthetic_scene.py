@@ -79,7 +79,7 @@ def test_agreement_with_truth(tmp_path: Path) -> None:
     assert agreement(tmp_path / 'pred.tif', truth) == (valid - 1) / valid
     # A map shifted one cell east is compared where it lies: cell (r, c) of the map
     # covers block (r, c + 1) of the truth, and the last column lies outside it.
-    shifted = {**profile, 'transform': profile['transform'] * Affine.translation(1, 0)}
+    shifted = {**profile, 'transform': profile['transform'] @ Affine.translation(1, 0)}
     with rasterio.open(tmp_path / 'shifted.tif', 'w', **shifted) as dst:
         dst.write(classes, 1)
     pred, true = classes[:, :-1], classes[:, 1:]
@@ -87,7 +87,7 @@ def test_agreement_with_truth(tmp_path: Path) -> None:
     expected = float((pred[both] == true[both]).mean())
     assert agreement(tmp_path / 'shifted.tif', truth) == expected
     # Far away: no common cell.
-    away = {**profile, 'transform': profile['transform'] * Affine.translation(100, 0)}
+    away = {**profile, 'transform': profile['transform'] @ Affine.translation(100, 0)}
     with rasterio.open(tmp_path / 'away.tif', 'w', **away) as dst:
         dst.write(classes, 1)
     assert agreement(tmp_path / 'away.tif', truth) is None
@@ -105,7 +105,7 @@ def test_agreement_on_finer_cells(tmp_path: Path) -> None:
     fine[valid.nonzero()[0][-1], valid.nonzero()[1][-1]] += 1  # one wrong cell
     profile.update(
         width=fine.shape[1], height=fine.shape[0],
-        transform=profile['transform'] * Affine.scale(0.5),
+        transform=profile['transform'] @ Affine.scale(0.5),
     )  # fmt: skip
     with rasterio.open(tmp_path / 'fine.tif', 'w', **profile) as dst:
         dst.write(fine, 1)

@@ -20,16 +20,31 @@ TRANSFORM = Affine(10.0, 0.0, 500_000.0, 0.0, -10.0, 4_600_000.0)
 CLASSES = list(SyntheticMSSAR.classes)
 
 
-def tiny_classifier(modality: str, patch_size: int = 16) -> SingleSensorClassifier:
-    """A random test_resnet DisCoM-KD branch with plausible normalisation."""
+def tiny_classifier(
+    modality: str,
+    patch_size: int = 16,
+    bands: list[str] | None = None,
+    gsd: float | None = 10.0,
+) -> SingleSensorClassifier:
+    """A random test_resnet DisCoM-KD branch with plausible normalisation.
+
+    Args:
+        modality: 'ms' or 'sar'.
+        patch_size: Its patch size.
+        bands: Its band names; None takes the synthetic dataset's (EuroSAT's).
+        gsd: Its training ground sample distance in metres.
+    """
+    bands = bands or list(SyntheticMSSAR.all_band_names[modality])
     torch.manual_seed(0)
-    net = DisCoMKD({'ms': 13, 'sar': 2}, len(CLASSES), backbone='test_resnet')
+    channels = {'ms': 13, 'sar': 2} | {modality: len(bands)}
+    net = DisCoMKD(channels, len(CLASSES), backbone='test_resnet')
     branch = net.extract(modality)
-    bands = list(SyntheticMSSAR.all_band_names[modality])
     if modality == 'sar':
         norm = SensorNormalization(shift=[-12.0, -19.0], scale=[5.0, 5.0])
     else:
-        norm = SensorNormalization(shift=[1500.0] * 13, scale=[1000.0] * 13)
+        norm = SensorNormalization(
+            shift=[1500.0] * len(bands), scale=[1000.0] * len(bands)
+        )
     meta = ModelMetadata(
         modality=modality,
         in_channels=len(bands),
@@ -40,6 +55,7 @@ def tiny_classifier(modality: str, patch_size: int = 16) -> SingleSensorClassifi
         patch_size=patch_size,
         backbone='test_resnet',
         embed_dim=branch.embed_dim,
+        gsd=gsd,
     )
     return SingleSensorClassifier(branch, meta)
 
