@@ -319,7 +319,7 @@ def _report(
 ) -> None:
     """Print what was written for a scene (and its agreement with a synthetic truth)."""
     print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
-          f'{summary["grid"]["cell"]}')  # fmt: skip
+          f'{summary["grid"].get("cell", "")}')  # fmt: skip
     for name, path in summary['outputs'].items():
         print(f'  {name:<14}{path}')
     if truth is not None:

@@ -149,6 +149,14 @@ def _metres(value: float) -> str:
     return f'{value:.3g} m'
 
 
+def _ground(pixels: int, pixel_size: tuple[float, float]) -> str:
+    """The ground size of ``pixels`` pixels: ``640 m``, or ``640 m x 506 m``."""
+    x, y = pixel_size
+    if math.isclose(x, y, rel_tol=TOLERANCE):
+        return _metres(pixels * x)
+    return f'{_metres(pixels * x)} x {_metres(pixels * y)}'
+
+
 def describe_cell(
     patch: int, stride: int, pixel_size: tuple[float, float] | None
 ) -> str:
@@ -163,27 +171,16 @@ def describe_cell(
         E.g. ``one class per 64 x 64 patch = 640 m at 10 m per pixel``.
     """
     if pixel_size is None:
-        ground = ' (ground size unknown: no CRS)'
-        cell_ground = patch_ground = ''
+        at, cell, whole = ' (ground size unknown: no CRS)', '', ''
     else:
-        x, y = pixel_size
-        at = (
-            f'{_metres(x)}'
-            if math.isclose(x, y, rel_tol=TOLERANCE)
-            else (f'{_metres(x)} x {_metres(y)}')
-        )
-        ground = f' at {at} per pixel'
-        same = math.isclose(x, y, rel_tol=TOLERANCE)
-        cell_ground = f' = {_metres(stride * x)}' + (
-            '' if same else f' x {_metres(stride * y)}'
-        )
-        patch_ground = f' = {_metres(patch * x)}' + (
-            '' if same else f' x {_metres(patch * y)}'
+        at = f' at {_ground(1, pixel_size)} per pixel'
+        cell, whole = (
+            f' = {_ground(stride, pixel_size)}',
+            f' = {_ground(patch, pixel_size)}',
         )
     if stride == patch:
-        return f'one class per {patch} x {patch} patch{patch_ground}{ground}'
-    k = (patch // stride) ** 2
+        return f'one class per {patch} x {patch} patch{whole}{at}'
     return (
-        f'one class per {stride} x {stride} cell{cell_ground}{ground}: the mean of '
-        f'the {k} overlapping {patch} x {patch} patches{patch_ground} covering it'
+        f'one class per {stride} x {stride} cell{cell}{at}: the mean of the '
+        f'{(patch // stride) ** 2} overlapping {patch} x {patch} patches{whole} covering it'
     )

@@ -41,6 +41,7 @@ class Scene:
         resources: Closes the dataset and what it reads from.
         native_resolution: The scene's own pixel size in metres, None without CRS.
         grid: The resampled grid, None when the scene is read as it is.
+        synthetic: Whether the scene is one of geokd's SYNTHETIC scenes.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class Scene:
         resources: ExitStack,
         native_resolution: tuple[float, float] | None = None,
         grid: ReadGrid | None = None,
+        synthetic: bool = False,
     ) -> None:
         self.source = source
         self.path = source.path
@@ -59,8 +61,7 @@ class Scene:
         self.resources = resources
         self.native_resolution = native_resolution
         self.grid = grid
-        #: Whether the scene is one of geokd's SYNTHETIC scenes.
-        self.synthetic = False
+        self.synthetic = synthetic
 
     def __enter__(self) -> Self:
         return self
@@ -272,9 +273,7 @@ def open_scene(
     except BaseException:
         resources.close()
         raise
-    scene = Scene(source, dataset, matches, resources, native, grid)
-    scene.synthetic = synthetic
-    return scene
+    return Scene(source, dataset, matches, resources, native, grid, synthetic)
 
 
 def warn_if_not_georeferenced(scene: Scene, stacklevel: int = 2) -> None:

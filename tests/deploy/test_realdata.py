@@ -18,6 +18,7 @@ from geokd.deploy import (
     OutputPaths,
     PredictOptions,
     SingleSensorClassifier,
+    band_files_input,
     export_model,
     predict_scene,
 )
@@ -213,8 +214,6 @@ def test_s1_polarisation_files_predict_without_stacking(
         assert out.transform == transform @ Affine.scale(16)
     # The same files named one by one.
     options = PredictOptions(quiet=True)
-    from geokd.deploy.sources import band_files_input
-
     pairs = [f'VH={files["VH"]}', f'VV={files["VV"]}']
     predict_scene(sar_model, band_files_input(pairs), tmp_path / 'pairs', options)
     np.testing.assert_array_equal(_classes(tmp_path / 'pairs'), classes)
