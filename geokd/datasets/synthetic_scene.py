@@ -9,10 +9,14 @@ every block is written, to measure how well a classifier maps the scene
 """
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.errors
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
@@ -25,6 +29,10 @@ from .synthetic import SyntheticMSSAR, _layout, _render_ms, _render_sar
 #: Nodata of each modality as geokd's real inputs have it: MS digital numbers use 0,
 #: SAR backscatter in dB uses NaN.
 NODATA = {'ms': 0.0, 'sar': float('nan')}
+#: The ``SYNTHETIC`` tag of the scenes and truths written here: an existing file is
+#: replaced only when it carries it (truths of older versions carry plain 'yes').
+SCENE_TAG = 'yes: geokd.datasets.synthetic_scene'
+TRUTH_TAGS = ('yes: geokd.datasets.synthetic_scene truth', 'yes')
 
 
 def block_classes(rows: int, cols: int, region: int, seed: int) -> np.ndarray:
@@ -127,6 +135,8 @@ def write_synthetic_scene(
 
     Raises:
         ValueError: On an unknown modality or a block size not a multiple of 16.
+        FileExistsError: If the scene's or the truth's path holds a file that is not
+            one written here (it is left as it is).
     """
     if modality not in NODATA:
         msg = f'modality must be one of {list(NODATA)}, got {modality!r}'
@@ -135,6 +145,8 @@ def write_synthetic_scene(
         msg = f'block must be a multiple of 16 (GeoTIFF tiles), got {block}'
         raise ValueError(msg)
     path = Path(path)
+    _check_replaceable(path, (SCENE_TAG,))
+    _check_replaceable(truth_path(path), TRUTH_TAGS)
     path.parent.mkdir(parents=True, exist_ok=True)
     bands = SyntheticMSSAR.all_band_names[modality]
     rows, cols = -(-height // block), -(-width // block)
@@ -147,25 +159,25 @@ def write_synthetic_scene(
         'transform': transform, 'tiled': True, 'blockxsize': block,
         'blockysize': block, 'compress': 'deflate',
     }  # fmt: skip
-    tmp = path.with_name(f'.{path.name}.tmp')
-    with rasterio.open(tmp, 'w', **profile) as dst:
-        dst.descriptions = bands
-        dst.update_tags(
-            SYNTHETIC='yes: geokd.datasets.synthetic_scene', MODALITY=modality
-        )
-        for r in range(rows):
-            for c in range(cols):
-                win = Window(c * block, r * block, block, block).intersection(
-                    Window(0, 0, width, height)
-                )
-                gen = Generator().manual_seed(seed * 1_000_003 + r * cols + c)
-                image = render_block(modality, classes[r, c], block, looks, gen)
-                h, w = int(win.height), int(win.width)
-                data = image[:, :h, :w].numpy()
-                mask = nodata_mask(height, width, r * block, c * block, h, w)
-                data = np.where(mask, NODATA[modality], data).astype(profile['dtype'])
-                dst.write(data, window=win)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, 'w', **profile) as dst:
+            dst.descriptions = bands
+            dst.update_tags(SYNTHETIC=SCENE_TAG, MODALITY=modality)
+            for r in range(rows):
+                for c in range(cols):
+                    win = Window(c * block, r * block, block, block).intersection(
+                        Window(0, 0, width, height)
+                    )
+                    gen = Generator().manual_seed(seed * 1_000_003 + r * cols + c)
+                    image = render_block(modality, classes[r, c], block, looks, gen)
+                    h, w = int(win.height), int(win.width)
+                    data = image[:, :h, :w].numpy()
+                    mask = nodata_mask(height, width, r * block, c * block, h, w)
+                    data = np.where(mask, NODATA[modality], data)
+                    dst.write(data.astype(profile['dtype']), window=win)
+
+    _write_atomic(path, write)
     _write_truth(
         truth_path(path), classes, height, width, block, profile['crs'], transform
     )
@@ -192,9 +204,44 @@ def _write_truth(
         'dtype': 'uint8', 'nodata': 255, 'crs': crs,
         'transform': transform @ Affine.scale(block),
     }  # fmt: skip
-    with rasterio.open(path, 'w', **profile) as dst:
-        dst.write(truth, 1)
-        dst.update_tags(CLASS_NAMES=','.join(SyntheticMSSAR.classes), SYNTHETIC='yes')
+
+    def write(tmp: Path) -> None:
+        with rasterio.open(tmp, 'w', **profile) as dst:
+            dst.write(truth, 1)
+            dst.update_tags(
+                CLASS_NAMES=','.join(SyntheticMSSAR.classes), SYNTHETIC=TRUTH_TAGS[0]
+            )
+
+    _write_atomic(path, write)
+
+
+def _check_replaceable(path: Path, tags: tuple[str, ...]) -> None:
+    """Refuse a path holding anything but a file written here (by its tag)."""
+    if not os.path.lexists(path):
+        return
+    ours = False
+    if not path.is_symlink() and path.is_file():
+        try:
+            with rasterio.open(path) as src:
+                ours = src.tags().get('SYNTHETIC') in tags
+        except rasterio.errors.RasterioIOError:
+            pass
+    if not ours:
+        msg = (
+            f'{path}: exists and is not a synthetic scene geokd wrote; not replaced '
+            '(choose another path)'
+        )
+        raise FileExistsError(msg)
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` in a new temporary folder beside ``path``, then rename."""
+    directory = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+    try:
+        write(directory / path.name)
+        os.replace(directory / path.name, path)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def truth_path(path: str | Path) -> Path:

@@ -8,14 +8,19 @@ import argparse
 import glob
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from .export import SingleSensorClassifier
     from .options import PredictOptions
     from .sources import SceneInput
+
+
+#: Largest ``--synthetic-size``: a float32 SAR scene of 16384 x 16384 pixels is 2 GiB.
+MAX_SYNTHETIC = 16384
 
 
 def _scenes(patterns: Sequence[str]) -> list[Path]:
@@ -27,12 +32,13 @@ def _scenes(patterns: Sequence[str]) -> list[Path]:
     return scenes
 
 
-def _prefix(output: str, name: str, several: bool) -> Path:
-    """Output prefix of a scene: ``output/<name>`` for a directory, else ``output``."""
-    out = Path(output)
-    if several or output.endswith(('/', '\\')) or out.is_dir():
-        return out / name
-    return out
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error on one line and exit with status 2."""
+        print(f'{self.prog}: error: {message} (see --help)', file=sys.stderr)
+        sys.exit(2)
 
 
 def predict_parser() -> argparse.ArgumentParser:
@@ -41,7 +47,7 @@ def predict_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog='geokd predict',
         description=(
             'Classify whole GeoTIFF scenes with a single-sensor classifier distilled by '
@@ -139,8 +145,14 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         '--polygons', action='store_true', help='also write polygons (GeoPackage)'
     )
-    g.add_argument('--resume', action='store_true', help='continue an interrupted run')
-    g.add_argument('--overwrite', action='store_true', help='replace finished outputs')
+    g.add_argument(
+        '--resume', action='store_true',
+        help='continue an interrupted run of the same scene, model and options',
+    )  # fmt: skip
+    g.add_argument(
+        '--overwrite', action='store_true',
+        help='replace existing outputs (only once the new ones are complete)',
+    )  # fmt: skip
     g.add_argument(
         '-q', '--quiet', action='store_true', help='no progress bar or messages'
     )
@@ -186,49 +198,143 @@ def options_from(args: argparse.Namespace) -> 'PredictOptions':
 def run(args: argparse.Namespace) -> None:
     """Load the model and classify every scene, reporting each; exit 1 if any failed.
 
+    Arguments are checked first (exit 2), then the scenes' output prefixes (which
+    must be distinct and replace no input), before the model is loaded; every prefix
+    is locked before the first scene is classified.
+
     Args:
         args: Arguments of :func:`predict_parser`.
     """
-    from .export import ModelLoadError, load_classifier
+    from .options import OptionError, PredictError
+    from .prefixes import output_prefixes, unique_scenes
+    from .sources import band_files_input
 
-    model = args.model or _default_model(args.modality)
     try:
-        classifier = load_classifier(model, args.modality, args.patch_size)
-    except ModelLoadError as err:
-        sys.exit(f'geokd predict: error: {err}')
-    scenes: list[Path | SceneInput] = list(_scenes(args.scenes))
+        options = options_from(args)
+        options.check()
+        _check_synthetic_size(args.synthetic_size)
+    except OptionError as err:
+        _fail(err, 2)
+    scenes = _scenes(args.scenes)
+    band_scenes: dict[Path, SceneInput] = {}
     if args.band_file:
-        scenes.append(_band_file_scene(args.band_file))
-    truths = {}
+        try:
+            band_scene = band_files_input(args.band_file)
+        except PredictError as err:
+            _fail(err, 2)
+        band_scenes[band_scene.path] = band_scene
+        scenes.append(band_scene.path)
     if args.synthetic_scene:
-        scene, truths[scene] = _synthetic_scene(args, classifier)
-        scenes.append(scene)
+        scenes.append(Path(args.synthetic_scene))
     if not scenes:
-        sys.exit('geokd predict: error: no scene given')
-    options = options_from(args)
-    failed = 0
-    warned: set[str] = set()
-    for scene in scenes:
-        summary = _predict_one(
-            classifier, scene, args.output, len(scenes) > 1, options, warned
-        )
-        if summary is None:
-            failed += 1
-        elif not args.quiet:
-            _report(scene, summary, truths.get(scene))
+        _fail('no scene given', 2)
+    try:
+        prefixes = output_prefixes(args.output, unique_scenes(scenes))
+    except PredictError as err:
+        _fail(err)
+    classifier = _load_model(args)
+    files = [f for scene in band_scenes.values() for f in scene.files]
+    try:
+        with _locked_outputs(args, classifier, prefixes, options, files):
+            failed = _classify(args, classifier, prefixes, options, band_scenes)
+    except PredictError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _fail('interrupted; run the same command with --resume to continue', 130)
     if failed:
         sys.exit(1)
 
 
-def _band_file_scene(pairs: list[str]) -> 'SceneInput':
-    """The scene of the ``--band-file`` pairs; exits on malformed pairs."""
-    from .options import PredictError
-    from .sources import band_files_input
+def _fail(message: object, code: int = 1) -> NoReturn:
+    """Print one error line and exit."""
+    print(f'geokd predict: error: {message}', file=sys.stderr)
+    sys.exit(code)
 
+
+def _check_synthetic_size(size: int) -> None:
+    """Refuse a ``--synthetic-size`` out of range."""
+    from .options import OptionError
+
+    if not 1 <= size <= MAX_SYNTHETIC:
+        msg = f'--synthetic-size {size}: must be an integer in [1, {MAX_SYNTHETIC}]'
+        raise OptionError(msg)
+
+
+def _load_model(args: argparse.Namespace) -> 'SingleSensorClassifier':
+    """The classifier of ``--model`` (or the newest export of ``--modality``)."""
+    from .export import ModelLoadError, load_classifier
+
+    model = args.model or _default_model(args.modality)
     try:
-        return band_files_input(pairs)
-    except PredictError as err:
-        sys.exit(f'geokd predict: error: {err}')
+        return load_classifier(model, args.modality, args.patch_size)
+    except ModelLoadError as err:
+        _fail(err)
+
+
+@contextmanager
+def _locked_outputs(
+    args: argparse.Namespace,
+    classifier: 'SingleSensorClassifier',
+    prefixes: dict[Path, Path],
+    options: 'PredictOptions',
+    band_files: Sequence[Path] = (),
+) -> Iterator[None]:
+    """Check every prefix's outputs and lock it, before any scene is classified.
+
+    ``band_files`` are the files of ``--band-file`` scenes, inputs too.
+
+    Raises:
+        PredictError: If an output would replace an input, the device is missing,
+            an output directory is unusable, another run holds a prefix, or outputs
+            exist that may not be replaced.
+    """
+    from ..datasets.synthetic_scene import truth_path
+    from .engine import resolve_device
+    from .locks import PrefixLock
+    from .outputs import OutputPaths, check_not_inputs, prepare_output_dir
+    from .run_state import check_existing
+
+    inputs = [*prefixes, *band_files]
+    if args.synthetic_scene:
+        inputs.append(truth_path(args.synthetic_scene))
+    if args.model:
+        inputs.append(Path(args.model))
+    for prefix in prefixes.values():
+        check_not_inputs(OutputPaths(prefix), inputs)
+    resolve_device(options.device)
+    with ExitStack() as stack:
+        for prefix in prefixes.values():
+            paths = OutputPaths(prefix)
+            prepare_output_dir(paths)
+            stack.enter_context(PrefixLock(paths.lock, str(prefix)))
+            check_existing(paths, options)
+        yield
+
+
+def _classify(
+    args: argparse.Namespace,
+    classifier: 'SingleSensorClassifier',
+    prefixes: dict[Path, Path],
+    options: 'PredictOptions',
+    band_scenes: dict[Path, 'SceneInput'],
+) -> int:
+    """Classify every scene (writing the synthetic one first); returns the failures.
+
+    ``band_scenes`` are the ``--band-file`` scenes, by their key in ``prefixes``.
+    """
+    truths = {}
+    if args.synthetic_scene:
+        scene, truths[scene] = _synthetic_scene(args, classifier)
+    failed = 0
+    warned: set[str] = set()
+    for scene, prefix in prefixes.items():
+        source = band_scenes.get(scene, scene)
+        summary = _predict_one(classifier, source, prefix, options, warned)
+        if summary is None:
+            failed += 1
+        elif not args.quiet:
+            _report(source, summary, truths.get(scene))
+    return failed
 
 
 def _default_model(modality: str | None) -> Path:
@@ -251,24 +357,38 @@ def _default_model(modality: str | None) -> Path:
 def _synthetic_scene(
     args: argparse.Namespace, classifier: 'SingleSensorClassifier'
 ) -> tuple[Path, Path]:
-    """Write the SYNTHETIC scene of ``--synthetic-scene``; returns it and its truth."""
+    """Write the SYNTHETIC scene of ``--synthetic-scene``; returns it and its truth.
+
+    Raises:
+        PredictError: If the path holds a file that is not a synthetic scene geokd
+            wrote, or the scene cannot be written.
+    """
     from ..datasets.synthetic_scene import truth_path, write_synthetic_scene
+    from .options import PredictError
 
     meta = classifier.metadata
-    scene = write_synthetic_scene(
-        args.synthetic_scene, meta.modality, args.synthetic_size,
-        args.synthetic_size, block=meta.patch_size, resolution=meta.gsd or 10.0,
-    )  # fmt: skip
+    try:
+        scene = write_synthetic_scene(
+            args.synthetic_scene, meta.modality, args.synthetic_size,
+            args.synthetic_size, block=meta.patch_size,
+            resolution=meta.gsd or 10.0,
+        )  # fmt: skip
+    except (ValueError, OSError) as err:
+        raise PredictError(_first_line(err)) from err
     if not args.quiet:
         print(f'SYNTHETIC {meta.modality} scene written to {scene}')
     return scene, truth_path(scene)
 
 
+def _first_line(err: BaseException) -> str:
+    """An exception's message, on one line."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 def _predict_one(
     classifier: 'SingleSensorClassifier',
     scene: 'Path | SceneInput',
-    output: str,
-    several: bool,
+    prefix: Path,
     options: 'PredictOptions',
     warned: set[str],
 ) -> dict[str, Any] | None:
@@ -277,8 +397,7 @@ def _predict_one(
     Args:
         classifier: The classifier.
         scene: A scene path (file or directory of band files) or band files.
-        output: The ``--output`` argument.
-        several: Whether several scenes are classified (outputs go to a directory).
+        prefix: Its output prefix.
         options: Prediction options.
         warned: Warnings printed for earlier scenes, not repeated.
 
@@ -287,6 +406,7 @@ def _predict_one(
     """
     from rasterio.errors import NotGeoreferencedWarning
 
+    from .locks import LockedError
     from .options import PredictError
     from .predict import predict_scene
     from .sources import SceneInput, scene_input
@@ -307,10 +427,15 @@ def _predict_one(
             warnings.simplefilter('always')
             warnings.showwarning = show
             source = scene if isinstance(scene, SceneInput) else scene_input(scene)
-            prefix = _prefix(output, source.name, several)
             return predict_scene(classifier, source, prefix, options)
+    except LockedError:
+        raise
     except (PredictError, OSError) as err:
-        print(f'geokd predict: error: {err}', file=sys.stderr)
+        print(f'geokd predict: error: {_first_line(err)}', file=sys.stderr)
+        return None
+    except MemoryError:
+        msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
+        print(f'geokd predict: error: {msg}', file=sys.stderr)
         return None
 
 

@@ -6,7 +6,6 @@ from typing import Any
 from .export import SingleSensorClassifier
 from .resampling import describe_cell
 from .scene import Scene
-from .sources import SceneInput
 from .tiling import PatchGrid
 
 
@@ -62,20 +61,6 @@ def _size(scene: Scene) -> str:
         return 'unknown'
     x, y = native
     return f'{x:.3g} m' if abs(x - y) <= 1e-3 * y else f'{x:.3g} x {y:.3g} m'
-
-
-def file_identity(scene: SceneInput) -> list[Any]:
-    """Path, size and modification time of each file a scene reads.
-
-    Args:
-        scene: The scene.
-
-    Returns:
-        ``[path, bytes, mtime_ns]`` per file: a run of the same files matches it.
-    """
-    return [
-        [str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in scene.files
-    ]
 
 
 def cell_summary(scene: Scene, grid: PatchGrid) -> dict[str, Any]:

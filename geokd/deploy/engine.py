@@ -9,27 +9,43 @@ from rasterio.windows import Window
 from torch import Tensor
 
 from .export import SingleSensorClassifier
-from .options import PredictError, PredictOptions
+from .options import PredictError, PredictOptions, check_device
 from .tiling import GridWindow, PatchGrid
 
 
 def resolve_device(name: str) -> torch.device:
-    """The device to classify on.
+    """The device to classify on, checked to exist on this machine.
 
     Args:
-        name: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available).
+        name: 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' (CUDA when available).
 
     Returns:
         The device.
 
     Raises:
-        PredictError: If CUDA is asked for but not available.
+        PredictError: If the name is not a device geokd classifies on, or the
+            device is not available.
     """
+    check_device(name)
     if name == 'auto':
         name = 'cuda' if torch.cuda.is_available() else 'cpu'
     device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        msg = f'--device {name}: CUDA is not available on this machine'
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            msg = (
+                f'--device {name}: CUDA is not available on this machine '
+                '(use --device cpu)'
+            )
+            raise PredictError(msg)
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            msg = f'--device {name}: this machine has {count} CUDA device(s)'
+            raise PredictError(msg)
+    if device.type == 'mps' and not torch.backends.mps.is_available():
+        msg = (
+            f'--device {name}: MPS (Apple GPU) is not available on this machine '
+            '(use --device cpu)'
+        )
         raise PredictError(msg)
     return device
 

@@ -1,14 +1,28 @@
 """What :func:`~geokd.deploy.predict_scene` is asked to do, and the error it raises.
 
-Standard library only: the command line builds these before importing torch.
+Standard library only: the command line builds and checks these before importing
+torch.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 
 class PredictError(ValueError):
     """A scene cannot be classified; the message names the file and the problem."""
+
+
+class OptionError(PredictError):
+    """An option is out of range; the message names the option and its value."""
+
+
+#: Devices geokd classifies on: the CPU, CUDA (its first or Nth GPU), Apple's MPS.
+DEVICE = re.compile(r'auto|cpu|cuda(:\d{1,3})?|mps')
+#: Upper bounds: a pixel size beyond these is a typo or a hostile value, and would
+#: ask for absurd allocations (a window's pixels are read at once).
+MAX_PATCH = 4096
+MAX_WINDOW = 16384
 
 
 @dataclass
@@ -21,7 +35,7 @@ class PredictOptions:
             takes the patch size (no overlap). Overlapping patches' probabilities
             are averaged per output cell.
         batch_size: Patches per forward pass.
-        device: 'cpu', 'cuda', 'cuda:N' or 'auto'.
+        device: 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'.
         amp: Mixed precision (float16 autocast) on CUDA.
         bands: The scene's bands to feed the model, in the model's order: 1-based
             indexes or band names; None matches names or takes them in file order.
@@ -29,7 +43,7 @@ class PredictOptions:
         probabilities: Also write every class probability.
         polygons: Also write the class map's polygons as a GeoPackage.
         resume: Continue an interrupted run of the same scene, model and options.
-        overwrite: Replace existing finished outputs.
+        overwrite: Replace existing outputs, once the new ones are complete.
         quiet: No progress bar or messages.
         window: Approximate window side in pixels (memory use grows with its square).
     """
@@ -47,3 +61,48 @@ class PredictOptions:
     overwrite: bool = False
     quiet: bool = False
     window: int = 1024
+
+    def check(self) -> None:
+        """Check every option's type and range, before any work is done.
+
+        Raises:
+            OptionError: Naming the first option out of range, as on the command
+                line (``--batch-size 0: ...``).
+        """
+        _check_int('--batch-size', self.batch_size, 1, None)
+        _check_int('--window', self.window, 1, MAX_WINDOW)
+        if self.patch_size is not None:
+            _check_int('--patch-size', self.patch_size, 1, MAX_PATCH)
+        if self.stride is not None:
+            _check_int('--stride', self.stride, 1, MAX_PATCH)
+        if not (isinstance(self.min_valid, int | float) and 0 <= self.min_valid <= 1):
+            msg = f'--min-valid {self.min_valid}: must be a fraction in [0, 1]'
+            raise OptionError(msg)
+        check_device(self.device)
+
+
+def check_device(name: object) -> None:
+    """Refuse a device name geokd does not classify on.
+
+    Args:
+        name: The ``--device`` value.
+
+    Raises:
+        OptionError: If it is not 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'.
+    """
+    if not (isinstance(name, str) and DEVICE.fullmatch(name)):
+        msg = (
+            f'--device {name!r}: unknown device '
+            "(use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto')"
+        )
+        raise OptionError(msg)
+
+
+def _check_int(name: str, value: object, low: int, high: int | None) -> None:
+    """Refuse a value that is not an integer in ``[low, high]``."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if ok and value >= low and (high is None or value <= high):
+        return
+    bound = f'an integer >= {low}' if high is None else f'an integer in [{low}, {high}]'
+    msg = f'{name} {value}: must be {bound}'
+    raise OptionError(msg)

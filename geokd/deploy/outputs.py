@@ -1,28 +1,39 @@
-"""The files a prediction run writes: names, working rasters, and finishing.
+"""The files a prediction run writes: their names, what they may replace, and how.
 
-Windows are written into tiled working GeoTIFFs in the run's partial directory; when
-every window is done they are converted to Cloud-Optimized GeoTIFFs under temporary
-names and only then renamed to their final names, so a file with a final name is
-always complete.
+A run builds every output in its partial directory (``.NAME.partial/``), then moves
+them to their final names at once, the summary last (:func:`commit`): a file with a
+final name is always complete, and old outputs (with ``--overwrite``) are replaced
+only once every new one is ready. Nothing is written at a name that holds an input
+or a file geokd did not write, unless ``--overwrite`` says so; renaming replaces a
+symbolic link at a final name, never the file it points to.
 """
 
-import json
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import rasterio
-import torch
-from torch import Tensor
+from .options import PredictError, PredictOptions
 
-import geokd
-
-from . import writers
-from .options import PredictError
-from .tiling import GridWindow
+#: The outputs, in the summary's order: name -> suffix of the final file.
+SUFFIXES = {
+    'classes': '_classes.tif',
+    'confidence': '_confidence.tif',
+    'probabilities': '_probabilities.tif',
+    'style': '_classes.qml',
+    'polygons': '_classes.gpkg',
+    'summary': '_summary.json',
+}
+#: Name of each output in the partial directory, ready to be moved in.
+STAGED = {
+    'classes': 'classes.cog.tif',
+    'confidence': 'confidence.cog.tif',
+    'probabilities': 'probabilities.cog.tif',
+    'style': 'classes.qml',
+    'polygons': 'classes.gpkg',
+    'summary': 'summary.json',
+}
 
 
 @dataclass(frozen=True)
@@ -41,32 +52,32 @@ class OutputPaths:
     @property
     def classes(self) -> Path:
         """Class map COG."""
-        return self._file('_classes.tif')
+        return self._file(SUFFIXES['classes'])
 
     @property
     def style(self) -> Path:
         """QGIS style of the class map."""
-        return self._file('_classes.qml')
+        return self._file(SUFFIXES['style'])
 
     @property
     def confidence(self) -> Path:
         """Confidence (maximum probability) COG."""
-        return self._file('_confidence.tif')
+        return self._file(SUFFIXES['confidence'])
 
     @property
     def probabilities(self) -> Path:
         """All class probabilities COG."""
-        return self._file('_probabilities.tif')
+        return self._file(SUFFIXES['probabilities'])
 
     @property
     def polygons(self) -> Path:
         """GeoPackage of class polygons."""
-        return self._file('_classes.gpkg')
+        return self._file(SUFFIXES['polygons'])
 
     @property
     def summary(self) -> Path:
         """JSON summary, written last: its presence means the run completed."""
-        return self._file('_summary.json')
+        return self._file(SUFFIXES['summary'])
 
     @property
     def partial(self) -> Path:
@@ -77,6 +88,47 @@ class OutputPaths:
     def progress(self) -> Path:
         """Progress of the unfinished run, in its partial directory."""
         return self.partial / 'progress.json'
+
+    @property
+    def lock(self) -> Path:
+        """Lock file of the run writing these outputs (see :mod:`.locks`)."""
+        return self.prefix.with_name(f'.{self.prefix.name}.lock')
+
+    @property
+    def finals(self) -> dict[str, Path]:
+        """Every output's final file, by name (optional ones included)."""
+        return {name: self._file(suffix) for name, suffix in SUFFIXES.items()}
+
+    def written(self, options: PredictOptions) -> dict[str, Path]:
+        """The outputs a run with ``options`` writes, by name, the summary last.
+
+        Args:
+            options: ``probabilities`` and ``polygons`` are read.
+
+        Returns:
+            Their final files.
+        """
+        skip = {'probabilities'} - (
+            {'probabilities'} if options.probabilities else set()
+        )
+        if not options.polygons:
+            skip.add('polygons')
+        return {k: v for k, v in self.finals.items() if k not in skip}
+
+    def staged(self, name: str) -> Path:
+        """Where output ``name`` waits, complete, to be moved in.
+
+        Args:
+            name: An output name (a key of :attr:`finals`).
+
+        Returns:
+            Its file in the partial directory.
+        """
+        return self.partial / STAGED[name]
+
+    def every_file(self) -> list[Path]:
+        """Every path a run may create: outputs, partial directory and lock."""
+        return [*self.finals.values(), self.partial, self.lock]
 
 
 def prepare_output_dir(paths: OutputPaths) -> None:
@@ -99,137 +151,100 @@ def prepare_output_dir(paths: OutputPaths) -> None:
         raise PredictError(msg)
 
 
-def class_map(probs: Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The class map and confidence of mean class probabilities.
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (or one name), following links.
 
     Args:
-        probs: Probabilities ``(K, rows, cols)``, NaN where no patch was classified.
+        a: A path.
+        b: Another path.
 
     Returns:
-        Classes (uint8, :data:`~geokd.deploy.writers.CLASS_NODATA` where invalid),
-        confidence (the maximum probability, NaN where invalid) and the valid cells.
+        True for equal absolute paths, or existing paths of one file (links, hard
+        links, another spelling on a case-insensitive file system).
     """
-    valid = ~probs.isnan().any(0)
-    confidence, classes = probs.nan_to_num(0).max(0)
-    classes = torch.where(valid, classes, writers.CLASS_NODATA).numpy().astype(np.uint8)
-    confidence = torch.where(valid, confidence, torch.nan).numpy()
-    return classes, confidence, valid.numpy()
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
-class WorkingRasters:
-    """The run's working GeoTIFFs, written window by window, then finished as COGs.
+def check_not_inputs(paths: OutputPaths, inputs: Iterable[Path]) -> None:
+    """Refuse outputs that would replace an input (a scene, a model file).
 
     Args:
-        partial: The run's partial directory.
-        probabilities: Also write every class probability.
+        paths: The outputs.
+        inputs: Files the run reads.
+
+    Raises:
+        PredictError: Naming the input and the prefix.
     """
+    for source in inputs:
+        for out in paths.every_file():
+            if same_file(out, source):
+                msg = (
+                    f'{source}: is an input, and output prefix {paths.prefix} would '
+                    f'replace it with {out.name} (choose another --output)'
+                )
+                raise PredictError(msg)
 
-    def __init__(self, partial: Path, probabilities: bool) -> None:
-        self.files = {
-            'classes': partial / 'classes.tif',
-            'confidence': partial / 'confidence.tif',
-        }
-        if probabilities:
-            self.files['probabilities'] = partial / 'probabilities.tif'
-        self.partial = partial
 
-    def create(
-        self,
-        grid: dict[str, Any],
-        block: int,
-        class_names: Sequence[str],
-        modality: str,
-        scene: Path,
-    ) -> None:
-        """Create the empty rasters, with colours, names and descriptions.
+def existing_outputs(paths: OutputPaths) -> list[Path]:
+    """Outputs of the prefix that exist (symbolic links included, even broken).
 
-        Args:
-            grid: ``crs``, ``transform``, ``width`` and ``height`` of the output grid.
-            block: Tile size (a multiple of 16): the window size in cells.
-            class_names: Class names in label order.
-            modality: The model's modality.
-            scene: The scene (its name is recorded).
-        """
-        names = list(class_names)
-        tags = {
-            'CLASS_NAMES': json.dumps(names),
-            'MODALITY': modality,
-            'SOURCE_SCENE': scene.name,
-            'GEOKD_VERSION': geokd.__version__,
-        }
-        profile = writers.working_profile(grid, 1, 'uint8', writers.CLASS_NODATA, block)
-        with rasterio.open(self.files['classes'], 'w', **profile) as dst:
-            dst.write_colormap(1, writers.class_colors(len(names)))
-            dst.set_band_description(1, 'class')
-            dst.update_tags(**tags, **{f'CLASS_{i}': n for i, n in enumerate(names)})
-        profile = writers.working_profile(grid, 1, 'float32', np.nan, block)
-        with rasterio.open(self.files['confidence'], 'w', **profile) as dst:
-            dst.set_band_description(1, 'confidence (max class probability)')
-            dst.update_tags(**tags)
-        if 'probabilities' in self.files:
-            profile = writers.working_profile(
-                grid, len(names), 'float32', np.nan, block
-            )
-            with rasterio.open(self.files['probabilities'], 'w', **profile) as dst:
-                for i, name in enumerate(names):
-                    dst.set_band_description(i + 1, name)
-                dst.update_tags(**tags)
+    Args:
+        paths: The outputs.
 
-    def write_window(
-        self, w: GridWindow, classes: np.ndarray, confidence: np.ndarray, probs: Tensor
-    ) -> None:
-        """Write one window of every raster.
+    Returns:
+        The existing files, in :data:`SUFFIXES` order.
+    """
+    return [p for p in paths.finals.values() if os.path.lexists(p)]
 
-        Each file is closed after writing, so the window is on disk before the
-        progress file says it is done.
 
-        Args:
-            w: The window.
-            classes: Its class map.
-            confidence: Its confidence.
-            probs: Its class probabilities ``(K, rows, cols)``.
-        """
-        with rasterio.open(self.files['classes'], 'r+') as dst:
-            dst.write(classes, 1, window=w.cells)
-        with rasterio.open(self.files['confidence'], 'r+') as dst:
-            dst.write(confidence, 1, window=w.cells)
-        if 'probabilities' in self.files:
-            with rasterio.open(self.files['probabilities'], 'r+') as dst:
-                dst.write(probs.numpy(), window=w.cells)
+def refuse_existing(paths: OutputPaths) -> None:
+    """Refuse to replace existing outputs of the prefix (without ``--overwrite``).
 
-    def finish(
-        self, paths: OutputPaths, class_names: Sequence[str], polygons: bool
-    ) -> dict[str, str]:
-        """Convert the rasters to COGs under temporary names, then rename them all.
+    Args:
+        paths: The outputs.
 
-        Args:
-            paths: The final outputs.
-            class_names: Class names in label order (for the style and polygons).
-            polygons: Also write the class map's polygons.
+    Raises:
+        PredictError: Naming the first existing file.
+    """
+    if existing := existing_outputs(paths):
+        msg = (
+            f'{existing[0]}: already exists; not replaced (use --overwrite to replace '
+            'the outputs, or --resume to continue an interrupted run)'
+        )
+        raise PredictError(msg)
 
-        Returns:
-            Path of each output written, by name; the summary's path comes last
-            (the caller writes it).
-        """
-        finals = {
-            'classes': paths.classes,
-            'confidence': paths.confidence,
-            'probabilities': paths.probabilities,
-        }
-        ready = {}
-        for name, source in self.files.items():
-            tmp = self.partial / f'{name}.cog.tif'
-            writers.to_cog(source, tmp, 'NEAREST' if name == 'classes' else 'AVERAGE')
-            ready[name] = tmp
-        for name, tmp in ready.items():
-            os.replace(tmp, finals[name])
-        writers.write_qml(paths.style, class_names)
-        outputs = {name: str(finals[name]) for name in ready}
-        outputs['style'] = str(paths.style)
-        if polygons:
-            writers.write_polygons(
-                paths.polygons, paths.classes, paths.confidence, class_names
-            )
-            outputs['polygons'] = str(paths.polygons)
-        outputs['summary'] = str(paths.summary)
-        return outputs
+
+def commit(paths: OutputPaths, names: Sequence[str], remove: Sequence[str]) -> None:
+    """Move the staged outputs to their final names, the summary last.
+
+    Can be repeated after an interruption (``--resume``): outputs already moved are
+    skipped, and an old summary is removed only while the new one is still staged,
+    so no mixture of old and new outputs ever looks finished.
+
+    Args:
+        paths: The outputs.
+        names: The outputs staged (keys of :data:`STAGED`), 'summary' last.
+        remove: Old outputs (keys of :data:`SUFFIXES`) that the new ones replace
+            without writing (e.g. the probabilities of an overwritten run).
+
+    Raises:
+        PredictError: If a staged output is neither staged nor in place.
+    """
+    finals = paths.finals
+    if paths.staged('summary').exists():
+        finals['summary'].unlink(missing_ok=True)
+    for old in remove:
+        finals[old].unlink(missing_ok=True)
+    for name in names:
+        staged = paths.staged(name)
+        if staged.exists():
+            os.replace(staged, finals[name])
+        elif not os.path.lexists(finals[name]):
+            msg = f'{staged}: missing; rerun without --resume'
+            raise PredictError(msg)
+    shutil.rmtree(paths.partial, ignore_errors=True)

@@ -6,8 +6,10 @@ resume the run (:mod:`.run_state`), classify each window (:mod:`.engine`), write
 (:mod:`.outputs`), then finish the outputs and write the summary.
 """
 
+import json
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,24 +23,37 @@ from tqdm.auto import tqdm
 import geokd
 
 from . import writers
-from .describe import announce, cell_summary, file_identity, warn_if_synthetic_model
+from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine import WindowClassifier, prefetch, resolve_device
 from .export import SingleSensorClassifier
+from .fingerprint import run_fingerprint
+from .io_errors import reading, writing
+from .locks import PrefixLock
 from .options import PredictError, PredictOptions
-from .outputs import OutputPaths, WorkingRasters, class_map, prepare_output_dir
+from .outputs import (
+    OutputPaths,
+    check_not_inputs,
+    commit,
+    prepare_output_dir,
+    refuse_existing,
+)
 from .run_state import (
     RunState,
     check_existing,
-    fingerprint,
     finished_run,
+    fresh_state,
+    old_outputs,
     start_or_resume,
 )
 from .scene import Scene, open_scene, warn_if_not_georeferenced
 from .sources import SceneInput, scene_input
 from .tiling import GridWindow, PatchGrid, grid_windows, window_size
+from .working import WorkingRasters, class_map, count_classes
 
 #: GDAL's block cache defaults to 5% of RAM; a small one keeps memory flat.
 GDAL_OPTIONS = {'GDAL_CACHEMAX': 64 * 2**20}
+#: Most windows a run plans (a header claiming a huge scene must not exhaust memory).
+MAX_WINDOWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -91,10 +106,22 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
         The plan.
 
     Raises:
-        PredictError: If the stride does not divide the patch size.
+        PredictError: If the stride does not divide the patch size, or the scene
+            needs more than :data:`MAX_WINDOWS` windows.
     """
     grid = scene.patch_grid(patch, stride)
-    size = window_size(patch, stride, scene.block, options.window)
+    rows, cols = grid.shape
+    # Tiles of the working rasters: no larger than the grid (in multiples of 16).
+    size = min(
+        window_size(patch, stride, scene.block, options.window),
+        -(-max(rows, cols) // 16) * 16,
+    )
+    if (count := -(-rows // size) * -(-cols // size)) > MAX_WINDOWS:
+        msg = (
+            f'{scene.source}: {scene.height} x {scene.width} pixels make {count} '
+            f'windows, more than {MAX_WINDOWS} (use a larger --window or --stride)'
+        )
+        raise PredictError(msg)
     key = {'patch': patch, 'stride': stride, 'bands': scene.indexes, 'window': size,
            'min_valid': options.min_valid, 'probabilities': options.probabilities}  # fmt: skip
     transform = scene.transform @ Affine.scale(stride)
@@ -127,57 +154,131 @@ def predict_scene(
         PredictError: On bad input or outputs, with a one-line message.
     """
     options = options or PredictOptions()
+    options.check()
     scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
     paths = OutputPaths(Path(prefix))
     meta = classifier.metadata
-    if not 0 <= options.min_valid <= 1:
-        msg = f'min_valid must be in [0, 1], got {options.min_valid}'
-        raise PredictError(msg)
-    check_existing(paths, options)
+    check_not_inputs(paths, scene.files)
     prepare_output_dir(paths)
     device = resolve_device(options.device)
     start_time = time.perf_counter()
-    patch = options.patch_size or meta.patch_size
+    patch = meta.patch_size if options.patch_size is None else options.patch_size
     with (
+        PrefixLock(paths.lock, str(paths.prefix)),
         rasterio.Env(**GDAL_OPTIONS),
         open_scene(
             scene, meta.band_names, meta.in_channels, options.bands, meta.gsd
         ) as source,
     ):
+        check_existing(paths, options)
         # Warned even with --quiet: outputs without georeferencing are a real surprise.
         warn_if_not_georeferenced(source, stacklevel=2)
         warn_if_synthetic_model(classifier, source, stacklevel=2)
-        plan = plan_run(source, patch, options.stride or patch, options)
+        stride = patch if options.stride is None else options.stride
+        plan = plan_run(source, patch, stride, options)
         if not options.quiet:
             print(announce(source, plan.grid))
-        run_id = fingerprint(
-            scene.files[0], classifier, {**plan.key, 'inputs': file_identity(scene)}
-        )
+        run_id = run_fingerprint(scene.path, scene.files, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
-        state = start_or_resume(paths, run_id, options, meta.num_classes)
-        work = WorkingRasters(paths.partial, options.probabilities)
-        if state.completed == 0:
-            work.create(
-                plan.profile, plan.window_size, meta.class_names, meta.modality, scene
-            )
+        windows = len(plan.windows)
+        state = start_or_resume(paths, run_id, options, meta.num_classes, windows)
+        if state.staged:  # stopped while moving the outputs in
+            commit(paths, state.staged, state.remove)
+            return json.loads(paths.summary.read_text())
+        work = _working_rasters(source, classifier, plan, paths, state, options)
         engine = WindowClassifier(classifier, plan.grid, options, device, source.nodata)
         done = plan.patches() - plan.patches(state.completed)
         classified = _classify_windows(
             source, engine, plan, work, state, paths, options
         )
-    _check_classified(scene, plan, state, paths, options)
-    summary = _summary(source, classifier, plan, state, options, device)
-    summary |= {'patches_classified_this_run': classified, 'resumed': done > 0}
-    with rasterio.Env(**GDAL_OPTIONS):
-        outputs = work.finish(paths, meta.class_names, options.polygons)
+        _check_classified(scene, plan, state, paths, options)
+        summary = _summary(source, classifier, plan, state, options, device)
+        summary |= {'patches_classified_this_run': classified, 'resumed': done > 0}
+        staged = _stage(work, paths, state, meta.class_names, options)
     seconds = time.perf_counter() - start_time
-    summary |= {'outputs': outputs, 'geokd_version': geokd.__version__,
+    summary |= {'outputs': {n: str(p) for n, p in paths.written(options).items()},
+                'geokd_version': geokd.__version__,
                 'fingerprint': run_id, 'seconds': round(seconds, 3),
                 'patches_per_second': round((plan.patches() - done) / seconds, 2)}  # fmt: skip
-    writers.write_json(paths.summary, summary)
-    shutil.rmtree(paths.partial, ignore_errors=True)
+    _commit(paths, state, staged, summary, options)
     return summary
+
+
+def _working_rasters(
+    source: Scene,
+    classifier: SingleSensorClassifier,
+    plan: RunPlan,
+    paths: OutputPaths,
+    state: RunState,
+    options: PredictOptions,
+) -> WorkingRasters:
+    """The run's working rasters: created afresh, or checked when resuming.
+
+    A resumed run whose rasters are damaged (a full disk or a crash while they were
+    written) starts over, saying so.
+    """
+    meta = classifier.metadata
+    work = WorkingRasters(paths.partial, options.probabilities, meta.num_classes)
+    if state.completed:
+        damage = work.damage(
+            plan.profile, plan.window_size, plan.windows[: state.completed]
+        )
+        if damage is None:
+            return work
+        if not options.quiet:
+            print(f'{paths.partial}: {damage}; starting over')
+        fresh = fresh_state(paths, state.fingerprint, meta.num_classes)
+        state.completed, state.tally = fresh.completed, fresh.tally
+    work.create(
+        plan.profile, plan.window_size, meta.class_names, meta.modality, source.path
+    )
+    return work
+
+
+def _stage(
+    work: WorkingRasters,
+    paths: OutputPaths,
+    state: RunState,
+    class_names: Sequence[str],
+    options: PredictOptions,
+) -> list[str]:
+    """Write the outputs in the partial directory and check the class map's counts.
+
+    Returns:
+        The names of the outputs staged, without the summary.
+
+    Raises:
+        PredictError: If the class map does not hold the cells the progress counted
+            (the working rasters were changed by something else).
+    """
+    names = work.stage(paths, class_names, options.polygons)
+    counted = count_classes(paths.staged('classes'), len(class_names))
+    if counted != state.tally.cells:
+        msg = (
+            f'{paths.partial}: the class map does not hold the cells counted while '
+            'classifying (changed by another program?); run again without --resume'
+        )
+        raise PredictError(msg)
+    return names
+
+
+def _commit(
+    paths: OutputPaths,
+    state: RunState,
+    staged: list[str],
+    summary: dict[str, Any],
+    options: PredictOptions,
+) -> None:
+    """Stage the summary, record the staging, then move every output in."""
+    with writing(paths.staged('summary')):
+        writers.write_json(paths.staged('summary'), summary)
+    if not options.overwrite:  # files may have appeared while the run worked
+        refuse_existing(paths)
+    state.staged = [*staged, 'summary']
+    state.remove = old_outputs(paths, options) if options.overwrite else []
+    state.save(paths.progress)
+    commit(paths, state.staged, state.remove)
 
 
 def _classify_windows(
@@ -201,10 +302,10 @@ def _classify_windows(
     )  # fmt: skip
     classified = 0
     with bar:
-        for w, pixels in prefetch(scene.read, todo):
+        for w, pixels in prefetch(reading(scene.path, scene.read), todo):
             probs, n = engine.probabilities(pixels, w)
             classified += n
-            classes, confidence, valid = class_map(probs)
+            classes, confidence, valid = class_map(probs, work.dtype, work.nodata)
             work.write_window(w, classes, confidence, probs)
             row = int(w.cells.row_off)
             state.tally.add(classes, valid, plan.crs, plan.transform, row)

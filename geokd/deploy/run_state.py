@@ -1,72 +1,49 @@
 """Runs that can be resumed: which run a directory holds, and how far it got.
 
 A run writes into ``OutputPaths.partial`` and records there, after each window, the
-windows done and their class counts. A run is identified by a fingerprint of the
-scene file, the model and every option that changes the windows or their contents:
-``--resume`` continues only a run with the same fingerprint and otherwise starts over.
-The summary, written last, marks finished outputs.
+windows done and their class counts; once every output is staged there, it records
+that too, then moves them in (:func:`~geokd.deploy.outputs.commit`). A run is
+identified by a fingerprint of the scene's content, the model and every option that
+changes the windows or their contents (:mod:`.fingerprint`): ``--resume`` continues
+only a run with the same fingerprint and otherwise starts over. The summary, moved
+in last, marks finished outputs.
+
+A partial directory is removed only when it is geokd's: a real directory holding a
+progress file (or nothing yet).
 """
 
-import hashlib
 import json
+import os
 import shutil
-from dataclasses import asdict, dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 from . import writers
-from .export import SingleSensorClassifier
+from .io_errors import writing
 from .options import PredictError, PredictOptions
-from .outputs import OutputPaths
+from .outputs import STAGED, SUFFIXES, OutputPaths, existing_outputs, refuse_existing
 from .tally import ClassTally
 
 
-def fingerprint(
-    scene: Path, classifier: SingleSensorClassifier, key: dict[str, Any]
-) -> str:
-    """Identify a run: same scene file, model and options.
-
-    Args:
-        scene: The scene file (identified by path, size and modification time).
-        classifier: The classifier (identified by its metadata and weights).
-        key: The options that change the windows or their contents.
-
-    Returns:
-        A hex digest.
-    """
-    stat = scene.stat()
-    weights = hashlib.sha256()
-    for v in classifier.model.state_dict().values():
-        weights.update(v.detach().cpu().contiguous().numpy().tobytes())
-    data = {
-        'scene': str(scene.resolve()),
-        'size': stat.st_size,
-        'mtime': stat.st_mtime_ns,
-        'model': asdict(classifier.metadata),
-        'weights': weights.hexdigest(),
-        **key,
-    }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
 def check_existing(paths: OutputPaths, options: PredictOptions) -> None:
-    """Apply the rules on finished outputs before anything is computed.
+    """Apply the rules on existing outputs before anything is computed.
 
-    With ``overwrite`` the summary is removed first, so that an interrupted
-    overwrite can never be mistaken for a finished run.
+    Without ``--overwrite`` no existing output is replaced, whether or not geokd's
+    summary is there. With ``--resume`` the decision waits for the fingerprint
+    (:func:`finished_run`, :func:`start_or_resume`). With ``--overwrite`` nothing
+    is removed now: old outputs are replaced once the new ones are complete.
 
     Args:
         paths: The outputs.
         options: ``overwrite`` and ``resume`` are read.
 
     Raises:
-        PredictError: If finished outputs exist and neither option is set.
+        PredictError: If outputs exist and neither option is set.
     """
-    if options.overwrite:
-        paths.summary.unlink(missing_ok=True)
-    elif paths.summary.exists() and not options.resume:
-        msg = f'{paths.summary}: outputs already exist (use --overwrite or --resume)'
-        raise PredictError(msg)
+    if not (options.overwrite or options.resume):
+        refuse_existing(paths)
 
 
 def finished_run(
@@ -77,19 +54,27 @@ def finished_run(
     Args:
         paths: The outputs.
         fingerprint: The run's fingerprint.
-        options: ``resume`` is read.
+        options: ``resume`` and ``overwrite`` are read.
 
     Returns:
         The finished run's summary, or None when there is none to return.
 
     Raises:
-        PredictError: If resuming over finished outputs of another run.
+        PredictError: If resuming over finished outputs of another run without
+            ``--overwrite``.
     """
-    if not (options.resume and paths.summary.exists()):
+    if not (options.resume and paths.summary.is_file()):
         return None
-    finished = json.loads(paths.summary.read_text())
-    if finished.get('fingerprint') == fingerprint:
+    try:
+        finished = json.loads(paths.summary.read_text())
+    except (OSError, ValueError):
+        finished = None
+    if isinstance(finished, dict) and finished.get('fingerprint') == fingerprint:
+        if _is_ours(paths.partial):  # left by a run stopped after its last rename
+            shutil.rmtree(paths.partial, ignore_errors=True)
         return finished
+    if options.overwrite:
+        return None
     msg = (
         f'{paths.summary}: finished outputs of another scene, model or options '
         '(use --overwrite)'
@@ -105,28 +90,72 @@ class RunState:
         fingerprint: The run's fingerprint.
         completed: Number of windows done (windows are done in index order).
         tally: Class counts of the windows done.
+        staged: Once every output is complete in the partial directory: their
+            names, the summary last (see :func:`~geokd.deploy.outputs.commit`).
+        remove: Names of old outputs to remove when the staged ones are moved in
+            (names, not paths: a progress file cannot name any other file).
     """
 
     fingerprint: str
     completed: int
     tally: ClassTally
+    staged: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: Path) -> Self | None:
+    def load(cls, path: Path, num_classes: int | None = None) -> Self | None:
         """Read a saved state.
 
         Args:
             path: The progress file.
+            num_classes: Number of classes the tally must have, if known.
 
         Returns:
-            The state, or None when the file is unreadable or incomplete.
+            The state, or None when the file is unreadable, incomplete or invalid.
         """
         try:
             data = json.loads(path.read_text())
-            tally = ClassTally(data['class_cells'], data['class_km2'])
-            return cls(data['fingerprint'], data['completed'], tally)
-        except (OSError, ValueError, KeyError, TypeError):
+            state = cls(
+                str(data['fingerprint']),
+                data['completed'],
+                ClassTally(data['class_cells'], data['class_km2']),
+                data.get('staged', []),
+                data.get('remove', []),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
+        return state if state.valid(num_classes) else None
+
+    def valid(self, num_classes: int | None) -> bool:
+        """Whether the fields have the types and ranges a run writes.
+
+        Args:
+            num_classes: Number of classes the tally must have, if known.
+
+        Returns:
+            True when valid.
+        """
+        tally = self.tally
+        counts = (
+            isinstance(tally.cells, list)
+            and all(type(c) is int and c >= 0 for c in tally.cells)
+            and (num_classes is None or len(tally.cells) == num_classes)
+            and (
+                tally.km2 is None
+                or (
+                    isinstance(tally.km2, list)
+                    and len(tally.km2) == len(tally.cells)
+                    and all(isinstance(a, int | float) and a >= 0 for a in tally.km2)
+                )
+            )
+        )
+        names = (
+            isinstance(self.staged, list)
+            and isinstance(self.remove, list)
+            and all(n in STAGED for n in self.staged)
+            and all(n in SUFFIXES for n in self.remove)
+        )
+        return counts and names and type(self.completed) is int and self.completed >= 0
 
     def save(self, path: Path) -> None:
         """Write the state (atomically).
@@ -139,32 +168,109 @@ class RunState:
             'completed': self.completed,
             'class_cells': self.tally.cells,
             'class_km2': self.tally.km2,
+            'staged': self.staged,
+            'remove': self.remove,
         }
-        writers.write_json(path, data)
+        with writing(path):
+            writers.write_json(path, data)
+
+
+def _is_ours(partial: Path) -> bool:
+    """Whether a partial directory is geokd's (so it may be removed).
+
+    It is when it is a real directory holding a progress file, or nothing but the
+    temporary files of one being written.
+    """
+    try:
+        if not stat.S_ISDIR(os.lstat(partial).st_mode):
+            return False
+        names = os.listdir(partial)
+    except OSError:
+        return False
+    return 'progress.json' in names or all(n.startswith('.') for n in names)
 
 
 def start_or_resume(
-    paths: OutputPaths, fingerprint: str, options: PredictOptions, num_classes: int
+    paths: OutputPaths,
+    fingerprint: str,
+    options: PredictOptions,
+    num_classes: int,
+    windows: int,
 ) -> RunState:
     """Load the progress of an interrupted identical run, or start afresh.
 
     Args:
         paths: The outputs; their partial directory holds the run.
         fingerprint: The run's fingerprint.
-        options: ``resume`` and ``quiet`` are read.
+        options: ``resume``, ``overwrite`` and ``quiet`` are read.
         num_classes: Number of classes.
+        windows: Number of windows of the run.
 
     Returns:
-        The state to continue from; a fresh start has an empty partial directory.
+        The state to continue from; a fresh start has a new partial directory
+        holding only its progress file.
+
+    Raises:
+        PredictError: If the partial directory is not geokd's (it is not removed),
+            or, without ``--overwrite``, outputs exist that this run did not stage.
     """
+    if os.path.lexists(paths.partial) and not _is_ours(paths.partial):
+        msg = (
+            f'{paths.partial}: exists but is not a geokd working directory; not '
+            'removed (move it away)'
+        )
+        raise PredictError(msg)
     if options.resume and paths.progress.is_file():
-        state = RunState.load(paths.progress)
-        if state is not None and state.fingerprint == fingerprint:
+        state = RunState.load(paths.progress, num_classes)
+        if (
+            state is not None
+            and state.fingerprint == fingerprint
+            and state.completed <= windows
+        ):
+            if not (state.staged or options.overwrite):
+                refuse_existing(paths)
             return state
         if not options.quiet:
             print(
                 f'{paths.partial}: from another scene, model or options; starting over'
             )
+    if not options.overwrite:
+        refuse_existing(paths)
+    return fresh_state(paths, fingerprint, num_classes)
+
+
+def fresh_state(paths: OutputPaths, fingerprint: str, num_classes: int) -> RunState:
+    """Start a run afresh: a new partial directory holding its progress file.
+
+    Args:
+        paths: The outputs.
+        fingerprint: The run's fingerprint.
+        num_classes: Number of classes.
+
+    Returns:
+        The state of a run with nothing done.
+    """
     shutil.rmtree(paths.partial, ignore_errors=True)
-    paths.partial.mkdir(parents=True)
-    return RunState(fingerprint, 0, ClassTally.zeros(num_classes))
+    paths.partial.mkdir(mode=0o700)
+    state = RunState(fingerprint, 0, ClassTally.zeros(num_classes))
+    state.save(paths.progress)
+    return state
+
+
+def old_outputs(paths: OutputPaths, options: PredictOptions) -> list[str]:
+    """Outputs an overwriting run removes: those of the prefix it does not write.
+
+    Args:
+        paths: The outputs.
+        options: The run's options.
+
+    Returns:
+        Their names.
+    """
+    written = set(paths.written(options).values())
+    existing = set(existing_outputs(paths))
+    return [
+        name
+        for name, path in paths.finals.items()
+        if path in existing and path not in written
+    ]

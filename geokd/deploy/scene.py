@@ -19,7 +19,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
@@ -229,6 +229,22 @@ def _stacked(source: SceneInput, resources: ExitStack) -> tuple[Any, list[str], 
     )
 
 
+def _at_gsd(
+    source: SceneInput, dataset: Any, gsd: float | None, resources: ExitStack
+) -> tuple[tuple[float, float] | None, ReadGrid | None, Any]:
+    """The scene's pixel size, and the scene resampled to the GSD when needed."""
+    try:
+        native = pixel_size_m(dataset)
+        grid = read_grid(dataset, gsd)
+        if grid is not None:
+            dataset = resources.enter_context(warped(dataset, grid))
+    except (RasterioError, ValueError) as err:
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        msg = f"{source}: cannot be read at the model's {gsd} m resolution ({detail})"
+        raise PredictError(msg) from err
+    return native, grid, dataset
+
+
 def open_scene(
     scene: str | Path | SceneInput,
     band_names: Sequence[str],
@@ -266,10 +282,7 @@ def open_scene(
         matches = resolve_bands(source, names, band_names, in_channels, bands)
         if files:
             matches = [replace(m, file=files[m.index - 1]) for m in matches]
-        native = pixel_size_m(dataset)
-        grid = read_grid(dataset, gsd)
-        if grid is not None:
-            dataset = resources.enter_context(warped(dataset, grid))
+        native, grid, dataset = _at_gsd(source, dataset, gsd, resources)
     except BaseException:
         resources.close()
         raise

@@ -1,8 +1,15 @@
-"""File formats of ``geokd predict``'s outputs: COGs, QGIS style, polygons, JSON."""
+"""File formats of ``geokd predict``'s outputs: COGs, QGIS style, polygons, JSON.
+
+Every file is written under a temporary name in its final directory and renamed,
+so a file with its final name is always complete, and the temporary file is created
+exclusively (never through a symbolic link someone left at its name).
+"""
 
 import json
 import os
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -12,8 +19,31 @@ import rasterio
 import rasterio.features
 import rasterio.shutil
 
-#: Output nodata of the class map (uint8); classes are 0..num_classes - 1.
+#: Output nodata of a class map of up to 255 classes (uint8, classes 0..254).
 CLASS_NODATA = 255
+#: Output nodata of a class map of more classes (uint16, classes 0..65534).
+CLASS_NODATA_16 = 65535
+
+
+def class_encoding(num_classes: int) -> tuple[str, int]:
+    """Data type and nodata value of a class map that holds every class.
+
+    Args:
+        num_classes: Number of classes (at most 65535).
+
+    Returns:
+        ``('uint8', 255)`` up to 255 classes, else ``('uint16', 65535)``.
+
+    Raises:
+        ValueError: If there are more classes than uint16 holds beside nodata.
+    """
+    if num_classes <= CLASS_NODATA:
+        return 'uint8', CLASS_NODATA
+    if num_classes <= CLASS_NODATA_16:
+        return 'uint16', CLASS_NODATA_16
+    msg = f'{num_classes} classes: a class map holds at most {CLASS_NODATA_16}'
+    raise ValueError(msg)
+
 
 #: Colours of the classes (matplotlib's tab20, reordered for contrast), cycled.
 PALETTE = (
@@ -34,7 +64,7 @@ def class_colors(num_classes: int) -> dict[int, tuple[int, int, int, int]]:
         RGBA per class value, with the nodata value transparent.
     """
     colors = {i: (*PALETTE[i % len(PALETTE)], 255) for i in range(num_classes)}
-    colors[CLASS_NODATA] = (0, 0, 0, 0)
+    colors[class_encoding(num_classes)[1]] = (0, 0, 0, 0)
     return colors
 
 
@@ -116,11 +146,12 @@ def write_qml(path: Path, class_names: Sequence[str]) -> None:
         'label={}/>'.format(i, *colors[i][:3], quoteattr(name))
         for i, name in enumerate(class_names)
     )
-    path.write_text(
+    write_text(
+        path,
         '<!DOCTYPE qgis>\n<qgis version="3.28">\n  <pipe>\n'
         '    <rasterrenderer type="paletted" band="1" opacity="1">\n'
         f'      <colorPalette>\n{entries}\n      </colorPalette>\n'
-        '    </rasterrenderer>\n  </pipe>\n</qgis>\n'
+        '    </rasterrenderer>\n  </pipe>\n</qgis>\n',
     )
 
 
@@ -150,10 +181,10 @@ def write_polygons(
     with rasterio.open(classes_path) as src, rasterio.open(confidence_path) as conf:
         classes = src.read(1)
         confidence = conf.read(1)
-        transform, crs = src.transform, src.crs
+        transform, crs, nodata = src.transform, src.crs, src.nodata
     geoms, values = [], []
     for geom, value in rasterio.features.shapes(
-        classes, mask=classes != CLASS_NODATA, transform=transform
+        classes, mask=classes != nodata, transform=transform
     ):
         geoms.append(geom)
         values.append(int(value))
@@ -177,21 +208,56 @@ def write_polygons(
         geometry=[shape(g) for g in geoms],
         crs=crs,
     )
-    tmp = path.with_name(f'.{path.stem}.tmp{path.suffix}')
-    if tmp.exists():
-        tmp.unlink()
-    frame.to_file(tmp, driver='GPKG', layer='classes')
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: _to_gpkg(frame, tmp))
     return len(frame)
 
 
+def _to_gpkg(frame: Any, path: Path) -> None:
+    """Write a GeoDataFrame as a GeoPackage; failures are OSErrors."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        frame.to_file(path, driver='GPKG', layer='classes')
+    except (DataSourceError, DataLayerError) as err:  # e.g. a full disk
+        raise OSError(str(err).splitlines()[0]) from err
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp)`` for a temporary file beside ``path``, then rename it.
+
+    The temporary file is in a new directory with a random name, so nothing left at
+    a predictable name (a symbolic link to someone's file) is written through; the
+    rename replaces a link at ``path`` itself, never what it points to.
+
+    Args:
+        path: Destination.
+        write: Writes the file at the path it is given (same name as ``path``, in a
+            directory of its own).
+    """
+    directory = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+    try:
+        tmp = directory / path.name
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (see :func:`write_atomic`).
+
+    Args:
+        path: Destination.
+        text: Its content.
+    """
+    write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temporary file, so a partial file never has the name.
+    """Write JSON atomically (see :func:`write_atomic`).
 
     Args:
         path: Destination.
         data: JSON-compatible data.
     """
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2))

@@ -162,8 +162,10 @@ def test_scene_as_band_files(
         rasterio.open(out / 'scene_classes.tif') as b,
     ):
         assert (a.read() == b.read()).all()
-    with pytest.raises(SystemExit, match='expected NAME=PATH'):
+    with pytest.raises(SystemExit) as info:
         main(['predict', '--band-file', str(vv), '--model', str(sar_export)])
+    assert info.value.code == 2
+    assert 'expected NAME=PATH' in capsys.readouterr().err
 
 
 def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

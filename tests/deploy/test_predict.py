@@ -16,7 +16,7 @@ from geokd.deploy import (
     SingleSensorClassifier,
     predict_scene,
 )
-from geokd.deploy.outputs import WorkingRasters
+from geokd.deploy.working import WorkingRasters
 
 from .conftest import CLASSES, TRANSFORM, WriteScene, sar_pixels
 
@@ -214,16 +214,16 @@ def test_resume_after_interruption_in_finishing_and_with_other_window(
     expected = predict_scene(sar_model, scene, tmp_path / 'full', options)
 
     # Interrupted after the last window, while the COGs are written.
-    finish = WorkingRasters.finish
+    stage = WorkingRasters.stage
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(WorkingRasters, 'finish', interrupted)
+    monkeypatch.setattr(WorkingRasters, 'stage', interrupted)
     paths = OutputPaths(tmp_path / 'part')
     with pytest.raises(KeyboardInterrupt):
         predict_scene(sar_model, scene, paths.prefix, options)
-    monkeypatch.setattr(WorkingRasters, 'finish', finish)
+    monkeypatch.setattr(WorkingRasters, 'stage', stage)
     resumed = PredictOptions(window=256, resume=True, **QUIET)
     summary = predict_scene(sar_model, scene, paths.prefix, resumed)
     assert summary['patches_classified_this_run'] == 0
