@@ -48,13 +48,14 @@ PATCH = 64
 def mosaic(chip: Path, path: Path, size: int) -> Path:
     """Tile a real chip into a ``size`` x ``size`` scene, written window by window."""
     with rasterio.open(chip) as src:
-        data, profile = src.read(), src.profile
+        data, profile, names = src.read(), src.profile, src.descriptions
     h, w = data.shape[1:]
     profile.update(
         height=size, width=size, tiled=True, blockxsize=512, blockysize=512,
         compress=None, BIGTIFF='IF_SAFER',
     )  # fmt: skip
     with rasterio.open(path, 'w', **profile) as dst:
+        dst.descriptions = names  # bands are matched by name
         for r in range(0, size, h):
             for c in range(0, size, w):
                 win = Window(c, r, min(w, size - c), min(h, size - r))

@@ -1,5 +1,6 @@
 """Export after fit: each single-sensor classifier from its own best checkpoint."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from lightning.pytorch import LightningModule, Trainer
@@ -10,7 +11,26 @@ from ..deploy.export import (
     export_model,
     load_checkpoint,
 )
-from .evaluation import best_checkpoints
+from .evaluation import METRICS, EvaluateClassifiers, best_checkpoints
+
+
+def measured_metrics(trainer: Trainer) -> dict[str, dict[str, float]] | None:
+    """The test metrics :class:`EvaluateClassifiers` measured in this fit, if any.
+
+    Args:
+        trainer: The trainer that ran ``fit``.
+
+    Returns:
+        :data:`METRICS` per classifier, or None when no :class:`EvaluateClassifiers`
+        ran before the export (not configured, disabled, or listed after it).
+    """
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, EvaluateClassifiers) and callback.results:
+            return {
+                name: {k: float(r[k]) for k in METRICS}
+                for name, r in callback.results.items()
+            }
+    return None
 
 
 class ExportClassifiers(Callback):
@@ -22,7 +42,9 @@ class ExportClassifiers(Callback):
     the best checkpoint :class:`~geokd.callbacks.ClassifierCheckpoints` kept for it
     (from the final weights when none was written) to ``<dirpath>/<modality>/``:
     ``model.safetensors`` + ``model.json``, with the DataModule's normalisation, band
-    names and patch size. Runs on the global-zero process only.
+    names and patch size, the provenance of the training data and the test metrics
+    of :class:`~geokd.callbacks.EvaluateClassifiers` when it runs before (as in
+    ``geokd fit``'s default callbacks). Runs on the global-zero process only.
 
     Args:
         dirpath: Output directory; None takes ``<log_dir>/export`` so that each run
@@ -65,13 +87,13 @@ class ExportClassifiers(Callback):
         best = best_checkpoints(trainer)
         root = self.directory(trainer)
         self.exported = {}
+        metrics = measured_metrics(trainer)
         for name in deployable:
             ckpt = best.get(name)
             if ckpt:
                 classifier = load_checkpoint(ckpt, name, task_class=type(pl_module))
             else:
                 classifier = classifier_from_task(pl_module, name, state)
-            self.exported[name] = export_model(
-                classifier.model, classifier.metadata, root / name
-            )
+            metadata = replace(classifier.metadata, test_metrics=metrics)
+            self.exported[name] = export_model(classifier.model, metadata, root / name)
             print(f'Exported the {name} classifier to {self.exported[name]}')

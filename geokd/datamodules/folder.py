@@ -26,6 +26,8 @@ class PairedFolderDataModule(MultiModalDataModule):
             from sub-folders.
         classes: Class names in label order; None sorts the names found.
         size: Resize every image to ``size x size``; None keeps the files' size.
+        gsd: Ground sample distance of the files' pixels in metres (one number or one
+            per modality), recorded in exported models; None when unknown.
         channels: Expected channel count per modality (checked per file).
         fractions: Train/val/test fractions without a split column.
         split_seed: Seed of the stratified split.
@@ -52,6 +54,7 @@ class PairedFolderDataModule(MultiModalDataModule):
         manifest: str | None = None,
         classes: Sequence[str] | None = None,
         size: int | None = None,
+        gsd: float | Mapping[str, float] | None = None,
         channels: Mapping[str, int] | None = None,
         fractions: Sequence[float] = DEFAULT_FRACTIONS,
         split_seed: int = 0,
@@ -86,6 +89,7 @@ class PairedFolderDataModule(MultiModalDataModule):
             manifest=manifest,
             classes=list(classes) if classes is not None else None,
             size=size,
+            gsd=dict(gsd) if isinstance(gsd, Mapping) else gsd,
             channels=dict(channels) if channels is not None else None,
             fractions=list(fractions),
             split_seed=split_seed,

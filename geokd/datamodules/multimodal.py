@@ -23,6 +23,7 @@ from ..transforms import (
     build_augmentation,
 )
 from ..transforms.normalization import Method
+from .provenance import training_provenance
 
 
 class ModalityView(Dataset[Sample]):
@@ -359,13 +360,17 @@ class MultiModalDataModule(NonGeoDataModule):
 
         Returns:
             :meth:`SensorNormalization.to_dict` per modality, the band names per
-            modality and the patch size: what prediction needs to preprocess a scene.
+            modality and the patch size: what prediction needs to preprocess a scene;
+            and the ``provenance`` of the training data (DataModule, dataset,
+            synthetic or not, ground sample distance per modality; see
+            :func:`~geokd.datamodules.provenance.training_provenance`).
         """
         normalization = self.require_normalization()
         return {
             'normalization': {m: n.to_dict() for m, n in normalization.items()},
             'band_names': self.band_names,
             'patch_size': self.patch_size,
+            'provenance': training_provenance(self),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

@@ -73,6 +73,10 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
         'ms': CopernicusBenchEuroSATS2.all_bands,
         'sar': CopernicusBenchEuroSATS1.all_bands,
     }
+    #: Ground sample distance of the patches, metres (both sensors at 10 m).
+    gsd: ClassVar[float] = 10.0
+    #: Real Sentinel-2 and Sentinel-1 data.
+    synthetic: ClassVar[bool] = False
 
     def __init__(
         self,

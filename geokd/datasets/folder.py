@@ -2,19 +2,24 @@
 
 import csv
 import glob
+import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
+import rasterio
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Path, Sample
 
 from .plot import PlotMixin
 from .splits import DEFAULT_FRACTIONS, stratified_split
-from .utils import Invalid, check_valid, read_image, relative_stem
+from .utils import PIL_EXTENSIONS, Invalid, check_valid, read_image, relative_stem
 
 #: Extensions the adapter reads.
 EXTENSIONS = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
@@ -62,6 +67,11 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         classes: Class names in label order; None sorts the names found.
         size: Resize every image to ``size x size`` (bilinear, antialiased) so images
             of different sizes batch together; None keeps the files' size.
+        gsd: Ground sample distance of the files' pixels in metres, one number or one
+            per modality; None when unknown (e.g. indoor RGB-D). It is recorded with
+            exported models so that prediction reads scenes at the training scale;
+            with ``size``, the recorded value is the resized patches' (see
+            :attr:`gsd`).
         channels: Expected channel count per modality; a file with another count
             is a clear error rather than a failure to batch.
         fractions: Train/val/test fractions when the data has no split column.
@@ -77,6 +87,9 @@ class PairedFolder(PlotMixin, NonGeoDataset):
             partner (unless ``drop_unpaired``), or a label is not a known class.
     """
 
+    #: The user's own files: not simulated.
+    synthetic: ClassVar[bool] = False
+
     def __init__(
         self,
         root: Path,
@@ -85,6 +98,7 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         manifest: str | None = None,
         classes: Sequence[str] | None = None,
         size: int | None = None,
+        gsd: float | Mapping[str, float] | None = None,
         channels: Mapping[str, int] | None = None,
         fractions: Sequence[float] = DEFAULT_FRACTIONS,
         split_seed: int = 0,
@@ -145,6 +159,30 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         self.keys = [keys[i] for i in chosen]
         self.targets = [labels[i] for i in chosen]
         self.paths = {m: [files[m][k] for k in self.keys] for m in self.folders}
+        #: Ground sample distance of the samples' pixels per modality, metres (None:
+        #: unknown): ``gsd`` scaled by the ``size`` resize of the split's first file.
+        self.gsd = self._patch_gsd(gsd)
+
+    def _patch_gsd(
+        self, gsd: float | Mapping[str, float] | None
+    ) -> dict[str, float | None] | None:
+        """The ground sample distance of the patches after the ``size`` resize.
+
+        A ``h x w`` file resized to ``size x size`` has pixels ``w / size`` times wider
+        and ``h / size`` times taller; the geometric mean of the two is recorded.
+        Files are assumed to share one size per modality (the first one is read).
+        """
+        if gsd is None or not self.keys:
+            return None
+        per = gsd if isinstance(gsd, Mapping) else dict.fromkeys(self.folders, gsd)
+        out: dict[str, float | None] = {}
+        for m in self.folders:
+            value = per.get(m)
+            if value is not None and self.size is not None:
+                height, width = _image_shape(self.paths[m][0])
+                value *= math.sqrt(height * width) / self.size
+            out[m] = None if value is None else float(value)
+        return out
 
     def _scan(self, modality: str) -> dict[str, str]:
         folder = os.path.join(self.root, self.folders[modality])
@@ -234,3 +272,14 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+
+def _image_shape(path: str) -> tuple[int, int]:
+    """Height and width of an image file, from its header."""
+    if path.lower().endswith(PIL_EXTENSIONS):
+        with Image.open(path) as img:
+            return img.height, img.width
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            return src.height, src.width

@@ -54,6 +54,10 @@ class So2SatMSSAR(PlotMixin, NonGeoDataset):
     }
     #: So2Sat LCZ42's S1_B5 and S1_B6 are the Lee-filtered VH and VV intensities.
     plot_aliases: ClassVar[dict[str, str]] = {'S1_B5': 'VH', 'S1_B6': 'VV'}
+    #: Ground sample distance of the 32x32 patches, metres (both sensors at 10 m).
+    gsd: ClassVar[float] = 10.0
+    #: Real Sentinel-1 and Sentinel-2 data.
+    synthetic: ClassVar[bool] = False
 
     def __init__(
         self,

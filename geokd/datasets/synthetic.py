@@ -218,6 +218,10 @@ class SyntheticMSSAR(PlotMixin, NonGeoDataset):
     }
     #: Band names per modality: always all of them.
     bands = all_band_names
+    #: Ground sample distance of the patches, metres: simulated as Sentinel's 10 m.
+    gsd: ClassVar[float] = 10.0
+    #: Simulated data: models trained on it label real scenes with made-up classes.
+    synthetic: ClassVar[bool] = True
     split_fractions: ClassVar[dict[str, float]] = {
         'train': 0.7,
         'val': 0.1,

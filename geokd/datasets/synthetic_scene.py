@@ -19,6 +19,8 @@ import rasterio
 import rasterio.errors
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
 from rasterio.windows import Window
 from torch import Generator, Tensor
 
@@ -256,19 +258,25 @@ def truth_path(path: str | Path) -> Path:
 
 
 def agreement(classes: Path, truth: Path) -> float | None:
-    """Fraction of cells classified as the synthetic truth says, when on one grid.
+    """Fraction of a class map's cells that have the class the synthetic truth says.
+
+    The comparison is made on the class map's grid, whatever its cell size (any
+    ``--stride``) or CRS: each cell takes the true class of the block at its centre.
 
     Args:
         classes: A class map of the synthetic scene (e.g. ``geokd predict``'s).
         truth: The scene's true classes (:func:`truth_path`).
 
     Returns:
-        The fraction of cells valid in both with the same class, or None when the
-        two are not on the same grid or share no valid cell.
+        The fraction of cells valid in both with the same class, or None when they
+        share no valid cell.
     """
     with rasterio.open(classes) as a, rasterio.open(truth) as b:
-        if a.shape != b.shape or a.transform != b.transform:
-            return None
-        pred, true = a.read(1), b.read(1)
-    both = (pred != a.nodata) & (true != b.nodata)
+        pred = a.read(1)
+        true = np.full(pred.shape, b.nodata, dtype=b.dtypes[0])
+        reproject(
+            rasterio.band(b, 1), true, dst_transform=a.transform, dst_crs=a.crs or b.crs,
+            dst_nodata=b.nodata, resampling=Resampling.nearest,
+        )  # fmt: skip
+        both = (pred != a.nodata) & (true != b.nodata)
     return float((pred[both] == true[both]).mean()) if both.any() else None

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .options import PredictError, PredictOptions
     from .outputs import OutputPaths
     from .predict import predict_scene
+    from .sources import SceneInput, band_files_input, scene_input
     from .tiling import PatchGrid, grid_windows
 
 #: Public name -> the submodule that defines it.
@@ -32,7 +33,9 @@ _HOMES = {
     'PatchGrid': 'tiling',
     'PredictError': 'options',
     'PredictOptions': 'options',
+    'SceneInput': 'sources',
     'SingleSensorClassifier': 'export',
+    'band_files_input': 'sources',
     'export_checkpoint': 'export',
     'export_model': 'export',
     'grid_windows': 'tiling',
@@ -41,6 +44,7 @@ _HOMES = {
     'load_exported': 'export',
     'predict_scene': 'predict',
     'resolve_bands': 'bands',
+    'scene_input': 'sources',
 }
 
 __all__ = [
@@ -50,7 +54,9 @@ __all__ = [
     'PatchGrid',
     'PredictError',
     'PredictOptions',
+    'SceneInput',
     'SingleSensorClassifier',
+    'band_files_input',
     'export_checkpoint',
     'export_model',
     'grid_windows',
@@ -59,6 +65,7 @@ __all__ = [
     'load_exported',
     'predict_scene',
     'resolve_bands',
+    'scene_input',
 ]
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from .export import SingleSensorClassifier
     from .options import PredictOptions
+    from .sources import SceneInput
 
 
 #: Largest ``--synthetic-size``: a float32 SAR scene of 16384 x 16384 pixels is 2 GiB.
@@ -50,10 +51,15 @@ def predict_parser() -> argparse.ArgumentParser:
         prog='geokd predict',
         description=(
             'Classify whole GeoTIFF scenes with a single-sensor classifier distilled by '
-            'DisCoM-KD, on the patch grid (one output cell per stride). Writes, per '
-            'scene, PREFIX_classes.tif (COG, colour table, QGIS style beside it), '
-            'PREFIX_confidence.tif, PREFIX_summary.json and optionally '
-            'PREFIX_probabilities.tif and PREFIX_classes.gpkg.'
+            'DisCoM-KD, on the patch grid. One output cell is one patch at the default '
+            'stride: one class per 64 x 64 patch = 640 m for a 64-pixel model trained '
+            'at 10 m (a smaller --stride gives smaller cells). Scenes are read at the '
+            "model's ground sample distance: other resolutions are resampled on the "
+            'fly, geographic (degree) CRSs reprojected to the UTM zone of the scene. '
+            'Bands are matched by name. Writes, per scene, PREFIX_classes.tif (COG, '
+            'colour table, QGIS style beside it), PREFIX_confidence.tif, '
+            'PREFIX_summary.json and optionally PREFIX_probabilities.tif and '
+            'PREFIX_classes.gpkg.'
         ),
     )
     _add_scene_arguments(p)
@@ -64,11 +70,24 @@ def predict_parser() -> argparse.ArgumentParser:
 
 def _add_scene_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('scenes')
-    g.add_argument('scenes', nargs='*', help='scene files or glob patterns')
+    g.add_argument(
+        'scenes', nargs='*',
+        help='scene files, glob patterns, or directories of single-band files whose '
+        'names carry the band code (..._B08.tif, T31TCJ_..._B8A_20m.jp2, '
+        '..._VV.tif, s1a-iw-grd-vh-....tiff): each directory is one scene',
+    )  # fmt: skip
+    g.add_argument(
+        '--band-file', action='append', metavar='NAME=PATH',
+        help='one band of a scene delivered as single-band files (repeat it: '
+        '--band-file VV=vv.tif --band-file VH=vh.tif); the files are stacked on the '
+        'fly, never copied',
+    )  # fmt: skip
     g.add_argument(
         '--bands',
         help="the scene's bands in the model's order, comma-separated 1-based indexes "
-        "or names (e.g. 'VV,VH' or '2,1'); default: match names, else file order",
+        "or names (e.g. 'VV,VH' or '2,1'), or 'file-order' for a scene whose bands "
+        "are unnamed but known to be in the model's order; default: match the band "
+        'names (unnamed bands are refused)',
     )  # fmt: skip
     g.add_argument(
         '--synthetic-scene', metavar='PATH',
@@ -188,6 +207,7 @@ def run(args: argparse.Namespace) -> None:
     """
     from .options import OptionError, PredictError
     from .prefixes import output_prefixes, unique_scenes
+    from .sources import band_files_input
 
     try:
         options = options_from(args)
@@ -196,6 +216,14 @@ def run(args: argparse.Namespace) -> None:
     except OptionError as err:
         _fail(err, 2)
     scenes = _scenes(args.scenes)
+    band_scenes: dict[Path, SceneInput] = {}
+    if args.band_file:
+        try:
+            band_scene = band_files_input(args.band_file)
+        except PredictError as err:
+            _fail(err, 2)
+        band_scenes[band_scene.path] = band_scene
+        scenes.append(band_scene.path)
     if args.synthetic_scene:
         scenes.append(Path(args.synthetic_scene))
     if not scenes:
@@ -205,9 +233,10 @@ def run(args: argparse.Namespace) -> None:
     except PredictError as err:
         _fail(err)
     classifier = _load_model(args)
+    files = [f for scene in band_scenes.values() for f in scene.files]
     try:
-        with _locked_outputs(args, classifier, prefixes, options):
-            failed = _classify(args, classifier, prefixes, options)
+        with _locked_outputs(args, classifier, prefixes, options, files):
+            failed = _classify(args, classifier, prefixes, options, band_scenes)
     except PredictError as err:
         _fail(err)
     except KeyboardInterrupt:
@@ -248,8 +277,11 @@ def _locked_outputs(
     classifier: 'SingleSensorClassifier',
     prefixes: dict[Path, Path],
     options: 'PredictOptions',
+    band_files: Sequence[Path] = (),
 ) -> Iterator[None]:
     """Check every prefix's outputs and lock it, before any scene is classified.
+
+    ``band_files`` are the files of ``--band-file`` scenes, inputs too.
 
     Raises:
         PredictError: If an output would replace an input, the device is missing,
@@ -262,7 +294,7 @@ def _locked_outputs(
     from .outputs import OutputPaths, check_not_inputs, prepare_output_dir
     from .run_state import check_existing
 
-    inputs = [*prefixes]
+    inputs = [*prefixes, *band_files]
     if args.synthetic_scene:
         inputs.append(truth_path(args.synthetic_scene))
     if args.model:
@@ -284,18 +316,24 @@ def _classify(
     classifier: 'SingleSensorClassifier',
     prefixes: dict[Path, Path],
     options: 'PredictOptions',
+    band_scenes: dict[Path, 'SceneInput'],
 ) -> int:
-    """Classify every scene (writing the synthetic one first); returns the failures."""
+    """Classify every scene (writing the synthetic one first); returns the failures.
+
+    ``band_scenes`` are the ``--band-file`` scenes, by their key in ``prefixes``.
+    """
     truths = {}
     if args.synthetic_scene:
         scene, truths[scene] = _synthetic_scene(args, classifier)
     failed = 0
+    warned: set[str] = set()
     for scene, prefix in prefixes.items():
-        summary = _predict_one(classifier, scene, prefix, options)
+        source = band_scenes.get(scene, scene)
+        summary = _predict_one(classifier, source, prefix, options, warned)
         if summary is None:
             failed += 1
         elif not args.quiet:
-            _report(scene, summary, truths.get(scene))
+            _report(source, summary, truths.get(scene))
     return failed
 
 
@@ -333,6 +371,7 @@ def _synthetic_scene(
         scene = write_synthetic_scene(
             args.synthetic_scene, meta.modality, args.synthetic_size,
             args.synthetic_size, block=meta.patch_size,
+            resolution=meta.gsd or 10.0,
         )  # fmt: skip
     except (ValueError, OSError) as err:
         raise PredictError(_first_line(err)) from err
@@ -348,11 +387,19 @@ def _first_line(err: BaseException) -> str:
 
 def _predict_one(
     classifier: 'SingleSensorClassifier',
-    scene: Path,
+    scene: 'Path | SceneInput',
     prefix: Path,
     options: 'PredictOptions',
+    warned: set[str],
 ) -> dict[str, Any] | None:
     """Classify one scene; print its warnings and, on failure, its error.
+
+    Args:
+        classifier: The classifier.
+        scene: A scene path (file or directory of band files) or band files.
+        prefix: Its output prefix.
+        options: Prediction options.
+        warned: Warnings printed for earlier scenes, not repeated.
 
     Returns:
         The summary, or None when the scene failed.
@@ -362,11 +409,25 @@ def _predict_one(
     from .locks import LockedError
     from .options import PredictError
     from .predict import predict_scene
+    from .sources import SceneInput, scene_input
+
+    def show(
+        message: Warning | str, category: type[Warning], *_: Any, **__: Any
+    ) -> None:
+        # Printed when raised (before the progress bar), even with --quiet, each
+        # message once per command; rasterio's NotGeoreferencedWarning is left out:
+        # geokd's own says the same, naming the file.
+        if issubclass(category, NotGeoreferencedWarning) or str(message) in warned:
+            return
+        warned.add(str(message))
+        print(f'geokd predict: warning: {message}', file=sys.stderr)
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():
             warnings.simplefilter('always')
-            summary = predict_scene(classifier, scene, prefix, options)
+            warnings.showwarning = show
+            source = scene if isinstance(scene, SceneInput) else scene_input(scene)
+            return predict_scene(classifier, source, prefix, options)
     except LockedError:
         raise
     except (PredictError, OSError) as err:
@@ -376,16 +437,14 @@ def _predict_one(
         msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
         print(f'geokd predict: error: {msg}', file=sys.stderr)
         return None
-    for w in caught:
-        # geokd's own warning says the same, naming the file.
-        if not issubclass(w.category, NotGeoreferencedWarning):
-            print(f'geokd predict: warning: {w.message}', file=sys.stderr)
-    return summary
 
 
-def _report(scene: Path, summary: dict[str, Any], truth: Path | None) -> None:
+def _report(
+    scene: 'Path | SceneInput', summary: dict[str, Any], truth: Path | None
+) -> None:
     """Print what was written for a scene (and its agreement with a synthetic truth)."""
-    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s')
+    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
+          f'{summary["grid"].get("cell", "")}')  # fmt: skip
     for name, path in summary['outputs'].items():
         print(f'  {name:<14}{path}')
     if truth is not None:

@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from ..loader import LoadError
 from ..loader import load_checkpoint as load_task_checkpoint
-from .metadata import ModelLoadError, ModelMetadata
+from .metadata import ModelLoadError, ModelMetadata, TrainingData
 
 if TYPE_CHECKING:
     from ..tasks import PerClassifierTask
@@ -128,7 +129,8 @@ def metadata_from_task(
         task: The trained task.
         name: The classifier (a modality name).
         datamodule_state: The DataModule's ``state_dict()``: ``normalization`` per
-            modality, and ``band_names`` and ``patch_size`` when recorded.
+            modality, and ``band_names``, ``patch_size`` and ``provenance`` when
+            recorded (checkpoints written before they were are still read).
         source: Where the weights came from.
 
     Returns:
@@ -159,6 +161,7 @@ def metadata_from_task(
     class_names = hparams.get('class_names') or [
         str(i) for i in range(spec.num_classes)
     ]
+    provenance = datamodule_state.get('provenance') or {}
     return ModelMetadata(
         modality=name,
         in_channels=spec.in_channels,
@@ -172,6 +175,18 @@ def metadata_from_task(
         architecture=spec.architecture,
         method=task.method_name,
         source=source,
+        training_data=TrainingData(
+            provenance.get('datamodule'),
+            provenance.get('dataset'),
+            provenance.get('synthetic'),
+        )
+        if provenance
+        else None,
+        gsd=(provenance.get('gsd') or {}).get(name),
+        exported_at=datetime.now(UTC)
+        .isoformat(timespec='seconds')
+        .replace('+00:00', 'Z'),
+        torch_version=torch.__version__,
     )
 
 

@@ -6,6 +6,7 @@ become file or directory names are restricted to a safe set of characters, and t
 fields are checked against each other.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,10 +20,11 @@ from ..loader import LoadError
 from ..models import ClassifierSpec
 from ..transforms import SensorNormalization
 
-#: Identifies geokd's metadata files and their schema version (version 1 files,
-#: which predate ``architecture``, hold DisCoM-KD branches).
+#: Identifies geokd's metadata files and their schema version. Older versions are
+#: read: version 1 files predate ``architecture`` (they hold DisCoM-KD branches),
+#: versions 1 and 2 predate the provenance fields (read as None: unknown).
 FORMAT = 'geokd-single-sensor-classifier'
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: A modality name: it becomes a directory name, so no separator, no leading dot.
 SafeName = restricted_string_type('SafeName', r'^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$')
@@ -35,10 +37,36 @@ Classes = restricted_number_type('Classes', int, [('>=', 2), ('<=', 65535)])
 PatchSize = restricted_number_type('PatchSize', int, [('>=', 1), ('<=', 4096)])
 EmbedDim = restricted_number_type('EmbedDim', int, [('>=', 1), ('<=', 65536)])
 Version = restricted_number_type('Version', int, [('>=', 1), ('<=', FORMAT_VERSION)])
+#: Ground sample distance in metres: from a millimetre to 100 km.
+Metres = restricted_number_type('Metres', float, [('>', 0.001), ('<=', 100_000)])
+#: An importable class name (module path and qualified name).
+ClassPath = restricted_string_type('ClassPath', r'^[A-Za-z_][\w.]{0,199}$')
+#: A package version such as ``2.14.1+cu130``.
+PackageVersion = restricted_string_type('PackageVersion', r'^[\w.+!-]{1,64}$')
+#: A UTC date and time, ISO 8601 (``2025-01-31T12:00:00Z``).
+Timestamp = restricted_string_type(
+    'Timestamp', r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$'
+)
 
 
 class ModelLoadError(LoadError):
     """A model file is missing, unreadable or inconsistent."""
+
+
+@dataclass
+class TrainingData:
+    """What a model was trained on.
+
+    Attributes:
+        datamodule: Class path of the DataModule.
+        dataset: Class path of the dataset it read.
+        synthetic: True for simulated data (the model's classes mean nothing on real
+            scenes), False for real data, None when the dataset does not say.
+    """
+
+    datamodule: ClassPath | None = None  # type: ignore[valid-type]
+    dataset: ClassPath | None = None  # type: ignore[valid-type]
+    synthetic: bool | None = None
 
 
 @dataclass
@@ -61,6 +89,18 @@ class ModelMetadata:
         method: Training method (``DisCoM-KD``, ``single-modal``, ``KD``, ...).
         geokd_version: geokd version that exported the model.
         source: Checkpoint the weights came from, if any.
+        training_data: The DataModule and dataset it was trained on, and whether
+            they are synthetic (None: unknown, e.g. exported before version 3).
+        gsd: Ground sample distance of the training patches in metres: prediction
+            reads scenes at this resolution (None: unknown; scenes are read at their
+            own resolution).
+        test_metrics: Test metrics (``f1``, ``f1_macro``, ``acc``) of every
+            classifier of the training run, keyed by classifier (this model's is
+            ``test_metrics[modality]``), each from its best checkpoint, as
+            :class:`~geokd.callbacks.EvaluateClassifiers` measured them after fit;
+            None when the export did not follow such a test (``geokd export``).
+        exported_at: When the model was exported (UTC, ISO 8601).
+        torch_version: PyTorch version that exported the model.
         format: Always :data:`FORMAT`.
         format_version: Schema version, at most :data:`FORMAT_VERSION`.
     """
@@ -78,6 +118,11 @@ class ModelMetadata:
     method: str = 'DisCoM-KD'
     geokd_version: str = geokd.__version__
     source: str | None = None
+    training_data: TrainingData | None = None
+    gsd: Metres | None = None  # type: ignore[valid-type]
+    test_metrics: dict[SafeName, dict[str, float]] | None = None  # type: ignore[valid-type]
+    exported_at: Timestamp | None = None  # type: ignore[valid-type]
+    torch_version: PackageVersion | None = None  # type: ignore[valid-type]
     format: str = field(default=FORMAT)
     format_version: Version = FORMAT_VERSION  # type: ignore[valid-type]
 
@@ -96,6 +141,25 @@ class ModelMetadata:
     def preprocessing(self) -> SensorNormalization:
         """The input normalisation, as used in training."""
         return SensorNormalization.from_dict(dict(self.normalization))
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the model was trained on synthetic data (False when unknown)."""
+        return bool(self.training_data and self.training_data.synthetic)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the model comes from, as repeated in every prediction summary.
+
+        Returns:
+            The training data, bands, ground sample distance, normalisation, test
+            metrics, export date and versions.
+        """
+        data = self.to_dict()
+        keys = ('training_data', 'band_names', 'gsd', 'patch_size', 'normalization',
+                'test_metrics', 'method', 'source', 'exported_at', 'geokd_version',
+                'torch_version', 'format_version')  # fmt: skip
+        return {k: data[k] for k in keys}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible data, as written to ``model.json``.
@@ -162,6 +226,9 @@ def _check_consistent(meta: ModelMetadata, path: Path) -> None:
         problems.append(
             f'{len(meta.band_names)} band_names for in_channels={meta.in_channels}'
         )
+    metrics = meta.test_metrics or {}
+    if not all(math.isfinite(v) for m in metrics.values() for v in m.values()):
+        problems.append('test_metrics must be finite numbers')
     if meta.architecture == 'discomkd_branch' and meta.embed_dim is None:
         problems.append('a discomkd_branch needs embed_dim')
     try:

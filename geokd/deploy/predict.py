@@ -10,7 +10,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 import geokd
 
 from . import writers
+from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine import WindowClassifier, prefetch, resolve_device
 from .export import SingleSensorClassifier
 from .fingerprint import run_fingerprint
@@ -45,6 +46,7 @@ from .run_state import (
     start_or_resume,
 )
 from .scene import Scene, open_scene, warn_if_not_georeferenced
+from .sources import SceneInput, scene_input
 from .tiling import GridWindow, PatchGrid, grid_windows, window_size
 from .working import WorkingRasters, class_map, count_classes
 
@@ -116,7 +118,7 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
     )
     if (count := -(-rows // size) * -(-cols // size)) > MAX_WINDOWS:
         msg = (
-            f'{scene.path}: {scene.height} x {scene.width} pixels make {count} '
+            f'{scene.source}: {scene.height} x {scene.width} pixels make {count} '
             f'windows, more than {MAX_WINDOWS} (use a larger --window or --stride)'
         )
         raise PredictError(msg)
@@ -129,7 +131,7 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
 
 def predict_scene(
     classifier: SingleSensorClassifier,
-    scene: str | Path,
+    scene: str | Path | SceneInput,
     prefix: str | Path,
     options: PredictOptions | None = None,
 ) -> dict[str, Any]:
@@ -137,7 +139,9 @@ def predict_scene(
 
     Args:
         classifier: The single-sensor classifier.
-        scene: GeoTIFF (or any raster GDAL reads) of the model's sensor.
+        scene: GeoTIFF (or any raster GDAL reads) of the model's sensor, a directory
+            of single-band files named by band code, or a :class:`SceneInput`. It is
+            read at the model's ground sample distance (see :mod:`.resampling`).
         prefix: Output prefix: ``prefix_classes.tif``, ``prefix_confidence.tif``,
             ``prefix_summary.json`` (and optionally ``prefix_probabilities.tif``,
             ``prefix_classes.gpkg``).
@@ -151,9 +155,10 @@ def predict_scene(
     """
     options = options or PredictOptions()
     options.check()
-    scene, paths = Path(scene), OutputPaths(Path(prefix))
+    scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
+    paths = OutputPaths(Path(prefix))
     meta = classifier.metadata
-    check_not_inputs(paths, [scene])
+    check_not_inputs(paths, scene.files)
     prepare_output_dir(paths)
     device = resolve_device(options.device)
     start_time = time.perf_counter()
@@ -161,15 +166,19 @@ def predict_scene(
     with (
         PrefixLock(paths.lock, str(paths.prefix)),
         rasterio.Env(**GDAL_OPTIONS),
-        open_scene(scene, meta.band_names, meta.in_channels, options.bands) as source,
+        open_scene(
+            scene, meta.band_names, meta.in_channels, options.bands, meta.gsd
+        ) as source,
     ):
         check_existing(paths, options)
         # Warned even with --quiet: outputs without georeferencing are a real surprise.
         warn_if_not_georeferenced(source, stacklevel=2)
+        warn_if_synthetic_model(classifier, source, stacklevel=2)
         stride = patch if options.stride is None else options.stride
         plan = plan_run(source, patch, stride, options)
-        files = source.dataset.files or [scene]
-        run_id = run_fingerprint(scene, files, classifier, plan.key)
+        if not options.quiet:
+            print(announce(source, plan.grid))
+        run_id = run_fingerprint(scene.path, scene.files, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
         windows = len(plan.windows)
@@ -184,7 +193,7 @@ def predict_scene(
             source, engine, plan, work, state, paths, options
         )
         _check_classified(scene, plan, state, paths, options)
-        summary = _summary(scene, classifier, plan, state, options, device)
+        summary = _summary(source, classifier, plan, state, options, device)
         summary |= {'patches_classified_this_run': classified, 'resumed': done > 0}
         staged = _stage(work, paths, state, meta.class_names, options)
     seconds = time.perf_counter() - start_time
@@ -289,7 +298,7 @@ def _classify_windows(
     total, todo = plan.patches(), plan.windows[state.completed :]
     bar = tqdm(
         total=total, initial=total - plan.patches(state.completed), unit='patch',
-        disable=options.quiet, desc=scene.path.name, dynamic_ncols=True,
+        disable=options.quiet, desc=scene.source.name, dynamic_ncols=True,
     )  # fmt: skip
     classified = 0
     with bar:
@@ -307,7 +316,7 @@ def _classify_windows(
 
 
 def _check_classified(
-    scene: Path,
+    scene: SceneInput,
     plan: RunPlan,
     state: RunState,
     paths: OutputPaths,
@@ -333,7 +342,7 @@ def _check_classified(
 
 
 def _summary(
-    scene: Path,
+    scene: Scene,
     classifier: SingleSensorClassifier,
     plan: RunPlan,
     state: RunState,
@@ -344,15 +353,19 @@ def _summary(
     meta = classifier.metadata
     rows, cols = plan.grid.shape
     return {
-        'input': str(scene.resolve()),
+        'input': str(scene.source.path.resolve()),
         'model': {
             'modality': meta.modality, 'backbone': meta.backbone,
             'source': meta.source, 'geokd_version': meta.geokd_version,
+            'provenance': meta.provenance,
         },
+        'bands': [asdict(m) for m in scene.matches],
+        'read': scene.reading(),
         'options': {**plan.key, 'batch_size': options.batch_size, 'device': str(device)},
         'crs': plan.crs.to_string() if plan.crs else None,
         'grid': {'rows': rows, 'cols': cols, 'cell_size_pixels': plan.grid.stride,
-                 'transform': list(plan.transform)[:6]},
+                 'transform': list(plan.transform)[:6],
+                 **cell_summary(scene, plan.grid)},
         'classes': state.tally.per_class(meta.class_names),
         'nodata_cells': rows * cols - sum(state.tally.cells),
         'patches': plan.patches(),

@@ -1,38 +1,67 @@
-"""A scene opened for prediction: the model's bands, its grid and georeferencing."""
+"""A scene opened for prediction: the model's bands, at its resolution, and its grid.
+
+Opening a scene (:func:`open_scene`) reads one raster, or stacks single-band files
+(:mod:`.stacking`), names its bands and matches them to the model's
+(:mod:`.bands`), and reads it at the model's ground sample distance
+(:mod:`.resampling`). Nothing is copied: windows are read, stacked and resampled on
+demand.
+"""
 
 import warnings
 from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .bands import resolve_bands
+from .bands import BandMatch, band_code, describe_mapping, resolve_bands
 from .options import PredictError
+from .resampling import ReadGrid, pixel_size_m, read_grid, warped
+from .sources import SceneInput, scene_input
+from .stacking import stack_vrt
 from .tiling import PatchGrid
 
 
 class Scene:
-    """An opened raster that yields windows of the model's bands, in its order.
+    """An opened scene that yields windows of the model's bands, in its order.
 
     Args:
-        path: The scene file (for messages).
-        dataset: The opened raster; closed with the scene.
-        indexes: 1-based bands of ``dataset`` that feed the model, in its order.
+        source: What the user named.
+        dataset: The raster read: the file, the stack of band files, or either
+            resampled to the model's GSD.
+        matches: The scene band feeding each model band, in the model's order.
+        resources: Closes the dataset and what it reads from.
+        native_resolution: The scene's own pixel size in metres, None without CRS.
+        grid: The resampled grid, None when the scene is read as it is.
+        synthetic: Whether the scene is one of geokd's SYNTHETIC scenes.
     """
 
     def __init__(
-        self, path: Path, dataset: rasterio.DatasetReader, indexes: list[int]
+        self,
+        source: SceneInput,
+        dataset: Any,
+        matches: list[BandMatch],
+        resources: ExitStack,
+        native_resolution: tuple[float, float] | None = None,
+        grid: ReadGrid | None = None,
+        synthetic: bool = False,
     ) -> None:
-        self.path = path
+        self.source = source
+        self.path = source.path
         self.dataset = dataset
-        self.indexes = indexes
+        self.matches = matches
+        self.resources = resources
+        self.native_resolution = native_resolution
+        self.grid = grid
+        self.synthetic = synthetic
 
     def __enter__(self) -> Self:
         return self
@@ -43,7 +72,12 @@ class Scene:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.dataset.close()
+        self.resources.close()
+
+    @property
+    def indexes(self) -> list[int]:
+        """1-based bands of :attr:`dataset` that feed the model, in its order."""
+        return [m.index for m in self.matches]
 
     @property
     def height(self) -> int:
@@ -75,6 +109,33 @@ class Scene:
         """Block (tile) height of the file, in pixels."""
         return self.dataset.block_shapes[0][0]
 
+    @property
+    def resolution(self) -> tuple[float, float] | None:
+        """Pixel size of what is read, in metres (None without CRS)."""
+        return pixel_size_m(self.dataset)
+
+    def describe_bands(self) -> str:
+        """The band mapping on one line: ``model band <- scene band, ...``."""
+        return describe_mapping(self.matches)
+
+    def reading(self) -> dict[str, Any]:
+        """How the scene is read, for the summary.
+
+        Returns:
+            The files, the scene's own CRS and pixel size, and the resampling.
+        """
+        grid = self.grid
+        native = self.native_resolution
+        return {
+            'files': [str(f.resolve()) for f in self.source.files],
+            'native_pixel_size_m': [round(v, 4) for v in native] if native else None,
+            'resampled': grid is not None,
+            'resampling': grid.resampling.name if grid else None,
+            'reprojected_from': grid.reprojected_from.to_string()
+            if grid and grid.reprojected_from
+            else None,
+        }
+
     def patch_grid(self, patch_size: int, stride: int) -> PatchGrid:
         """The grid of patches covering the scene.
 
@@ -91,7 +152,7 @@ class Scene:
         try:
             return PatchGrid(self.height, self.width, patch_size, stride)
         except ValueError as err:
-            raise PredictError(f'{self.path}: {err}') from err
+            raise PredictError(f'{self.source}: {err}') from err
 
     def read(self, window: Window) -> np.ndarray:
         """Read a window that may reach past the scene, as float32 with NaN outside.
@@ -115,43 +176,117 @@ class Scene:
         return out
 
 
+def _open(path: Path, resources: ExitStack) -> rasterio.DatasetReader:
+    """Open a raster, or refuse with one line naming it."""
+    if not path.exists():
+        msg = f'{path}: no such file'
+        raise PredictError(msg)
+    try:
+        with warnings.catch_warnings():
+            # geokd warns itself, naming the scene (warn_if_not_georeferenced).
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            return resources.enter_context(rasterio.open(path))
+    except RasterioIOError as err:
+        msg = f'{path}: not a readable raster ({str(err).splitlines()[0]})'
+        raise PredictError(msg) from err
+
+
+def scene_band_names(dataset: Any, path: Path) -> list[str | None]:
+    """The names of a raster's bands: its descriptions, else its file name's code.
+
+    A description carrying a band code (``Sigma0_VV_db``) is named by the code. A
+    single-band file without description is named by the band code in its file name
+    (``..._VV_grd.tif``), if any.
+
+    Args:
+        dataset: The opened raster.
+        path: Its file.
+
+    Returns:
+        One name per band, None where unnamed.
+    """
+    names = [(band_code(d) or d.strip()) if d and d.strip() else None
+             for d in dataset.descriptions]  # fmt: skip
+    if dataset.count == 1 and names[0] is None:
+        names[0] = band_code(path.stem)
+    return names
+
+
+def _is_synthetic(dataset: Any) -> bool:
+    """Whether a raster is one of geokd's SYNTHETIC scenes (tagged so)."""
+    return dataset.tags().get('SYNTHETIC', '').startswith('yes')
+
+
+def _stacked(source: SceneInput, resources: ExitStack) -> tuple[Any, list[str], bool]:
+    """The band files of a scene stacked in a VRT, their names, and if synthetic."""
+    opened = [(name, _open(file, resources)) for name, file in source.band_files]
+    xml = stack_vrt(opened, source)
+    synthetic = all(_is_synthetic(src) for _, src in opened)
+    return (
+        resources.enter_context(rasterio.open(xml)),
+        [n for n, _ in opened],
+        synthetic,
+    )
+
+
+def _at_gsd(
+    source: SceneInput, dataset: Any, gsd: float | None, resources: ExitStack
+) -> tuple[tuple[float, float] | None, ReadGrid | None, Any]:
+    """The scene's pixel size, and the scene resampled to the GSD when needed."""
+    try:
+        native = pixel_size_m(dataset)
+        grid = read_grid(dataset, gsd)
+        if grid is not None:
+            dataset = resources.enter_context(warped(dataset, grid))
+    except (RasterioError, ValueError) as err:
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        msg = f"{source}: cannot be read at the model's {gsd} m resolution ({detail})"
+        raise PredictError(msg) from err
+    return native, grid, dataset
+
+
 def open_scene(
-    path: Path,
+    scene: str | Path | SceneInput,
     band_names: Sequence[str],
     in_channels: int,
     bands: Sequence[str | int] | None = None,
+    gsd: float | None = None,
 ) -> Scene:
-    """Open a raster and match its bands to the model's.
+    """Open a scene, match its bands to the model's and read it at the model's GSD.
 
     Args:
-        path: The scene file.
+        scene: A raster file, a directory of band files, or a :class:`SceneInput`.
         band_names: The model's band names (may be empty).
         in_channels: Number of bands the model reads.
         bands: User selection of bands (see :func:`~geokd.deploy.resolve_bands`).
+        gsd: The model's ground sample distance in metres; None reads the scene at
+            its own resolution.
 
     Returns:
         The scene; close it (or use it as a context manager) when done.
 
     Raises:
-        PredictError: If the file is missing, unreadable or its bands do not match,
-            with one line naming the file.
+        PredictError: If a file is missing or unreadable, the band files cannot be
+            stacked, or the bands do not match, with one line naming the file.
     """
-    if not path.exists():
-        msg = f'{path}: no such file'
-        raise PredictError(msg)
+    source = scene if isinstance(scene, SceneInput) else scene_input(scene)
+    resources = ExitStack()
     try:
-        dataset = rasterio.open(path)
-    except RasterioIOError as err:
-        msg = f'{path}: not a readable raster ({str(err).splitlines()[0]})'
-        raise PredictError(msg) from err
-    try:
-        indexes = resolve_bands(
-            path, dataset.descriptions, band_names, in_channels, bands
-        )
-    except PredictError:
-        dataset.close()
+        if source.band_files:
+            dataset, names, synthetic = _stacked(source, resources)
+            files = [str(f) for _, f in source.band_files]
+        else:
+            dataset = _open(source.path, resources)
+            names, files = scene_band_names(dataset, source.path), []
+            synthetic = _is_synthetic(dataset)
+        matches = resolve_bands(source, names, band_names, in_channels, bands)
+        if files:
+            matches = [replace(m, file=files[m.index - 1]) for m in matches]
+        native, grid, dataset = _at_gsd(source, dataset, gsd, resources)
+    except BaseException:
+        resources.close()
         raise
-    return Scene(path, dataset, indexes)
+    return Scene(source, dataset, matches, resources, native, grid, synthetic)
 
 
 def warn_if_not_georeferenced(scene: Scene, stacklevel: int = 2) -> None:
@@ -164,11 +299,12 @@ def warn_if_not_georeferenced(scene: Scene, stacklevel: int = 2) -> None:
     """
     if scene.crs is None:
         warnings.warn(
-            f'{scene.path}: no CRS; outputs will carry none and class areas are unknown',
+            f'{scene.source}: no CRS; outputs will carry none and class areas are '
+            "unknown, and its pixels are taken to be of the model's size",
             stacklevel=stacklevel + 1,
         )
     if scene.transform == Affine.identity():
         warnings.warn(
-            f'{scene.path}: no geotransform; outputs are on the pixel grid',
+            f'{scene.source}: no geotransform; outputs are on the pixel grid',
             stacklevel=stacklevel + 1,
         )

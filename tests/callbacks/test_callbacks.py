@@ -102,7 +102,19 @@ def test_evaluate_and_export_from_best_epochs(
         prefix = f'model.branches.{m}.'
         for key, value in exported.model.state_dict().items():
             torch.testing.assert_close(value, best[prefix + key])
-        assert exported.metadata.patch_size == 16
+        meta = exported.metadata
+        assert meta.patch_size == 16
+        # Provenance: synthetic 10 m training data, and the run's test metrics.
+        assert meta.synthetic
+        assert meta.training_data is not None
+        assert meta.training_data.dataset == 'geokd.datasets.synthetic.SyntheticMSSAR'
+        assert meta.gsd == 10.0
+        assert meta.test_metrics == {
+            name: {k: r[k] for k in ('f1', 'f1_macro', 'acc')}
+            for name, r in evaluate.results.items()
+        }
+        assert meta.torch_version == torch.__version__
+        assert meta.exported_at is not None
 
 
 def test_disabled_callbacks_do_nothing(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def test_state_dict_has_normalization_bands_and_patch_size() -> None:
     dm = _eurosat(bands={'ms': ['B04', 'B03', 'B02']})
     dm.setup('fit')
     state = dm.state_dict()
-    assert set(state) == {'normalization', 'band_names', 'patch_size'}
+    assert set(state) == {'normalization', 'band_names', 'patch_size', 'provenance'}
     assert state['band_names'] == {'ms': ['B04', 'B03', 'B02'], 'sar': ['VV', 'VH']}
     assert state['patch_size'] == 16
     assert state['normalization']['ms']['method'] == 'percentile'

@@ -1,7 +1,9 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
+from affine import Affine
 
 from geokd.datasets import SyntheticMSSAR, write_synthetic_scene
 from geokd.datasets.synthetic_scene import agreement, truth_path
@@ -75,7 +77,37 @@ def test_agreement_with_truth(tmp_path: Path) -> None:
         dst.write(wrong, 1)
     valid = int((classes != 255).sum()) - 1
     assert agreement(tmp_path / 'pred.tif', truth) == (valid - 1) / valid
-    profile['transform'] = profile['transform'] * rasterio.Affine.translation(1, 0)
-    with rasterio.open(tmp_path / 'shifted.tif', 'w', **profile) as dst:
+    # A map shifted one cell east is compared where it lies: cell (r, c) of the map
+    # covers block (r, c + 1) of the truth, and the last column lies outside it.
+    shifted = {**profile, 'transform': profile['transform'] @ Affine.translation(1, 0)}
+    with rasterio.open(tmp_path / 'shifted.tif', 'w', **shifted) as dst:
         dst.write(classes, 1)
-    assert agreement(tmp_path / 'shifted.tif', truth) is None
+    pred, true = classes[:, :-1], classes[:, 1:]
+    both = (pred != 255) & (true != 255)
+    expected = float((pred[both] == true[both]).mean())
+    assert agreement(tmp_path / 'shifted.tif', truth) == expected
+    # Far away: no common cell.
+    away = {**profile, 'transform': profile['transform'] @ Affine.translation(100, 0)}
+    with rasterio.open(tmp_path / 'away.tif', 'w', **away) as dst:
+        dst.write(classes, 1)
+    assert agreement(tmp_path / 'away.tif', truth) is None
+
+
+def test_agreement_on_finer_cells(tmp_path: Path) -> None:
+    # A class map at half the block size (geokd predict --stride patch/2) has 2 x 2
+    # cells per true block: the agreement is measured on its grid.
+    path = write_synthetic_scene(tmp_path / 's.tif', 'sar', 64, 64, block=16, seed=0)
+    with rasterio.open(truth_path(path)) as src:
+        profile, classes = src.profile, src.read(1)
+    fine = np.kron(classes, np.ones((2, 2), dtype=classes.dtype))
+    fine[0, 1] = 255  # nodata cells do not count
+    valid = fine != 255
+    fine[valid.nonzero()[0][-1], valid.nonzero()[1][-1]] += 1  # one wrong cell
+    profile.update(
+        width=fine.shape[1], height=fine.shape[0],
+        transform=profile['transform'] @ Affine.scale(0.5),
+    )  # fmt: skip
+    with rasterio.open(tmp_path / 'fine.tif', 'w', **profile) as dst:
+        dst.write(fine, 1)
+    expected = 1 - 1 / valid.sum()
+    assert agreement(tmp_path / 'fine.tif', truth_path(path)) == pytest.approx(expected)

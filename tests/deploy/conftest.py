@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -19,16 +20,31 @@ TRANSFORM = Affine(10.0, 0.0, 500_000.0, 0.0, -10.0, 4_600_000.0)
 CLASSES = list(SyntheticMSSAR.classes)
 
 
-def tiny_classifier(modality: str, patch_size: int = 16) -> SingleSensorClassifier:
-    """A random test_resnet DisCoM-KD branch with plausible normalisation."""
+def tiny_classifier(
+    modality: str,
+    patch_size: int = 16,
+    bands: list[str] | None = None,
+    gsd: float | None = 10.0,
+) -> SingleSensorClassifier:
+    """A random test_resnet DisCoM-KD branch with plausible normalisation.
+
+    Args:
+        modality: 'ms' or 'sar'.
+        patch_size: Its patch size.
+        bands: Its band names; None takes the synthetic dataset's (EuroSAT's).
+        gsd: Its training ground sample distance in metres.
+    """
+    bands = bands or list(SyntheticMSSAR.all_band_names[modality])
     torch.manual_seed(0)
-    net = DisCoMKD({'ms': 13, 'sar': 2}, len(CLASSES), backbone='test_resnet')
+    channels = {'ms': 13, 'sar': 2} | {modality: len(bands)}
+    net = DisCoMKD(channels, len(CLASSES), backbone='test_resnet')
     branch = net.extract(modality)
-    bands = list(SyntheticMSSAR.all_band_names[modality])
     if modality == 'sar':
         norm = SensorNormalization(shift=[-12.0, -19.0], scale=[5.0, 5.0])
     else:
-        norm = SensorNormalization(shift=[1500.0] * 13, scale=[1000.0] * 13)
+        norm = SensorNormalization(
+            shift=[1500.0] * len(bands), scale=[1000.0] * len(bands)
+        )
     meta = ModelMetadata(
         modality=modality,
         in_channels=len(bands),
@@ -39,6 +55,7 @@ def tiny_classifier(modality: str, patch_size: int = 16) -> SingleSensorClassifi
         patch_size=patch_size,
         backbone='test_resnet',
         embed_dim=branch.embed_dim,
+        gsd=gsd,
     )
     return SingleSensorClassifier(branch, meta)
 
@@ -58,7 +75,11 @@ WriteScene = Callable[..., Path]
 
 @pytest.fixture
 def write_scene(tmp_path: Path) -> WriteScene:
-    """Write an array as a tiled GeoTIFF (EPSG:32631 by default)."""
+    """Write an array as a tiled GeoTIFF (EPSG:32631 by default).
+
+    Band names (``descriptions``) default to VV, VH for two bands (what the SAR test
+    model reads); None leaves the bands unnamed.
+    """
 
     def write(
         data: np.ndarray,
@@ -66,8 +87,10 @@ def write_scene(tmp_path: Path) -> WriteScene:
         crs: str | None = 'EPSG:32631',
         transform: Affine = TRANSFORM,
         nodata: float | None = float('nan'),
-        descriptions: tuple[str, ...] | None = None,
+        descriptions: tuple[str, ...] | Literal['sar'] | None = 'sar',
     ) -> Path:
+        if descriptions == 'sar':
+            descriptions = ('VV', 'VH') if data.shape[0] == 2 else None
         path = tmp_path / name
         profile = {
             'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],

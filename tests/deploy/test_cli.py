@@ -85,7 +85,7 @@ def test_predict_reports_bad_scenes_and_goes_on(
     assert info.value.code == 1
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith('geokd predict: error: ')
-    assert 'vv_only.tif: has 1 band' in line
+    assert 'vv_only.tif: has no band VH (its bands: VV)' in line
     assert (tmp_path / 'out' / 'good_classes.tif').is_file()
     assert not (tmp_path / 'out' / 'vv_only_classes.tif').exists()
 
@@ -97,10 +97,75 @@ def test_predict_synthetic_scene_from_checkpoint(
     main(['predict', '--model', str(tmp_path / 'a.ckpt'), '--modality', 'sar',
           '--synthetic-scene', str(tmp_path / 'scene.tif'), '--synthetic-size', '64',
           '-o', str(tmp_path / 'pred') + '/'])  # fmt: skip
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert 'SYNTHETIC sar scene written' in out
     assert 'agreement with the synthetic truth' in out
     assert str(tmp_path / 'pred' / 'scene_classes.tif') in out
+    # A synthetic model on its synthetic scene: nothing to warn about.
+    assert 'SYNTHETIC data' not in err
+
+
+@pytest.mark.parametrize('stride', ['16', '8', '4'])
+def test_agreement_with_the_synthetic_truth_for_any_stride(
+    tmp_path: Path, stride: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_checkpoint(tmp_path / 'a.ckpt', patch_size=16)
+    main(['predict', '--model', str(tmp_path / 'a.ckpt'), '--modality', 'sar',
+          '--synthetic-scene', str(tmp_path / 'scene.tif'), '--synthetic-size', '64',
+          '--stride', stride, '-o', str(tmp_path / 'pred') + '/'])  # fmt: skip
+    out = capsys.readouterr().out
+    assert f'one class per {stride} x {stride} ' in out
+    assert 'agreement with the synthetic truth: ' in out
+
+
+def test_synthetic_model_on_real_scenes_warns_once_even_quiet(
+    tmp_path: Path, write_scene: WriteScene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_checkpoint(tmp_path / 'a.ckpt', patch_size=16)
+    write_scene(sar_pixels(32, 32), 'a.tif')
+    write_scene(sar_pixels(32, 32), 'b.tif')
+    main(['predict', str(tmp_path / '*.tif'), '--model', str(tmp_path / 'a.ckpt'),
+          '--modality', 'sar', '-o', str(tmp_path / 'out'), '--quiet'])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert out == ''
+    [line] = err.strip().splitlines()
+    assert line.startswith('geokd predict: warning: the sar model was trained on '
+                           'SYNTHETIC data (geokd.datasets.synthetic.SyntheticMSSAR)')  # fmt: skip
+    summary = json.loads((tmp_path / 'out' / 'a_summary.json').read_text())
+    provenance = summary['model']['provenance']
+    assert provenance['training_data']['synthetic'] is True
+    assert provenance['gsd'] == 10.0
+    assert summary['bands'] == [
+        {'model': 'VV', 'index': 1, 'scene': 'VV', 'file': None},
+        {'model': 'VH', 'index': 2, 'scene': 'VH', 'file': None},
+    ]
+    assert summary['grid']['cell'] == (
+        'one class per 16 x 16 patch = 160 m at 10 m per pixel'
+    )
+
+
+def test_scene_as_band_files(
+    tmp_path: Path, write_scene: WriteScene, sar_export: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    pixels = sar_pixels(32, 48)
+    vv = write_scene(pixels[:1], 'scene_vv.tif')
+    vh = write_scene(pixels[1:], 'scene_vh.tif')
+    both = write_scene(pixels, 'both.tif')
+    out = tmp_path / 'out'
+    main(['predict', str(both), '--band-file', f'VH={vh}', '--band-file', f'VV={vv}',
+          '--model', str(sar_export), '-o', str(out)])  # fmt: skip
+    stdout = capsys.readouterr().out
+    assert 'bands (model <- scene) VV <- scene_vv.tif, VH <- scene_vh.tif;' in stdout
+    with (
+        rasterio.open(out / 'both_classes.tif') as a,
+        rasterio.open(out / 'scene_classes.tif') as b,
+    ):
+        assert (a.read() == b.read()).all()
+    with pytest.raises(SystemExit) as info:
+        main(['predict', '--band-file', str(vv), '--model', str(sar_export)])
+    assert info.value.code == 2
+    assert 'expected NAME=PATH' in capsys.readouterr().err
 
 
 def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

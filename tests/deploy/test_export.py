@@ -95,6 +95,13 @@ MS_NORM = {'method': 'standard', 'shift': [0.0] * 13, 'scale': [1.0] * 13,
         ({'format_version': 99}, '"format_version"'),
         ({'architecture': 'os.system'}, '"architecture"'),
         ({'bogus': 1}, 'bogus'),
+        ({'gsd': -10}, '"gsd"'),
+        ({'gsd': 'ten'}, '"gsd"'),
+        ({'training_data': {'synthetic': 'maybe'}}, '"training_data"'),
+        ({'training_data': {'dataset': 'os; rm -rf'}}, '"training_data"'),
+        ({'test_metrics': {'sar': {'f1': 'high'}}}, '"test_metrics"'),
+        ({'test_metrics': {'sar': {'f1': float('nan')}}}, 'must be finite'),
+        ({'exported_at': 'yesterday'}, '"exported_at"'),
     ],
 )
 def test_metadata_is_validated_before_use(
@@ -109,11 +116,35 @@ def test_metadata_is_validated_before_use(
     assert '\n' not in str(error.value)
 
 
+def test_older_metadata_versions_are_read_with_unknown_provenance(
+    tmp_path: Path, sar_model: SingleSensorClassifier
+) -> None:
+    out = export_model(sar_model.model, sar_model.metadata, tmp_path / 'm')
+    meta = json.loads((out / 'model.json').read_text())
+    new = ('training_data', 'gsd', 'test_metrics', 'exported_at', 'torch_version')
+    old = {k: v for k, v in meta.items() if k not in new} | {'format_version': 2}
+    (out / 'model.json').write_text(json.dumps(old))
+    loaded = load_exported(out).metadata
+    assert loaded.format_version == 2
+    assert loaded.training_data is None
+    assert loaded.gsd is None
+    assert not loaded.synthetic
+
+
 def test_metadata_that_is_not_an_object(tmp_path: Path) -> None:
     (tmp_path / 'model.safetensors').write_bytes(b'')
     (tmp_path / 'model.json').write_text('[1, 2]')
     with pytest.raises(ModelLoadError, match='not a geokd model metadata file'):
         load_exported(tmp_path)
+
+
+#: The DataModule provenance of the demo, as recorded in checkpoints.
+PROVENANCE = {
+    'datamodule': 'geokd.datamodules.synthetic.SyntheticMSSARDataModule',
+    'dataset': 'geokd.datasets.synthetic.SyntheticMSSAR',
+    'synthetic': True,
+    'gsd': {'ms': 10.0, 'sar': 10.0},
+}
 
 
 def task_checkpoint(
@@ -123,6 +154,7 @@ def task_checkpoint(
     state: dict = {
         'normalization': {'ms': MS_NORM, 'sar': SAR_NORM},
         'band_names': {'sar': ['VV', 'VH']},
+        'provenance': PROVENANCE,
     }
     if patch_size:
         state['patch_size'] = patch_size
@@ -149,6 +181,14 @@ def test_checkpoint_export_matches_extract(tmp_path: Path) -> None:
     assert sar.metadata.source == str(tmp_path / 'a.ckpt')
     assert sar.metadata.architecture == 'discomkd_branch'
     assert sar.metadata.method == 'DisCoM-KD'
+    # The checkpoint's provenance; geokd export ran no test: no metrics.
+    assert sar.metadata.synthetic
+    assert sar.metadata.gsd == 10.0
+    assert sar.metadata.test_metrics is None
+    provenance = sar.metadata.provenance
+    assert provenance['training_data']['datamodule'] == PROVENANCE['datamodule']
+    assert provenance['band_names'] == ['VV', 'VH']
+    assert provenance['torch_version'] == torch.__version__
     from_ckpt = load_classifier(tmp_path / 'a.ckpt', 'sar')
     x = torch.randn(2, 2, 32, 32)
     with torch.inference_mode():

@@ -108,8 +108,9 @@ def test_nodata_stays_nodata(
     pixels[:, :16, :] = 0  # first row of patches: nodata
     pixels[:, 16:32, :10] = 0  # 10/16 of a patch: below the 0.5 valid fraction
     pixels[:, 16:32, 16:22] = 0  # 6/16: still classified
-    scene = write_scene(pixels, nodata=0)
-    summary = predict_scene(ms_model, scene, tmp_path / 's', PredictOptions(**QUIET))
+    scene = write_scene(pixels, nodata=0)  # unnamed bands, in the model's order
+    options = PredictOptions(bands=['file-order'], **QUIET)
+    summary = predict_scene(ms_model, scene, tmp_path / 's', options)
     with rasterio.open(OutputPaths(tmp_path / 's').classes) as src:
         classes = src.read(1)
     with rasterio.open(OutputPaths(tmp_path / 's').confidence) as src:
@@ -128,7 +129,7 @@ def test_band_mapping_by_name_and_index(
     pixels = sar_pixels(32, 32)
     swapped = write_scene(pixels[::-1].copy(), 'vh_vv.tif', descriptions=('VH', 'VV'))
     plain = write_scene(pixels, 'plain.tif')
-    unnamed_swapped = write_scene(pixels[::-1].copy(), 'swapped.tif')
+    unnamed_swapped = write_scene(pixels[::-1].copy(), 'swapped.tif', descriptions=None)
     predict_scene(sar_model, plain, tmp_path / 'a', PredictOptions(**QUIET))
     predict_scene(sar_model, swapped, tmp_path / 'b', PredictOptions(**QUIET))
     opts = PredictOptions(bands=['2', '1'], **QUIET)
@@ -311,7 +312,7 @@ def test_bad_inputs_give_one_line_errors(
         predict_scene(sar_model, tmp_path / 'missing.tif', out, opts)
     three = write_scene(sar_pixels(32, 32)[[0, 1, 1]], 'three.tif')
     with pytest.raises(
-        PredictError, match=r'three\.tif: has 3 band.*reads 2 bands \(VV, VH\)'
+        PredictError, match=r'three\.tif: its 3 band\(s\) carry no names.*: VV, VH;'
     ):
         predict_scene(sar_model, three, out, opts)
     empty = write_scene(np.full((2, 32, 32), np.nan, 'float32'), 'empty.tif')

@@ -819,10 +819,10 @@ def test_header_claiming_a_huge_scene(tmp_path: Path, run: Run) -> None:
     write_raster(tmp_path / 'small.tif', sar_pixels(32, 32))
     vrt = tmp_path / 'huge.vrt'
     bands = ''.join(
-        f'<VRTRasterBand dataType="Float32" band="{b}"><SimpleSource>'
-        f'<SourceFilename relativeToVRT="1">small.tif</SourceFilename>'
+        f'<VRTRasterBand dataType="Float32" band="{b}"><Description>{name}</Description>'
+        f'<SimpleSource><SourceFilename relativeToVRT="1">small.tif</SourceFilename>'
         f'<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>'
-        for b in (1, 2)
+        for b, name in ((1, 'VV'), (2, 'VH'))
     )
     vrt.write_text(f'<VRTDataset rasterXSize="2000000000" rasterYSize="2000000000">'
                    f'{bands}</VRTDataset>')  # fmt: skip
