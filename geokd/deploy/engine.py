@@ -134,7 +134,7 @@ class WindowClassifier:
             r, c = rows[i : i + batch_size], cols[i : i + batch_size]
             batch = patches[:, r, c].transpose(0, 1).to(self.device, non_blocking=True)
             mask = masks[r, c].to(self.device)[:, None]
-            batch = torch.where(mask, self.norm(batch), 0.0)
+            batch = torch.where(mask, self.norm(batch, valid=mask), 0.0)
             with torch.autocast('cuda', enabled=self.autocast):
                 logits = self.model(batch)
             probs[:, r, c] = logits.float().softmax(1).T.cpu()

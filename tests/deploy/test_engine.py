@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import numpy as np
@@ -8,6 +9,7 @@ from rasterio.windows import Window
 from geokd.deploy import PatchGrid, PredictError, PredictOptions, grid_windows
 from geokd.deploy.engine import WindowClassifier, prefetch, resolve_device
 from geokd.deploy.export import SingleSensorClassifier
+from geokd.transforms import SensorNormalization
 
 
 def test_prefetch_reads_every_window_once_in_order() -> None:
@@ -55,3 +57,27 @@ def test_window_probabilities_and_valid_fraction(
     assert probs[:, 0, 0].isnan().all()
     torch.testing.assert_close(probs[:, 1:].sum(0), torch.ones(1, 2))
     assert engine.valid_mask(pixels)[16:, :7].sum() == 0
+
+
+def test_per_patch_statistics_ignore_numeric_nodata(
+    sar_model: SingleSensorClassifier,
+) -> None:
+    # A per-patch model must give the same answer whether nodata is NaN or -99.
+    meta = dataclasses.replace(
+        sar_model.metadata,
+        normalization=SensorNormalization(
+            'per_patch', [0.0, 0.0], [1.0, 1.0]
+        ).to_dict(),
+    )
+    model = SingleSensorClassifier(sar_model.model, meta)
+    grid = PatchGrid(16, 16, 16, 16)
+    [window] = list(grid_windows(grid, 16))
+    engine = WindowClassifier(model, grid, PredictOptions(), torch.device('cpu'), -99.0)
+    pixels = np.random.default_rng(1).normal(-15, 5, (2, 16, 16)).astype('float32')
+    with_nan, with_number = pixels.copy(), pixels.copy()
+    with_nan[:, :, :5] = np.nan
+    with_number[:, :, :5] = -99.0
+    torch.testing.assert_close(
+        engine.probabilities(with_number, window)[0],
+        engine.probabilities(with_nan, window)[0],
+    )
