@@ -18,6 +18,8 @@ Standard library only: :mod:`geokd.main` imports this before torch.
 import argparse
 import errno
 import re
+from collections.abc import Callable
+from typing import NoReturn
 
 #: Where bug reports go.
 ISSUES_URL = 'https://github.com/geokd/geokd/issues'
@@ -171,6 +173,28 @@ def argument_error_message(text: str) -> str:
     return one_line(f'{path}: {detail}' if path else detail)
 
 
+def geokd_cause(err: BaseException) -> GeokdError | None:
+    """The :class:`GeokdError` behind an exception that a library raised instead.
+
+    jsonargparse reports a class whose ``__init__`` raised as a ``ValueError`` of
+    its own, chained to the original.
+
+    Args:
+        err: What was raised.
+
+    Returns:
+        The first :class:`GeokdError` in its chain of causes, or None.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, GeokdError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _mro_names(err: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(err).__mro__}
 
@@ -190,6 +214,9 @@ def expected_failure(err: BaseException) -> tuple[str, int] | None:
     Returns:
         The message and exit status, or None for an unexpected exception (a bug).
     """
+    cause = geokd_cause(err)
+    if cause is not None:
+        err = cause
     names = _mro_names(err)
     if isinstance(err, GeokdError):
         return one_line(str(err)), err.exit_code
@@ -205,3 +232,39 @@ def expected_failure(err: BaseException) -> tuple[str, int] | None:
     if isinstance(err, OSError):
         return os_error_message(err), EXIT_FAILURE
     return None
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are :class:`UsageError` (one line, exit 2).
+
+    argparse prints the usage and exits on a bad argument; geokd's commands report
+    it as every other failure, through :mod:`geokd.main`.
+    """
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        msg = f'{message} (see {self.prog} --help)'
+        raise UsageError(msg)
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``.
+
+    Args:
+        minimum: The smallest value accepted.
+
+    Returns:
+        The conversion, raising ``argparse.ArgumentTypeError`` on other text.
+    """
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            msg = f'must be an integer of at least {minimum}, got {text!r}'
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    convert.__name__ = f'integer >= {minimum}'
+    return convert

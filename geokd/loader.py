@@ -20,6 +20,7 @@ import argparse
 import re
 import sys
 import warnings
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +79,14 @@ def config_files(args: Sequence[str]) -> list[Path]:
     Returns:
         The files, in order.
     """
-    files = []
-    for i, arg in enumerate(args):
-        if arg in ('--config', '-c') and i + 1 < len(args):
-            files.append(Path(args[i + 1]))
-        elif arg.startswith('--config='):
-            files.append(Path(arg.removeprefix('--config=')))
-    return files
+    values = [
+        args[i + 1] if arg in ('--config', '-c') else arg.removeprefix('--config=')
+        for i, arg in enumerate(args)
+        if (arg in ('--config', '-c') and i + 1 < len(args))
+        or arg.startswith('--config=')
+    ]
+    # jsonargparse also takes the config itself as a string: not a file.
+    return [Path(v) for v in values if Path(v).exists() or not set(v) & set('{:\n')]
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -138,6 +140,42 @@ def check_config_files(args: Sequence[str]) -> list[dict[str, Any]]:
         LoadError: Naming the first file that cannot be read as a config.
     """
     return [read_config_file(path) for path in config_files(args)]
+
+
+def check_ckpt_path(ckpt_path: Any, expected: type, resume: bool = False) -> None:
+    """Refuse a ``--ckpt_path`` file that is not a checkpoint of an ``expected`` task.
+
+    LightningCLI builds the model from the class and hyperparameters a checkpoint
+    records; they must name an already imported task class (nothing is imported for
+    an untrusted file) and be valid for it.
+
+    Args:
+        ckpt_path: The value of ``ckpt_path``: None, a keyword Lightning resolves
+            (``last``, ``best``, ...) or a file.
+        expected: The task class the command accepts.
+        resume: The checkpoint resumes training, so it needs the optimiser state.
+
+    Raises:
+        LoadError: Naming the file, if it is not such a checkpoint.
+    """
+    from .tasks import PerClassifierTask
+
+    if ckpt_path is None or str(ckpt_path).split(':')[0] in _CKPT_KEYWORDS:
+        return
+    path = Path(ckpt_path)
+    ckpt = read_checkpoint(path)
+    if resume and 'optimizer_states' not in ckpt:
+        msg = (
+            f'{path}: holds weights only, training cannot resume from it (resume '
+            'from last.ckpt; evaluate this one with geokd validate or test)'
+        )
+        raise LoadError(msg)
+    hparams = ckpt['hyper_parameters']
+    class_path = hparams.get('_class_path')
+    if class_path is not None:
+        cls = _task_class(path, class_path, expected)
+        if issubclass(cls, PerClassifierTask):
+            check_hyperparameters(cls, hparams, path)
 
 
 def _class_names(config: Any, key: str | None = None) -> Iterator[str]:
@@ -282,6 +320,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         msg = f'{path}: no such checkpoint file'
         raise LoadError(msg)
     try:
+        with path.open('rb') as f:
+            is_zip = zipfile.is_zipfile(f)
+    except OSError as err:
+        raise LoadError(os_error_message(err)) from err
+    if not is_zip:
+        msg = f'{path}: not a readable checkpoint (not a PyTorch zip archive)'
+        raise LoadError(msg)
+    try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
     except OSError as err:
         raise LoadError(os_error_message(err)) from err
@@ -358,9 +404,7 @@ def load_checkpoint(
     )
 
 
-def _task_class(
-    path: Path, class_path: Any, expected: type['PerClassifierTask']
-) -> type['PerClassifierTask']:
+def _task_class(path: Path, class_path: Any, expected: type) -> type:
     """The task class a checkpoint records, if it is an imported ``expected`` one.
 
     Only classes already imported are considered (as Lightning's own check), so a

@@ -122,9 +122,20 @@ def build_cli(
     import geokd.datamodules
     import geokd.tasks
 
+    from .loader import check_ckpt_path
+
     class GeoKDCLI(LightningCLI):
         def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
             parser.set_defaults({'trainer.callbacks': default_callbacks()})
+
+        def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+            super().parse_arguments(parser, args)
+            # LightningCLI reads the model's class and hyperparameters from
+            # --ckpt_path next: check the file first.
+            subcommand = self.config.get('subcommand')
+            if subcommand:
+                ckpt_path = self.config[subcommand].get('ckpt_path')
+                check_ckpt_path(ckpt_path, BaseTask, resume=subcommand == 'fit')
 
     # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
     os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
@@ -230,5 +241,8 @@ def run(argv: list[str], from_sys_argv: bool = False) -> None:
         return
     if argv[0] not in LIGHTNING_COMMANDS:
         sys.exit(f'{usage()}\n\ngeokd: error: unknown subcommand {argv[0]!r}')
+    from .loader import check_config_files
+
+    check_config_files(argv[1:])
     # Lightning warns when given arguments equal to sys.argv's: pass none then.
     build_cli(None if from_sys_argv else argv)

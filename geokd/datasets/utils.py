@@ -13,6 +13,8 @@ from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from torch import Tensor
 
+from ..errors import DataError
+
 logger = logging.getLogger(__name__)
 
 #: What to do with NaN, inf and declared-nodata pixels: raise, or replace them.
@@ -43,7 +45,7 @@ def read_image(path: str) -> tuple[Tensor, Tensor | None]:
                 array = np.asarray(img)
         except (OSError, ValueError) as err:
             msg = f'{path}: cannot read image ({err})'
-            raise ValueError(msg) from None
+            raise DataError(msg) from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(array.astype(np.float32)), None
     try:
@@ -54,7 +56,7 @@ def read_image(path: str) -> tuple[Tensor, Tensor | None]:
                 nodata = src.nodata
     except RasterioIOError as err:
         msg = f'{path}: cannot read raster ({err})'
-        raise ValueError(msg) from None
+        raise DataError(msg) from None
     mask = None
     if nodata is not None and not np.isnan(nodata):
         mask = torch.from_numpy(array == nodata)
@@ -95,13 +97,13 @@ def check_valid(
         return image
     if count == bad.size:
         msg = f'{source}: every pixel is NaN, inf or nodata'
-        raise ValueError(msg)
+        raise DataError(msg)
     if invalid == 'error':
         msg = (
             f'{source}: {count} NaN, inf or nodata values; pass invalid="fill" to '
             'replace them'
         )
-        raise ValueError(msg)
+        raise DataError(msg)
     logger.warning(
         '%s: replaced %d NaN, inf or nodata values with %s', source, count, fill_value
     )
@@ -127,11 +129,11 @@ def select_bands(
     """
     if image.shape[0] != len(all_bands):
         msg = f'{source}: {image.shape[0]} bands, expected {len(all_bands)}'
-        raise ValueError(msg)
+        raise DataError(msg)
     unknown = [b for b in bands if b not in all_bands]
     if unknown:
         msg = f'unknown bands {unknown}; choose from {list(all_bands)}'
-        raise ValueError(msg)
+        raise DataError(msg)
     return image[[all_bands.index(b) for b in bands]]
 
 

@@ -6,7 +6,7 @@ benchmark runner and one report handle all of them.
 """
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..models import ClassifierSpec
+from .data_checks import check_task_data
 
 Split = Literal['train', 'val', 'test']
 
@@ -121,6 +122,36 @@ class PerClassifierTask(BaseTask):
             Per modality name, its network and architecture; empty when the task
             has no single-sensor classifier (a multi-modal teacher).
         """
+
+    def input_channels(self) -> dict[str, int]:
+        """Channels of each sensor the task reads.
+
+        Returns:
+            ``in_channels`` per modality (a single-sensor task's ``modality``).
+        """
+        channels = self.hparams['in_channels']
+        if isinstance(channels, Mapping):
+            return dict(channels)
+        return {self.hparams['modality']: channels}
+
+    def setup(self, stage: str) -> None:
+        """Check the task against its DataModule before any batch is read.
+
+        Lightning sets the DataModule up first, so its modalities, channels, class
+        names and labels are known here.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+        """
+        trainer = self._trainer
+        datamodule = getattr(trainer, 'datamodule', None)
+        if datamodule is not None:
+            check_task_data(
+                self.input_channels(),
+                self.hparams['num_classes'],
+                self.hparams.get('class_names'),
+                datamodule,
+            )
 
     @abstractmethod
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
