@@ -100,7 +100,8 @@ def load_benchmark(path: str | Path) -> Benchmark:
         raise LoadError(msg)
     methods = []
     for name, spec in (raw['methods'] or {}).items():
-        if not isinstance(spec, dict) or not spec.get('configs'):
+        configs = spec.get('configs') if isinstance(spec, dict) else None
+        if not isinstance(configs, list) or not configs:
             msg = f'{path}: method {name!r} needs a non-empty configs list'
             raise LoadError(msg)
         if unknown := set(spec) - {'configs', 'teacher'}:

@@ -59,7 +59,7 @@ _OS_HINTS = {
     errno.EACCES: 'check its permissions, or choose another path',
     errno.EPERM: 'check its permissions, or choose another path',
     errno.EROFS: 'the file system is read-only; choose another path',
-    errno.EISDIR: 'it is a directory; give a file',
+    errno.EISDIR: 'give a file',
     errno.ENOTDIR: 'a parent of it is a file, not a directory',
     errno.ENOENT: 'check the path',
     errno.EEXIST: 'remove it or choose another path',
@@ -167,7 +167,8 @@ def argument_error_message(text: str) -> str:
         return one_line(text)
     detail = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r'\1', detail)
     detail = detail.replace('Expected a ', 'expected ').replace('. Got value:', ', got')
-    if given and 'Got value' not in detail and not given.startswith('NestedArg('):
+    nested = given.startswith(('NestedArg(', 'Namespace('))
+    if given and not nested and 'got' not in detail.lower():
         detail += f', got {given}'
     path = '.'.join(k for _, k in keys)
     return one_line(f'{path}: {detail}' if path else detail)

@@ -17,6 +17,7 @@
 """
 
 import argparse
+import pickle
 import re
 import sys
 import warnings
@@ -316,6 +317,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     import torch
 
     path = Path(path)
+    if path.is_dir():
+        msg = f'{path}: is a directory, not a checkpoint file'
+        raise LoadError(msg)
     if not path.is_file():
         msg = f'{path}: no such checkpoint file'
         raise LoadError(msg)
@@ -331,8 +335,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
     except OSError as err:
         raise LoadError(os_error_message(err)) from err
+    except pickle.UnpicklingError as err:
+        msg = (
+            f'{path}: not a readable checkpoint (it holds objects other than tensors '
+            'and plain values, which geokd never loads)'
+        )
+        raise LoadError(msg) from err
     except Exception as err:  # a hostile file can make the unpickler raise anything
-        msg = f'{path}: not a readable checkpoint ({_first_line(err)})'
+        reason = _first_line(err)
+        if 'mmap' in reason:  # torch's wording for a zip of something else
+            reason = 'not a checkpoint archive of PyTorch'
+        msg = f'{path}: not a readable checkpoint ({reason})'
         raise LoadError(msg) from err
     if not isinstance(ckpt, Mapping) or not isinstance(ckpt.get('state_dict'), Mapping):
         msg = f'{path}: not a Lightning checkpoint (no state_dict)'
@@ -467,11 +480,12 @@ def check_hyperparameters(
     params = inspect.signature(cls.__init__).parameters
     known = {k: v for k, v in hparams.items() if k in params and k != 'self'}
     limited = {k: known[k] for k in LIMITED_HYPERPARAMETERS if k in known}
+    if isinstance(limited.get('in_channels'), Mapping):
+        limited['channels_per_modality'] = limited.pop('in_channels')
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(cls, 'task', fail_untyped=False)
     parser.add_class_arguments(HyperparameterLimits, 'limits')
-    channels = limited.get('in_channels')
-    for name in channels if isinstance(channels, Mapping) else ():
+    for name in limited.get('channels_per_modality') or {}:
         try:
             SafeName(name)
         except ValueError as err:
@@ -487,6 +501,7 @@ def check_hyperparameters(
 
         detail = argument_error_message(str(err)).replace('limits.', '')
         detail = detail.replace('task.', '')
+        detail = detail.replace('channels_per_modality', 'in_channels')
         msg = f'{path}: invalid hyperparameters of its {cls.__name__}: {detail}'
         raise LoadError(msg) from err
     names = known.get('class_names')

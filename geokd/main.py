@@ -127,6 +127,10 @@ def build_cli(
     class GeoKDCLI(LightningCLI):
         def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
             parser.set_defaults({'trainer.callbacks': default_callbacks()})
+            if not run:
+                # Configs saved by geokd fit also hold fit's own arguments.
+                parser.add_argument('--ckpt_path', type=str | None, default=None)
+                parser.add_argument('--weights_only', type=bool | None, default=None)
 
         def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
             super().parse_arguments(parser, args)

@@ -28,18 +28,21 @@ class HyperparameterLimits:
     """Bounds of the hyperparameters of geokd's tasks that size networks or name things.
 
     Every task names its classes and sensors with these (those it has); the keys of
-    an ``in_channels`` mapping are modality names, checked as :data:`SafeName`.
+    a ``channels_per_modality`` mapping are modality names, checked as
+    :data:`SafeName`.
 
     Attributes:
         num_classes: Number of classes.
         class_names: Class names, in label order.
-        in_channels: Channels of the task's sensor, or per modality.
+        in_channels: Channels of a single-sensor task's sensor.
+        channels_per_modality: ``in_channels`` of a task of several sensors.
         modality: The sensor of a single-sensor task.
         embed_dim: Embedding size of DisCoM-KD.
     """
 
     num_classes: Classes  # type: ignore[valid-type]
     class_names: list[Label] | None = None  # type: ignore[valid-type]
-    in_channels: Channels | dict[str, Channels] | None = None  # type: ignore[valid-type]
+    in_channels: Channels | None = None  # type: ignore[valid-type]
+    channels_per_modality: dict[str, Channels] | None = None  # type: ignore[valid-type]
     modality: SafeName | None = None  # type: ignore[valid-type]
     embed_dim: EmbedDim | None = None  # type: ignore[valid-type]

@@ -146,11 +146,11 @@ class MultiModalDataModule(NonGeoDataModule):
         **kwargs: Any,
     ) -> None:
         """Initialize a new MultiModalDataModule instance."""
-        if batch_size < 1 or num_workers < 0:
-            msg = (
-                f'batch_size and num_workers must be >= 1 and >= 0, got {batch_size} '
-                f'and {num_workers} (set data.init_args.batch_size, num_workers)'
-            )
+        if batch_size < 1:
+            msg = f'data.init_args.batch_size: must be at least 1, got {batch_size}'
+            raise UsageError(msg)
+        if num_workers < 0:
+            msg = f'data.init_args.num_workers: must be at least 0, got {num_workers}'
             raise UsageError(msg)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
         self.collate_fn = functools.partial(

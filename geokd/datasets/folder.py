@@ -99,7 +99,9 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         #: Files do not name their bands: 3-channel images plot as RGB, others grey.
         self.bands: dict[str, list[str]] = {}
         if size is not None and size < 1:
-            msg = f'size: must be a positive number of pixels, got {size}'
+            msg = (
+                f'data.init_args.size: must be a positive number of pixels, got {size}'
+            )
             raise DataError(msg)
         self.size = size
         self.channels = dict(channels or {})

@@ -10,7 +10,7 @@ import numpy as np
 import rasterio
 import torch
 from PIL import Image
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from torch import Tensor
 
 from ..errors import DataError
@@ -44,7 +44,8 @@ def read_image(path: str) -> tuple[Tensor, Tensor | None]:
             with Image.open(path) as img:
                 array = np.asarray(img)
         except (OSError, ValueError) as err:
-            msg = f'{path}: cannot read image ({err})'
+            detail = str(err).replace(f"'{path}'", 'it')
+            msg = f'{path}: cannot read image ({detail})'
             raise DataError(msg) from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(array.astype(np.float32)), None
@@ -54,13 +55,27 @@ def read_image(path: str) -> tuple[Tensor, Tensor | None]:
             with rasterio.open(path) as src:
                 array = src.read()
                 nodata = src.nodata
-    except RasterioIOError as err:
-        msg = f'{path}: cannot read raster ({err})'
+    except RasterioError as err:
+        msg = f'{path}: cannot read raster ({_gdal_reason(err)})'
         raise DataError(msg) from None
     mask = None
     if nodata is not None and not np.isnan(nodata):
         mask = torch.from_numpy(array == nodata)
     return torch.from_numpy(array.astype(np.float32)), mask
+
+
+def _gdal_reason(err: BaseException) -> str:
+    """GDAL's own reason for a failed read: the last error chained to rasterio's.
+
+    rasterio reports a failed block read as "Read failed. See previous exception
+    for details."; the chained GDAL errors say what failed (a truncated file, ...).
+    """
+    reason = str(err)
+    cause = err.__cause__ or err.__context__
+    while cause is not None:
+        reason = str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return ' '.join(reason.split())
 
 
 def check_valid(

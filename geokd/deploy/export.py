@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..errors import output_error
+from ..errors import GeokdError, one_line, output_error
 from ..loader import LoadError
 from ..loader import load_checkpoint as load_task_checkpoint
 from ..schema import SafeName
@@ -76,8 +77,10 @@ def export_model(
         GeokdError: If the files cannot be written.
     """
     directory = Path(directory)
-    # What predict will read back is validated before anything is written.
-    ModelMetadata.from_dict(metadata.to_dict(), directory / METADATA_FILE)
+    # What predict will read back is validated before anything is written; a
+    # fault comes from the checkpoint, if there is one.
+    source = Path(metadata.source) if metadata.source else directory / METADATA_FILE
+    ModelMetadata.from_dict(metadata.to_dict(), source)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     text = json.dumps(metadata.to_dict(), indent=2)
     try:
@@ -86,6 +89,9 @@ def export_model(
         _atomic_write(directory / METADATA_FILE, lambda p: Path(p).write_text(text))
     except OSError as err:
         raise output_error(directory, err) from err
+    except SafetensorError as err:  # safetensors reports I/O errors as its own
+        msg = f'{directory}: cannot write the weights ({one_line(str(err))})'
+        raise GeokdError(msg) from err
     return directory
 
 

@@ -31,7 +31,8 @@ def load_run(run_dir: Path) -> tuple[PerClassifierTask, LightningDataModule, dic
     config_path = run_dir / 'config.yaml'
     results_path = run_dir / 'test_results.json'
     if not run_dir.is_dir():
-        msg = f'{run_dir}: no such directory (give the log directory of geokd fit)'
+        what = 'not a directory' if run_dir.exists() else 'no such directory'
+        msg = f'{run_dir}: {what} (give the log directory of geokd fit)'
         raise GeokdError(msg)
     for path in (config_path, results_path):
         if not path.is_file():

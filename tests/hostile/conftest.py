@@ -1,9 +1,13 @@
 """Fixtures of the hostile-input suite: a tiny run, its files, a watched sandbox."""
 
+import errno
+import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +122,99 @@ def geokd(capsys: pytest.CaptureFixture[str], sandbox: Sandbox) -> Geokd:
         return run_in_process(argv, capsys)
 
     return run
+
+
+@dataclass(frozen=True)
+class Evil:
+    """A module whose import, and a command whose run, leave a marker file.
+
+    Attributes:
+        module: Importable name of the module (on ``sys.path`` during the test).
+        marker: The file its import would create.
+        command: A shell command creating the marker too.
+    """
+
+    module: str
+    marker: Path
+    command: str
+
+
+@pytest.fixture
+def evil(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Evil]:
+    """A module that runs code when imported; the test fails if the marker appears."""
+    marker = sandbox.root / 'PWNED'
+    code = sandbox.root / 'evil_code'
+    code.mkdir()
+    (code / 'geokd_evil.py').write_text(
+        f'open({str(marker)!r}, "w").close()\n'
+        'import torch\n'
+        'class Task(torch.nn.Module):\n'
+        '    pass\n'
+    )
+    monkeypatch.syspath_prepend(str(code))
+    monkeypatch.setattr('sys.dont_write_bytecode', True)
+    yield Evil('geokd_evil', marker, f'touch {marker}')
+    assert not marker.exists(), 'code named in an untrusted file ran'
+
+
+def _fill(directory: Path) -> None:
+    """Fill a file system until it has no space left."""
+    with (directory / 'filler').open('wb', buffering=0) as f:
+        written = True
+        while written:
+            try:
+                f.write(b'\0' * 4096)
+            except OSError as err:
+                if err.errno != errno.ENOSPC:
+                    raise
+                written = False
+
+
+def _mount_tmpfs(directory: Path) -> bool:
+    if os.geteuid() != 0 or not shutil.which('mount'):
+        return False
+    done = subprocess.run(
+        ['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', str(directory)],
+        capture_output=True,
+    )
+    return done.returncode == 0
+
+
+def _refusing(directory: Path, write: Callable[..., Any]) -> Callable[..., Any]:
+    """``write(path, ...)``, raising ENOSPC as a full disk for paths in ``directory``."""
+
+    def full(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(path).resolve().is_relative_to(directory.resolve()):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(path, *args, **kwargs)
+
+    return full
+
+
+@pytest.fixture
+def full_disk(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory inside ``out/`` whose file system is full.
+
+    A real 64 KiB tmpfs, filled, where this process may mount one (root on Linux);
+    elsewhere geokd's writers raise ``ENOSPC`` under it as on a full disk.
+    """
+    import safetensors.torch
+
+    directory = sandbox.out / 'disk'
+    directory.mkdir(parents=True)
+    mounted = _mount_tmpfs(directory)
+    if mounted:
+        try:
+            _fill(directory)
+        except BaseException:
+            subprocess.run(['umount', str(directory)], check=True)
+            raise
+    else:
+        (directory / 'filler').write_bytes(b'')
+        for name in ('write_text', 'write_bytes'):
+            monkeypatch.setattr(Path, name, _refusing(directory, getattr(Path, name)))
+        save = _refusing(directory, lambda p, t: safetensors.torch.save_file(t, p))
+        monkeypatch.setattr('geokd.deploy.export.save_file', lambda t, p: save(p, t))
+    yield directory
+    if mounted:
+        subprocess.run(['umount', str(directory)], check=True)

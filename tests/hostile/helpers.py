@@ -102,6 +102,8 @@ def assert_clean_error(outcome: Outcome, command: str, names: str) -> None:
     assert errors[0].startswith(f'geokd {command}: error: '), report
     assert outcome.err.rstrip().splitlines()[-1] == errors[0], report
     assert names in errors[0], report
+    if os.environ.get('GEOKD_SHOW_ERRORS'):
+        print(f'\n  {errors[0]}', file=sys.__stdout__)
 
 
 def _state(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
