@@ -58,12 +58,17 @@ def run_in_process(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> O
     return Outcome(int(code or 0), captured.out, err)
 
 
-def run_subprocess(argv: Sequence[str], cwd: Path) -> Outcome:
+def run_subprocess(
+    argv: Sequence[str],
+    cwd: Path,
+    program: Sequence[str] = (sys.executable, '-m', 'geokd'),
+) -> Outcome:
     """Run ``geokd ARGV`` as a user does: a new Python process.
 
     Args:
         argv: The arguments after ``geokd``.
         cwd: Its working directory.
+        program: The command (default ``python -m geokd``).
 
     Returns:
         The outcome.
@@ -71,7 +76,7 @@ def run_subprocess(argv: Sequence[str], cwd: Path) -> Outcome:
     env = {**os.environ, 'PYTHONPATH': str(REPO)}
     env.pop('GEOKD_DEBUG', None)
     done = subprocess.run(
-        [sys.executable, '-m', 'geokd', *argv],
+        [*program, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
