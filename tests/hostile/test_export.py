@@ -208,3 +208,12 @@ def test_export_disk_full(
     assert 'space' in outcome.err
     assert not list(full_disk.rglob('model.*'))
     shutil.rmtree(full_disk / 'depth', ignore_errors=True)
+
+
+def test_export_names_the_dataset_classes(tiny_run: TinyRun) -> None:
+    # The tiny run gives no class_names: exports take the dataset's, in label order.
+    from geokd.deploy import load_exported
+
+    for modality in ('depth', 'thermal'):
+        meta = load_exported(tiny_run.log_dir / 'export' / modality).metadata
+        assert meta.class_names == ['sitting', 'standing', 'walking']

@@ -233,3 +233,35 @@ def test_test_with_missing_data(
     argv[0] = 'test'
     argv += ['--data.init_args.root', 'gone']
     assert_clean_error(geokd(argv), 'test', 'gone')
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in root.rglob('*') if p.is_file()
+    }
+
+
+def test_fit_never_replaces_earlier_exports(
+    sandbox: Sandbox, tiny_run: TinyRun, geokd: Geokd
+) -> None:
+    # Without a logger every run shares <root>/export: refused before training.
+    export = sandbox.out / 'export'
+    shutil.copytree(tiny_run.log_dir / 'export', export)
+    before = _tree(export)
+    argv = _fit(sandbox, tiny_run, '--trainer.logger', 'false')
+    assert_clean_error(geokd(argv), 'fit', str(export / 'depth'))
+    assert _tree(export) == before
+    assert not (sandbox.out / 'checkpoints').exists()
+
+
+def test_each_fit_exports_to_its_own_version(
+    sandbox: Sandbox, tiny_run: TinyRun, geokd: Geokd
+) -> None:
+    first = sandbox.out / 'lightning_logs' / 'version_0'
+    shutil.copytree(tiny_run.log_dir, first)
+    before = _tree(first)
+    outcome = geokd(_fit(sandbox, tiny_run))
+    assert outcome.code == 0, outcome.err
+    assert _tree(first) == before
+    second = sandbox.out / 'lightning_logs' / 'version_1' / 'export'
+    assert {p.parent.name for p in second.rglob('model.json')} == {'depth', 'thermal'}
