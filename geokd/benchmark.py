@@ -25,132 +25,21 @@ Benchmark file::
            configs: [configs/baselines/kd_sar.yaml]}
 """
 
-import argparse
 import csv
 import hashlib
 import json
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .benchmark_file import Benchmark, load_benchmark
+from .errors import CommandParser, GeokdError
 
 #: Per-run file marking a finished run; its presence makes re-runs skip the run.
 RESULT_FILE = 'result.json'
-
-
-@dataclass
-class Method:
-    """One method of the benchmark.
-
-    Attributes:
-        name: Name shown in the table.
-        configs: Model configs of its runs (each one or more classifiers).
-        teacher: Model config of the teacher its runs distil, if any.
-    """
-
-    name: str
-    configs: list[str]
-    teacher: str | None = None
-
-
-@dataclass
-class Benchmark:
-    """A parsed benchmark file (see the module docstring).
-
-    Attributes:
-        output_dir: Where runs and tables are written.
-        seeds: Seeds; each run is repeated once per seed.
-        methods: The methods to compare.
-        seed_args: Options (without ``--``) set to the seed in every run.
-        base_configs: Configs given before each method's config.
-        args: Extra command-line arguments of every run.
-        tables_dir: Where the tables go; None means ``output_dir`` (another
-            benchmark sharing ``output_dir``, to reuse its runs, needs its own).
-    """
-
-    output_dir: Path
-    seeds: list[int]
-    methods: list[Method]
-    seed_args: list[str] = field(
-        default_factory=lambda: ['seed_everything', 'data.init_args.seed']
-    )
-    base_configs: list[str] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    tables_dir: Path | None = None
-
-
-def load_benchmark(path: str | Path) -> Benchmark:
-    """Read and check a benchmark file.
-
-    Args:
-        path: YAML benchmark file.
-
-    Returns:
-        The benchmark.
-
-    Raises:
-        ValueError: If the file is missing, not YAML, or misses or misspells a key,
-            or a config it names does not exist.
-    """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as err:
-        msg = f'{path}: cannot read benchmark file ({err.strerror})'
-        raise ValueError(msg) from err
-    except yaml.YAMLError as err:
-        msg = f'{path}: not valid YAML ({err})'
-        raise ValueError(msg) from err
-    if not isinstance(raw, dict):
-        msg = f'{path}: expected a mapping with output_dir, seeds and methods'
-        raise ValueError(msg)
-    known = {
-        'output_dir',
-        'tables_dir',
-        'seeds',
-        'seed_args',
-        'base_configs',
-        'args',
-        'methods',
-    }
-    if unknown := set(raw) - known:
-        msg = f'{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}'
-        raise ValueError(msg)
-    if missing := {'output_dir', 'seeds', 'methods'} - set(raw):
-        msg = f'{path}: missing keys {sorted(missing)}'
-        raise ValueError(msg)
-    methods = []
-    for name, spec in (raw['methods'] or {}).items():
-        if not isinstance(spec, dict) or not spec.get('configs'):
-            msg = f'{path}: method {name!r} needs a non-empty configs list'
-            raise ValueError(msg)
-        if unknown := set(spec) - {'configs', 'teacher'}:
-            msg = f'{path}: method {name!r} has unknown keys {sorted(unknown)}'
-            raise ValueError(msg)
-        methods.append(Method(str(name), list(spec['configs']), spec.get('teacher')))
-    if not methods:
-        msg = f'{path}: no methods'
-        raise ValueError(msg)
-    bench = Benchmark(
-        output_dir=Path(raw['output_dir']),
-        seeds=[int(s) for s in raw['seeds']],
-        methods=methods,
-        tables_dir=Path(raw['tables_dir']) if raw.get('tables_dir') else None,
-        **{k: list(raw[k]) for k in ('seed_args', 'base_configs', 'args') if k in raw},
-    )
-    configs = bench.base_configs + [
-        c for m in methods for c in [*m.configs, *([m.teacher] if m.teacher else [])]
-    ]
-    if absent := [c for c in configs if not Path(c).is_file()]:
-        msg = f'{path}: config files not found: {absent}'
-        raise ValueError(msg)
-    return bench
 
 
 def _loggers(run_dir: Path) -> str:
@@ -187,7 +76,7 @@ def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
         took (the tests after it excluded).
 
     Raises:
-        ValueError: If the run's callbacks do not test its classifiers.
+        GeokdError: If the run's callbacks do not test its classifiers.
     """
     from geokd.callbacks import EvaluateClassifiers
     from geokd.loader import load_config
@@ -199,7 +88,7 @@ def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
     ]
     if not evaluations or not evaluations[0].enabled:
         msg = f'{argv}: the run has no enabled EvaluateClassifiers callback'
-        raise ValueError(msg)
+        raise GeokdError(msg)
     start = time.perf_counter()
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     seconds = time.perf_counter() - start - evaluations[0].seconds
@@ -227,11 +116,11 @@ def _run(
                 f'teacher run {teacher["run_dir"]} has classifiers '
                 f'{sorted(teacher["results"])}; a teacher needs exactly one'
             )
-            raise ValueError(msg)
+            raise GeokdError(msg)
         [result] = teacher['results'].values()
         if not result['checkpoint']:
             msg = f'teacher run {teacher["run_dir"]} wrote no checkpoint to distil from'
-            raise RuntimeError(msg)
+            raise GeokdError(msg)
         args.append(f'--model.init_args.teacher_checkpoint={result["checkpoint"]}')
     fingerprint = _fingerprint(configs, args)
     marker = run_dir / RESULT_FILE
@@ -244,7 +133,7 @@ def _run(
             f'{progress} {name} seed {seed}: settings changed, retraining', flush=True
         )
     if run_dir.exists():
-        shutil.rmtree(run_dir)
+        _remove_run(run_dir)
     run_dir.mkdir(parents=True)
     print(f'{progress} {name} seed {seed}: training in {run_dir}', flush=True)
     results, seconds = train_run(
@@ -271,6 +160,25 @@ def _run(
     return done
 
 
+def _remove_run(run_dir: Path) -> None:
+    """Delete an unfinished or outdated run, only if geokd wrote it.
+
+    Raises:
+        GeokdError: If the directory holds files of no geokd run.
+    """
+    marks = (RESULT_FILE, 'config.yaml', 'hparams.yaml', 'metrics.csv', 'checkpoints')
+    written_by_geokd = any((run_dir / name).exists() for name in marks) or any(
+        run_dir.glob('*.ckpt')
+    )
+    if any(run_dir.iterdir()) and not written_by_geokd:
+        msg = (
+            f'{run_dir}: exists but holds no geokd run, and would be deleted to train '
+            'this one (move it away, or choose another output_dir)'
+        )
+        raise GeokdError(msg)
+    shutil.rmtree(run_dir)
+
+
 def run_benchmark(bench: Benchmark) -> list[dict[str, Any]]:
     """Train (or read back) every run of every method and seed.
 
@@ -282,7 +190,7 @@ def run_benchmark(bench: Benchmark) -> list[dict[str, Any]]:
         training the method needed for all of its classifiers at that seed.
 
     Raises:
-        ValueError: If two runs of one method produce classifiers of the same name.
+        GeokdError: If two runs of one method produce classifiers of the same name.
     """
     total = len(bench.seeds) * sum(
         len(m.configs) + (m.teacher is not None) for m in bench.methods
@@ -318,7 +226,7 @@ def run_benchmark(bench: Benchmark) -> list[dict[str, Any]]:
                         msg = (
                             f'method {method.name!r} has two {classifier!r} classifiers'
                         )
-                        raise ValueError(msg)
+                        raise GeokdError(msg)
                     seen.add(classifier)
                     rows.append(
                         {
@@ -422,8 +330,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     Args:
         argv: Command-line arguments after ``benchmark``.
+
+    Raises:
+        GeokdError: If the benchmark file or a run cannot be used (``geokd``
+            prints it as one line).
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='geokd benchmark',
         description='Train and test a list of methods over several seeds; write '
         'mean +- std tables. Finished runs are skipped when re-run.',
@@ -438,10 +350,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         'write it with =, e.g. --run_arg=--trainer.max_epochs=1)',
     )
     args = parser.parse_args(argv)
-    try:
-        bench = load_benchmark(args.config)
-    except ValueError as err:
-        sys.exit(f'geokd benchmark: {err}')
+    bench = load_benchmark(args.config)
     if args.output_dir:
         bench.output_dir = Path(args.output_dir)
     bench.args += args.run_arg

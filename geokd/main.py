@@ -7,10 +7,13 @@ Only the standard library is imported here: ``geokd --help`` and each subcommand
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import geokd
+
+from .errors import EXIT_FAILURE, ISSUES_URL, expected_failure, one_line
 
 if TYPE_CHECKING:
     from lightning.pytorch.cli import LightningCLI
@@ -67,7 +70,8 @@ def usage() -> str:
         'geokd subcommands:',
         *(f'  {n:<{width}}{s}' for n, (_, s) in COMMANDS.items()),
         '',
-        'Run geokd SUBCOMMAND --help for its options.',
+        'Run geokd SUBCOMMAND --help for its options. Errors are one line; add',
+        '--traceback (or set GEOKD_DEBUG=1) to see where they were raised.',
     ]
     return '\n'.join(lines)
 
@@ -118,9 +122,24 @@ def build_cli(
     import geokd.datamodules
     import geokd.tasks
 
+    from .loader import check_ckpt_path
+
     class GeoKDCLI(LightningCLI):
         def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
             parser.set_defaults({'trainer.callbacks': default_callbacks()})
+            if not run:
+                # Configs saved by geokd fit also hold fit's own arguments.
+                parser.add_argument('--ckpt_path', type=str | None, default=None)
+                parser.add_argument('--weights_only', type=bool | None, default=None)
+
+        def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+            super().parse_arguments(parser, args)
+            # LightningCLI reads the model's class and hyperparameters from
+            # --ckpt_path next: check the file first.
+            subcommand = self.config.get('subcommand')
+            if subcommand:
+                ckpt_path = self.config[subcommand].get('ckpt_path')
+                check_ckpt_path(ckpt_path, BaseTask, resume=subcommand == 'fit')
 
     # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
     os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
@@ -136,19 +155,84 @@ def build_cli(
             'version': geokd.__version__,
             'default_env': True,
             'env_prefix': 'GEOKD',
+            # Raise instead of printing the whole usage: main() prints one line.
+            'exit_on_error': False,
+            **{name: {'exit_on_error': False} for name in LIGHTNING_COMMANDS},
         },
         args=None if args is None else list(args),
         run=run,
     )
 
 
+def debugging(argv: Sequence[str]) -> bool:
+    """Whether to show tracebacks of expected failures too.
+
+    Args:
+        argv: The command's arguments.
+
+    Returns:
+        True with ``--traceback`` among the arguments or ``GEOKD_DEBUG`` set to
+        anything but empty or 0.
+    """
+    return '--traceback' in argv or os.environ.get('GEOKD_DEBUG', '') not in ('', '0')
+
+
+def report_failure(command: str, err: BaseException) -> NoReturn:
+    """Print a failure of a geokd command and exit.
+
+    Expected failures (:func:`geokd.errors.expected_failure`) are one line on
+    stderr; anything else is a bug: its traceback, then a request to report it.
+
+    Args:
+        command: The subcommand, for the message's prefix.
+        err: The exception.
+    """
+    prog = f'geokd {command}'.strip()
+    expected = expected_failure(err)
+    if expected is not None:
+        message, code = expected
+        print(f'{prog}: error: {message}', file=sys.stderr)
+        sys.exit(code)
+    traceback.print_exception(err)
+    print(
+        f'{prog}: internal error: {type(err).__name__}: {one_line(str(err))}\n'
+        f'This is a bug in geokd {geokd.__version__}; please report it at '
+        f'{ISSUES_URL} with the command and the traceback above.',
+        file=sys.stderr,
+    )
+    sys.exit(EXIT_FAILURE)
+
+
 def main(args: Sequence[str] | None = None) -> None:
     """Run the geokd command line.
+
+    Expected failures end in one line on stderr and exit status 1 (2 for bad
+    arguments); ``--traceback`` (anywhere) or ``GEOKD_DEBUG=1`` re-raise them.
 
     Args:
         args: Arguments to parse instead of ``sys.argv``.
     """
     argv = list(sys.argv[1:] if args is None else args)
+    debug = debugging(argv)
+    argv = [a for a in argv if a != '--traceback']
+    command = argv[0] if argv and argv[0] in {**COMMANDS, **LIGHTNING_COMMANDS} else ''
+    try:
+        run(argv, argv == sys.argv[1:])
+    except SystemExit:
+        raise
+    except BaseException as err:
+        if debug:
+            raise
+        report_failure(command, err)
+
+
+def run(argv: list[str], from_sys_argv: bool = False) -> None:
+    """Dispatch to a subcommand, letting every exception through.
+
+    Args:
+        argv: The command's arguments, without ``--traceback``.
+        from_sys_argv: ``argv`` is the process's own command line.
+    """
     if not argv or argv[0] in ('-h', '--help'):
         print(usage())
         sys.exit(0 if argv else 2)
@@ -161,5 +245,8 @@ def main(args: Sequence[str] | None = None) -> None:
         return
     if argv[0] not in LIGHTNING_COMMANDS:
         sys.exit(f'{usage()}\n\ngeokd: error: unknown subcommand {argv[0]!r}')
+    from .loader import check_config_files
+
+    check_config_files(argv[1:])
     # Lightning warns when given arguments equal to sys.argv's: pass none then.
-    build_cli(None if argv == sys.argv[1:] else argv)
+    build_cli(None if from_sys_argv else argv)

@@ -10,13 +10,15 @@ checkpoints and prediction all use exactly these numbers::
     geokd fit --config configs/eurosat_ms_sar.yaml --config stats.yaml
 """
 
-import argparse
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .loader import load_config
+from .errors import CommandParser, UsageError, int_at_least, output_error
+from .loader import config_files, load_config
 
 if TYPE_CHECKING:
     from .datamodules import MultiModalDataModule
@@ -38,6 +40,53 @@ def statistics_snippet(datamodule: 'MultiModalDataModule', samples: int = 0) -> 
     return yaml.safe_dump(snippet, sort_keys=False, default_flow_style=None)
 
 
+def check_output(output: Path, configs: Sequence[Path]) -> None:
+    """Refuse, before any work, an output that cannot or must not be written.
+
+    Args:
+        output: The ``--output`` file.
+        configs: The config files read (never replaced).
+
+    Raises:
+        UsageError: If it is a directory, one of the configs, or its directory
+            is missing or not writable.
+    """
+    if output.is_dir():
+        msg = f'{output}: is a directory (give a file name for --output)'
+        raise UsageError(msg)
+    if any(c.exists() and output.exists() and output.samefile(c) for c in configs):
+        msg = f'{output}: is a config this command reads (give another --output)'
+        raise UsageError(msg)
+    parent = output.parent
+    if not parent.is_dir():
+        msg = f'{output}: its directory {parent} does not exist (create it first)'
+        raise UsageError(msg)
+    if not os.access(parent, os.W_OK) or (
+        output.exists() and not os.access(output, os.W_OK)
+    ):
+        msg = f'{output}: not writable (check permissions, or choose another path)'
+        raise UsageError(msg)
+
+
+def write_snippet(output: Path, text: str) -> None:
+    """Write the snippet through a temporary file, so a failure leaves no half file.
+
+    Args:
+        output: The file.
+        text: Its content.
+
+    Raises:
+        GeokdError: If it cannot be written (a full disk, ...).
+    """
+    tmp = output.with_name(f'.{output.name}.tmp')
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, output)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise output_error(output, err) from err
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run ``geokd stats``.
 
@@ -45,23 +94,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv: Arguments after ``stats``: one or more ``--config`` (read as ``geokd
             fit`` reads them), optional ``--output`` and ``--samples``, and any
             ``--data.init_args.*`` (or other) overrides.
+
+    Raises:
+        GeokdError: If an argument, a config or the data cannot be used, or the
+            output cannot be written (``geokd`` prints it as one line).
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='geokd stats',
         description='Normalisation statistics of the training split of a training '
         'config. Every other option (--config, repeatable, and --data.init_args.* '
         'overrides) is read as geokd fit reads it.',
     )
-    parser.add_argument('--output', help='also write the snippet here')
+    parser.add_argument('--output', type=Path, help='also write the snippet here')
     parser.add_argument(
-        '--samples', type=int, default=0, help='training samples to use (0: all)'
-    )
+        '--samples', type=int_at_least(0), default=0,
+        help='training samples to use (0: all)',
+    )  # fmt: skip
     args, config_args = parser.parse_known_args(argv)
-    if not any(a == '--config' or a.startswith('--config=') for a in config_args):
+    if not config_files(config_args):
         parser.error('--config is required')
-    datamodule = load_config(config_args).datamodule
+    if args.output:
+        check_output(args.output, config_files(config_args))
+    datamodule = load_config(config_args, plain_trainer=True).datamodule
     text = statistics_snippet(datamodule, args.samples)
     print(text, end='')
     if args.output:
-        with open(args.output, 'w') as f:
-            f.write(text)
+        write_snippet(args.output, text)

@@ -138,13 +138,17 @@ def test_unfinished_run_is_redone(
         (': [', 'not valid YAML'),
     ],
 )
-def test_bad_benchmark_files(tmp_path: Path, content: str, match: str) -> None:
+def test_bad_benchmark_files(
+    tmp_path: Path, content: str, match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / 'bench.yaml'
     path.write_text(content)
     with pytest.raises(ValueError, match=match):
         benchmark.load_benchmark(path)
-    with pytest.raises(SystemExit, match=match):
+    with pytest.raises(SystemExit) as info:
         main(['benchmark', '--config', str(path)])
+    assert info.value.code == 1
+    assert match in capsys.readouterr().err
     with pytest.raises(ValueError, match='cannot read'):
         benchmark.load_benchmark(tmp_path / 'missing.yaml')
 

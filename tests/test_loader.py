@@ -34,7 +34,7 @@ def test_config_classes_are_checked_before_instantiation(tmp_path: Path) -> None
         f'  init_args: {{cmd: touch {marker}}}\n'
         'data:\n  class_path: geokd.datamodules.SyntheticMSSARDataModule\n'
     )
-    with pytest.raises(SystemExit):
+    with pytest.raises(LoadError, match=r"evil\.yaml: names 'subprocess\.getoutput'"):
         load_config(['--config', str(config)])
     assert not marker.exists()
 

@@ -83,9 +83,13 @@ def test_baseline_report_has_no_embeddings(tmp_path: Path) -> None:
     assert not (tmp_path / 'out' / 'embeddings.png').exists()
 
 
-def test_report_of_a_non_run_fails_clearly(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match=r'config\.yaml: not found'):
+def test_report_of_a_non_run_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
         main(['report', str(tmp_path)])
+    assert info.value.code == 1
+    assert 'config.yaml: not found' in capsys.readouterr().err
 
 
 def test_per_class_table_by_hand() -> None:

@@ -1,9 +1,50 @@
 """Checkpointing for tasks with several classifiers: resumable last, best per classifier."""
 
 import os
+import random
+from typing import Any
 
+import numpy as np
+import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+def random_states() -> dict[str, Any]:
+    """The states of every random generator training uses, as plain values.
+
+    Plain values (tensors, lists, numbers) so that checkpoints still load with
+    ``weights_only``.
+
+    Returns:
+        torch's (and CUDA's, when available), numpy's and Python's states.
+    """
+    # The global numpy generator is what seed_everything seeds and libraries use.
+    name, keys, position, has_gauss, gauss = np.random.get_state(legacy=True)  # noqa: NPY002
+    states: dict[str, Any] = {
+        'torch': torch.get_rng_state(),
+        'numpy': [name, keys.tolist(), position, has_gauss, gauss],
+        'python': random.getstate(),
+    }
+    if torch.cuda.is_available():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    """Put every random generator back where :func:`random_states` found it.
+
+    Args:
+        states: Output of :func:`random_states`.
+    """
+    torch.set_rng_state(states['torch'])
+    name, keys, position, has_gauss, gauss = states['numpy']
+    numpy_state = (name, np.array(keys, np.uint32), position, has_gauss, gauss)
+    np.random.set_state(numpy_state)  # noqa: NPY002
+    version, internal, gauss_next = states['python']
+    random.setstate((version, tuple(internal), gauss_next))
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['cuda'])
 
 
 class ClassifierCheckpoints(ModelCheckpoint):
@@ -13,8 +54,10 @@ class ClassifierCheckpoints(ModelCheckpoint):
     epoch where its own validation weighted F1 (``val_f1_<name>``) was best, as in the
     paper. This callback writes, in ``dirpath``:
 
-    * ``last.ckpt``, the full training state (optimiser included), replaced after
-      every ``every_n_epochs`` epochs: ``--ckpt_path last`` resumes from it;
+    * ``last.ckpt``, the full training state (optimiser and random generators
+      included), replaced after every ``every_n_epochs`` epochs: ``--ckpt_path
+      last`` resumes from it, and continues exactly as the uninterrupted run (same
+      shuffles and augmentations);
     * ``best-<name>-<epoch>-<score>.ckpt`` for each classifier the task names in
       ``modalities``: weights and DataModule state only, as export and testing need.
 
@@ -50,6 +93,8 @@ class ClassifierCheckpoints(ModelCheckpoint):
         self.best_weights_only = best_weights_only
         #: The checkpoint callback of each classifier, created at setup.
         self.best: dict[str, ModelCheckpoint] = {}
+        #: Random states restored from a checkpoint, applied when training goes on.
+        self._resumed_random_states: dict[str, Any] | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Resolve the directory and add one best-checkpoint callback per classifier.
@@ -77,6 +122,49 @@ class ClassifierCheckpoints(ModelCheckpoint):
             # The trainer iterates this list to call the setup hook we are in, so
             # the new callback's own setup runs next, before checkpoint restore.
             trainer.callbacks.append(callback)
+
+    def state_dict(self) -> dict[str, Any]:
+        """ModelCheckpoint's state and the random states, saved in checkpoints.
+
+        Returns:
+            The state.
+        """
+        return {**super().state_dict(), 'random_states': random_states()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state; the random states wait until training goes on.
+
+        Lightning restores callbacks before the DataModule and the loops, which
+        may draw random numbers: they are restored at ``on_fit_start``.
+
+        Args:
+            state_dict: Output of :meth:`state_dict`.
+        """
+        state = dict(state_dict)
+        self._resumed_random_states = state.pop('random_states', None)
+        super().load_state_dict(state)
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Restore the random states of a resumed checkpoint, as they were saved.
+
+        Lightning restores the checkpoint just before this hook and runs its sanity
+        validation with the random states isolated, so the next random number drawn
+        (the shuffle of the first resumed epoch) is the one the interrupted run
+        would have drawn.
+
+        This callback also moves itself after the per-classifier ones, so that at
+        each epoch's end they record their best epoch before ``last.ckpt`` saves
+        their state: a resumed run then knows every classifier's best so far.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+        """
+        trainer.callbacks.remove(self)
+        trainer.callbacks.append(self)
+        if self._resumed_random_states is not None:
+            restore_random_states(self._resumed_random_states)
+            self._resumed_random_states = None
 
     def _resolve_dirpath(self, trainer: Trainer) -> None:
         if self.dirpath is None:

@@ -7,10 +7,13 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback
 
 from ..deploy.export import (
+    METADATA_FILE,
     classifier_from_task,
+    export_directory,
     export_model,
     load_checkpoint,
 )
+from ..errors import GeokdError
 from .evaluation import METRICS, EvaluateClassifiers, best_checkpoints
 
 
@@ -72,6 +75,35 @@ class ExportClassifiers(Callback):
             return Path(self.dirpath)
         return Path(trainer.log_dir or trainer.default_root_dir) / 'export'
 
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Refuse, before training, exports that would replace an earlier run's.
+
+        Each run exports to its own logger version by default; a fixed ``dirpath``
+        or a run without logger shares the directory between runs.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+
+        Raises:
+            GeokdError: If an export of a classifier is already there, or a
+                classifier's name cannot be a directory inside it.
+        """
+        deployable = getattr(pl_module, 'deployable_classifiers', dict)()
+        if stage != 'fit' or not self.enabled or not trainer.is_global_zero:
+            return
+        root = self.directory(trainer)
+        for name in deployable:
+            directory = export_directory(root, name)
+            if (directory / METADATA_FILE).exists():
+                msg = (
+                    f'{directory}: holds the export of an earlier run, which this run '
+                    'would replace (set trainer.default_root_dir or '
+                    'ExportClassifiers.dirpath elsewhere, or move it away)'
+                )
+                raise GeokdError(msg)
+
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Export each single-sensor classifier from its best checkpoint.
 
@@ -95,5 +127,7 @@ class ExportClassifiers(Callback):
             else:
                 classifier = classifier_from_task(pl_module, name, state)
             metadata = replace(classifier.metadata, test_metrics=metrics)
-            self.exported[name] = export_model(classifier.model, metadata, root / name)
+            self.exported[name] = export_model(
+                classifier.model, metadata, export_directory(root, name)
+            )
             print(f'Exported the {name} classifier to {self.exported[name]}')

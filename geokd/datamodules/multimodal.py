@@ -1,5 +1,6 @@
 """Base DataModule for multi-sensor samples (``image_<modality>`` + ``label``)."""
 
+import functools
 import hashlib
 import itertools
 import json
@@ -10,12 +11,13 @@ from typing import Any
 import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
 from ..datasets.packed import PackedDataset, pack
+from ..errors import DataError, UsageError
 from ..transforms import (
     Augmentation,
     NormalizeSensors,
@@ -24,6 +26,31 @@ from ..transforms import (
 )
 from ..transforms.normalization import Method
 from .provenance import training_provenance
+
+
+def collate_samples(samples: list[Sample], source: str = 'data') -> Sample:
+    """Collate like torch's ``default_collate``, refusing images of different sizes clearly.
+
+    Args:
+        samples: The samples of a batch.
+        source: The data, for messages (its root folder).
+
+    Returns:
+        The batch.
+
+    Raises:
+        DataError: If a modality's images differ in size.
+    """
+    for key in samples[0]:
+        sizes = {tuple(s[key].shape[-2:]) for s in samples if key.startswith('image_')}
+        if len(sizes) > 1:
+            msg = (
+                f'{source}: images of {key.removeprefix("image_")!r} differ in size '
+                f'within a batch, {sorted(sizes)} (set data.init_args.size to resize '
+                'them)'
+            )
+            raise DataError(msg)
+    return default_collate(samples)
 
 
 class ModalityView(Dataset[Sample]):
@@ -120,7 +147,16 @@ class MultiModalDataModule(NonGeoDataModule):
         **kwargs: Any,
     ) -> None:
         """Initialize a new MultiModalDataModule instance."""
+        if batch_size < 1:
+            msg = f'data.init_args.batch_size: must be at least 1, got {batch_size}'
+            raise UsageError(msg)
+        if num_workers < 0:
+            msg = f'data.init_args.num_workers: must be at least 0, got {num_workers}'
+            raise UsageError(msg)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
+        self.collate_fn = functools.partial(
+            collate_samples, source=str(kwargs.get('root', dataset_class.__name__))
+        )
         self.modalities = list(modalities)
         self.norm_method = norm_method
         self.to_db = set(to_db)
@@ -129,6 +165,11 @@ class MultiModalDataModule(NonGeoDataModule):
         self.cache_dir = cache_dir
         #: Height and width of the training patches, recorded at set-up.
         self.patch_size: int | None = None
+        #: Channels of each modality in the data, recorded at set-up.
+        self.channels: dict[str, int] = {}
+        #: The dataset's class names in label order, recorded at set-up (None if
+        #: the dataset does not name its classes).
+        self.class_names: list[str] | None = None
         #: Each sensor's normalisation, the ``aug`` of every stage.
         self.normalizer = NormalizeSensors()
         if normalization is not None:
@@ -159,7 +200,7 @@ class MultiModalDataModule(NonGeoDataModule):
         missing = [m for m in self.modalities if m not in normalization]
         if missing:
             msg = f'normalisation statistics missing for modalities {missing}'
-            raise ValueError(msg)
+            raise DataError(msg)
         self.normalization = {
             m: SensorNormalization.from_dict(dict(normalization[m]))
             for m in self.modalities
@@ -177,13 +218,15 @@ class MultiModalDataModule(NonGeoDataModule):
         if not self.normalization:
             try:
                 self.estimate_normalization()
+            except DataError:
+                raise  # names the file already
             except (OSError, ValueError) as err:
                 msg = (
                     'normalisation statistics are unknown (no data.init_args.'
                     'normalization, no checkpoint) and the training split cannot '
                     f'be read to estimate them: {err}'
                 )
-                raise ValueError(msg) from err
+                raise DataError(msg) from err
         return self.normalization
 
     def estimate_normalization(
@@ -241,6 +284,10 @@ class MultiModalDataModule(NonGeoDataModule):
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
         super().setup(stage)
+        dataset = self.train_dataset or self.val_dataset or self.test_dataset
+        classes = getattr(dataset, 'classes', None)
+        if classes is not None:
+            self.class_names = [str(c) for c in classes]
         if self.cache_dir is not None:
             for split in ('train', 'val', 'test'):
                 name = f'{split}_dataset'
@@ -249,7 +296,18 @@ class MultiModalDataModule(NonGeoDataModule):
                     setattr(self, name, self._packed(dataset, split))
         dataset = self.train_dataset or self.val_dataset or self.test_dataset
         if dataset is not None and len(dataset) > 0:  # type: ignore[arg-type]
-            self.patch_size = int(dataset[0][f'image_{self.modalities[0]}'].shape[-1])
+            sample = dataset[0]
+            images = {
+                k.removeprefix('image_') for k in sample if k.startswith('image_')
+            }
+            if missing := [m for m in self.modalities if m not in images]:
+                msg = (
+                    f'{self.dataset_class.__name__}: no images of modalities '
+                    f'{missing}; its samples hold {sorted(images)} (check modalities)'
+                )
+                raise DataError(msg)
+            self.channels = {m: int(sample[f'image_{m}'].shape[0]) for m in images}
+            self.patch_size = int(sample[f'image_{self.modalities[0]}'].shape[-1])
 
     def _packed(self, dataset: Dataset[Sample], split: str) -> PackedDataset:
         """Pack a split under ``cache_dir`` once, keyed by the dataset's arguments.
@@ -360,9 +418,10 @@ class MultiModalDataModule(NonGeoDataModule):
 
         Returns:
             :meth:`SensorNormalization.to_dict` per modality, the band names per
-            modality and the patch size: what prediction needs to preprocess a scene;
-            and the ``provenance`` of the training data (DataModule, dataset,
-            synthetic or not, ground sample distance per modality; see
+            modality and the patch size: what prediction needs to preprocess a
+            scene; the dataset's class names in label order (None if unnamed); and
+            the ``provenance`` of the training data (DataModule, dataset, synthetic
+            or not, ground sample distance per modality; see
             :func:`~geokd.datamodules.provenance.training_provenance`).
         """
         normalization = self.require_normalization()
@@ -370,6 +429,7 @@ class MultiModalDataModule(NonGeoDataModule):
             'normalization': {m: n.to_dict() for m, n in normalization.items()},
             'band_names': self.band_names,
             'patch_size': self.patch_size,
+            'class_names': self.class_names,
             'provenance': training_provenance(self),
         }
 
@@ -381,3 +441,4 @@ class MultiModalDataModule(NonGeoDataModule):
         """
         self.set_normalization(state_dict['normalization'])
         self.patch_size = state_dict.get('patch_size')
+        self.class_names = state_dict.get('class_names') or self.class_names

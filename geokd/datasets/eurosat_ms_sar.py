@@ -13,6 +13,7 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import Path, Sample
 
+from ..errors import DataError
 from .plot import PlotMixin
 from .utils import Invalid, check_valid, read_image
 
@@ -96,7 +97,7 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
             unknown = [b for b in names if b not in self.all_band_names.get(m, ())]
             if unknown:
                 msg = f'unknown {m} bands {unknown}; choose from {self.all_band_names}'
-                raise ValueError(msg)
+                raise DataError(msg)
         kwargs = {'root': root, 'split': split, 'download': download}
         where = (
             f'EuroSat-MS-SAR not found under {root}: expected eurosat_s2/ and '
@@ -133,7 +134,7 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
                 f'{len(lonely)} {split} files have no partner between eurosat_s2 and '
                 f'eurosat_s1 under {root}: {shown}; pass drop_unpaired=True to skip them'
             )
-            raise ValueError(msg)
+            raise DataError(msg)
         #: (S2 index, S1 index) per sample, in the order of the S2 split file.
         self.pairs = [(i, sar_index[n]) for n, i in ms_index.items() if n in sar_index]
 
@@ -181,7 +182,7 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
             image, nodata = read_image(path)
             if image.shape[0] != len(half.all_bands):
                 msg = f'{path}: {image.shape[0]} bands, expected {len(half.all_bands)}'
-                raise ValueError(msg)
+                raise DataError(msg)
             keep = [b - 1 for b in half.band_indices]
             image = image[keep]
             nodata = nodata[keep] if nodata is not None else None

@@ -17,6 +17,7 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Path, Sample
 
+from ..errors import DataError
 from .plot import PlotMixin
 from .splits import DEFAULT_FRACTIONS, stratified_split
 from .utils import PIL_EXTENSIONS, Invalid, check_valid, read_image, relative_stem
@@ -119,6 +120,11 @@ class PairedFolder(PlotMixin, NonGeoDataset):
             raise FileNotFoundError(msg)
         #: Files do not name their bands: 3-channel images plot as RGB, others grey.
         self.bands: dict[str, list[str]] = {}
+        if size is not None and size < 1:
+            msg = (
+                f'data.init_args.size: must be a positive number of pixels, got {size}'
+            )
+            raise DataError(msg)
         self.size = size
         self.channels = dict(channels or {})
         self.invalid = invalid
@@ -134,7 +140,7 @@ class PairedFolder(PlotMixin, NonGeoDataset):
                 f'folders {sorted(self.folders.values())}: {shown}; pass '
                 'drop_unpaired=True to skip them'
             )
-            raise ValueError(msg)
+            raise DataError(msg)
         if manifest is None:
             names = {k: k.split('/')[0] for k in keys if '/' in k}
             given_split: dict[str, str] = {}
@@ -144,12 +150,12 @@ class PairedFolder(PlotMixin, NonGeoDataset):
             keys = [k for k in keys if k in names]
         if not keys:
             msg = f'no labelled file pairs found under {self.root}'
-            raise ValueError(msg)
+            raise DataError(msg)
         self.classes = list(classes or sorted(set(names.values())))
         unknown = sorted({names[k] for k in keys} - set(self.classes))
         if unknown:
             msg = f'labels {unknown} are not in classes {self.classes}'
-            raise ValueError(msg)
+            raise DataError(msg)
         labels = [self.classes.index(names[k]) for k in keys]
         if given_split:
             chosen = [i for i, k in enumerate(keys) if given_split[k] == split]
@@ -187,8 +193,11 @@ class PairedFolder(PlotMixin, NonGeoDataset):
     def _scan(self, modality: str) -> dict[str, str]:
         folder = os.path.join(self.root, self.folders[modality])
         if not os.path.isdir(folder):
-            msg = f'folder {folder} of modality {modality!r} does not exist'
-            raise ValueError(msg)
+            msg = (
+                f'{folder}: the folder of modality {modality!r} does not exist '
+                '(check root and folders)'
+            )
+            raise DataError(msg)
         paths = [
             p
             for p in glob.glob(os.path.join(folder, '**', '*'), recursive=True)
@@ -199,7 +208,7 @@ class PairedFolder(PlotMixin, NonGeoDataset):
             key = relative_stem(path, folder)
             if key in found:
                 msg = f'{found[key]} and {path} have the same name; keep one'
-                raise ValueError(msg)
+                raise DataError(msg)
             found[key] = path
         return found
 
@@ -209,12 +218,12 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         path = os.path.join(self.root, manifest)
         if not os.path.isfile(path):
             msg = f'manifest {path} does not exist'
-            raise ValueError(msg)
+            raise DataError(msg)
         with open(path, newline='') as f:
             rows = list(csv.DictReader(f))
         if not rows or not {'file', 'label'} <= set(rows[0]):
             msg = f'{path}: needs a header with columns file,label[,split]'
-            raise ValueError(msg)
+            raise DataError(msg)
         names, splits = {}, {}
         for row in rows:
             key = os.path.splitext(row['file'])[0].replace(os.sep, '/')
@@ -222,17 +231,17 @@ class PairedFolder(PlotMixin, NonGeoDataset):
             if row.get('split'):
                 if row['split'] not in ('train', 'val', 'test'):
                     msg = f'{path}: split {row["split"]!r} of {row["file"]} is not train, val or test'
-                    raise ValueError(msg)
+                    raise DataError(msg)
                 splits[key] = row['split']
         missing = sorted(set(names) - set(keys))
         if missing:
             msg = (
                 f'{path}: {len(missing)} files not found in every folder: {missing[:5]}'
             )
-            raise ValueError(msg)
+            raise DataError(msg)
         if splits and len(splits) != len(names):
             msg = f'{path}: the split column is empty for some files'
-            raise ValueError(msg)
+            raise DataError(msg)
         return names, splits
 
     def __len__(self) -> int:
@@ -244,7 +253,7 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         expected = self.channels.get(modality)
         if expected is not None and image.shape[0] != expected:
             msg = f'{path}: {image.shape[0]} channels, expected {expected} channels'
-            raise ValueError(msg)
+            raise DataError(msg)
         image = check_valid(image, path, self.invalid, self.fill_value, nodata)
         if self.size is not None and image.shape[-2:] != (self.size, self.size):
             image = F.interpolate(

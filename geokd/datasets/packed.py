@@ -15,6 +15,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
+from ..errors import DataError
+
 _DONE = 'packed.json'
 
 
@@ -80,7 +82,7 @@ class PackedDataset(NonGeoDataset):
         meta = os.path.join(directory, _DONE)
         if not os.path.isfile(meta):
             msg = f'{directory} holds no complete packed split'
-            raise ValueError(msg)
+            raise DataError(msg)
         with open(meta) as f:
             self.modalities: list[str] = json.load(f)['modalities']
         self.directory = directory

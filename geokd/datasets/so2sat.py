@@ -9,6 +9,7 @@ import numpy as np
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, So2Sat
 from torchgeo.datasets.utils import Path, Sample
 
+from ..errors import DataError
 from .plot import PlotMixin
 from .splits import stratified_split
 from .utils import Invalid, check_valid
@@ -78,7 +79,7 @@ class So2SatMSSAR(PlotMixin, NonGeoDataset):
             wrong = [b for b in names if b not in self.all_band_names.get(m, ())]
             if wrong:
                 msg = f'{m} bands {wrong} unknown; choose from {self.all_band_names}'
-                raise ValueError(msg)
+                raise DataError(msg)
         self.bands = {
             m: list(bands.get(m) or all_) for m, all_ in self.all_band_names.items()
         }

@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ..errors import DataError
+
 #: The DisCoM-KD protocol: 70 % train, 10 % validation, 20 % test.
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
 SPLITS = ('train', 'val', 'test')
@@ -33,7 +35,7 @@ def stratified_split(
     """
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
         msg = f'fractions must be three non-negative numbers summing to 1, got {fractions}'
-        raise ValueError(msg)
+        raise DataError(msg)
     gen = torch.Generator().manual_seed(seed)
     y = torch.as_tensor(list(labels), dtype=torch.long)
     out: dict[str, list[int]] = {s: [] for s in SPLITS}

@@ -13,6 +13,7 @@ from torch import Generator, Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
+from ..errors import DataError
 from .eurosat_ms_sar import CLASSES as EUROSAT_CLASSES
 from .plot import PlotMixin
 
@@ -250,7 +251,7 @@ class SyntheticMSSAR(PlotMixin, NonGeoDataset):
         """
         if split not in self.split_fractions:
             msg = f'split must be one of {list(self.split_fractions)}, got {split!r}'
-            raise ValueError(msg)
+            raise DataError(msg)
         self.split = split
         self.size = size
         self.looks = looks
@@ -260,7 +261,7 @@ class SyntheticMSSAR(PlotMixin, NonGeoDataset):
             msg = (
                 f'samples_per_class={samples_per_class} leaves the {split} split empty'
             )
-            raise ValueError(msg)
+            raise DataError(msg)
 
     def __len__(self) -> int:
         """Return the number of samples in this split.

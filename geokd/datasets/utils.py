@@ -10,8 +10,10 @@ import numpy as np
 import rasterio
 import torch
 from PIL import Image
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from torch import Tensor
+
+from ..errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,9 @@ def read_image(path: str) -> tuple[Tensor, Tensor | None]:
             with Image.open(path) as img:
                 array = np.asarray(img)
         except (OSError, ValueError) as err:
-            msg = f'{path}: cannot read image ({err})'
-            raise ValueError(msg) from None
+            detail = str(err).replace(f"'{path}'", 'it')
+            msg = f'{path}: cannot read image ({detail})'
+            raise DataError(msg) from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(array.astype(np.float32)), None
     try:
@@ -52,13 +55,27 @@ def read_image(path: str) -> tuple[Tensor, Tensor | None]:
             with rasterio.open(path) as src:
                 array = src.read()
                 nodata = src.nodata
-    except RasterioIOError as err:
-        msg = f'{path}: cannot read raster ({err})'
-        raise ValueError(msg) from None
+    except RasterioError as err:
+        msg = f'{path}: cannot read raster ({_gdal_reason(err)})'
+        raise DataError(msg) from None
     mask = None
     if nodata is not None and not np.isnan(nodata):
         mask = torch.from_numpy(array == nodata)
     return torch.from_numpy(array.astype(np.float32)), mask
+
+
+def _gdal_reason(err: BaseException) -> str:
+    """GDAL's own reason for a failed read: the last error chained to rasterio's.
+
+    rasterio reports a failed block read as "Read failed. See previous exception
+    for details."; the chained GDAL errors say what failed (a truncated file, ...).
+    """
+    reason = str(err)
+    cause = err.__cause__ or err.__context__
+    while cause is not None:
+        reason = str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return ' '.join(reason.split())
 
 
 def check_valid(
@@ -95,13 +112,13 @@ def check_valid(
         return image
     if count == bad.size:
         msg = f'{source}: every pixel is NaN, inf or nodata'
-        raise ValueError(msg)
+        raise DataError(msg)
     if invalid == 'error':
         msg = (
             f'{source}: {count} NaN, inf or nodata values; pass invalid="fill" to '
             'replace them'
         )
-        raise ValueError(msg)
+        raise DataError(msg)
     logger.warning(
         '%s: replaced %d NaN, inf or nodata values with %s', source, count, fill_value
     )
@@ -127,11 +144,11 @@ def select_bands(
     """
     if image.shape[0] != len(all_bands):
         msg = f'{source}: {image.shape[0]} bands, expected {len(all_bands)}'
-        raise ValueError(msg)
+        raise DataError(msg)
     unknown = [b for b in bands if b not in all_bands]
     if unknown:
         msg = f'unknown bands {unknown}; choose from {list(all_bands)}'
-        raise ValueError(msg)
+        raise DataError(msg)
     return image[[all_bands.index(b) for b in bands]]
 
 

@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import GeokdError, one_line, output_error
 from ..loader import LoadError
 from ..loader import load_checkpoint as load_task_checkpoint
+from ..schema import SafeName
 from .metadata import ModelLoadError, ModelMetadata, TrainingData
 
 if TYPE_CHECKING:
@@ -69,14 +72,64 @@ def export_model(
 
     Returns:
         The directory.
+
+    Raises:
+        ModelLoadError: If the metadata would not pass its own validation.
+        GeokdError: If the files cannot be written.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    # What predict will read back is validated before anything is written; a
+    # fault comes from the checkpoint, if there is one.
+    source = Path(metadata.source) if metadata.source else directory / METADATA_FILE
+    ModelMetadata.from_dict(metadata.to_dict(), source)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(directory / WEIGHTS_FILE, lambda p: save_file(tensors, p))
     text = json.dumps(metadata.to_dict(), indent=2)
-    _atomic_write(directory / METADATA_FILE, lambda p: Path(p).write_text(text))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write(directory / WEIGHTS_FILE, lambda p: save_file(tensors, p))
+        _atomic_write(directory / METADATA_FILE, lambda p: Path(p).write_text(text))
+    except OSError as err:
+        raise output_error(directory, err) from err
+    except SafetensorError as err:  # safetensors reports I/O errors as its own
+        msg = f'{directory}: cannot write the weights ({one_line(str(err))})'
+        raise GeokdError(msg) from err
     return directory
+
+
+def export_directory(root: str | Path, modality: str) -> Path:
+    """The export directory of a classifier: ``root/<modality>``, inside ``root``.
+
+    Modality names come from checkpoints, which may come from anyone: a name that
+    is not a :data:`~geokd.schema.SafeName`, or a directory that resolves outside
+    ``root`` (through a symbolic link), is refused.
+
+    Args:
+        root: The output directory.
+        modality: The classifier's name.
+
+    Returns:
+        The directory.
+
+    Raises:
+        ModelLoadError: If it would lie outside ``root``.
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        msg = f'{root}: is a file, not a directory (give an output directory)'
+        raise ModelLoadError(msg)
+    try:
+        SafeName(modality)
+    except ValueError as err:
+        msg = (
+            f'{root}: refusing to export a classifier named {modality!r}: not a safe '
+            'directory name (letters, digits, _ + -)'
+        )
+        raise ModelLoadError(msg) from err
+    target = root / modality
+    if not target.resolve().is_relative_to(root.resolve()):
+        msg = f'{target}: resolves outside {root} (remove the link)'
+        raise ModelLoadError(msg)
+    return target
 
 
 def load_exported(path: str | Path) -> SingleSensorClassifier:
@@ -158,9 +211,12 @@ def metadata_from_task(
         msg = f'{where}: no patch size stored; pass --patch-size'
         raise ModelLoadError(msg)
     hparams = task.hparams
-    class_names = hparams.get('class_names') or [
-        str(i) for i in range(spec.num_classes)
-    ]
+    # The DataModule records the dataset's classes, whose order the labels follow.
+    class_names = (
+        hparams.get('class_names')
+        or datamodule_state.get('class_names')
+        or [str(i) for i in range(spec.num_classes)]
+    )
     provenance = datamodule_state.get('provenance') or {}
     return ModelMetadata(
         modality=name,
@@ -305,6 +361,8 @@ def export_checkpoint(
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     names = modalities or list(loaded.task.deployable_classifiers())
+    for m in names:
+        export_directory(directory, m)
     if not names:
         msg = (
             f'{path}: a {type(loaded.task).__name__} has no single-sensor classifier '
@@ -318,6 +376,6 @@ def export_checkpoint(
     for m in names:
         classifier = classifier_from_task(loaded.task, m, state, source=str(path))
         out[m] = export_model(
-            classifier.model, classifier.metadata, Path(directory) / m
+            classifier.model, classifier.metadata, export_directory(directory, m)
         )
     return out

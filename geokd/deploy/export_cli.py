@@ -3,9 +3,9 @@
 Standard library only at module level, so ``geokd export --help`` imports no torch.
 """
 
-import argparse
-import sys
 from collections.abc import Sequence
+
+from ..errors import CommandParser, int_at_least
 
 
 def export(argv: Sequence[str]) -> None:
@@ -13,8 +13,12 @@ def export(argv: Sequence[str]) -> None:
 
     Args:
         argv: Arguments after ``export``.
+
+    Raises:
+        GeokdError: If the checkpoint cannot be exported (``geokd`` prints it as
+            one line).
     """
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog='geokd export',
         description='Export the single-sensor classifiers of a training checkpoint '
         '(DisCoM-KD, a single-modal baseline or a distilled student): per modality, '
@@ -27,16 +31,15 @@ def export(argv: Sequence[str]) -> None:
         help='modality to export (repeatable; default: every one the task has)',
     )  # fmt: skip
     p.add_argument(
-        '--patch-size', type=int, help='patch size, if the checkpoint lacks it'
+        '--patch-size',
+        type=int_at_least(1),
+        help='patch size, if the checkpoint lacks it',
     )
     args = p.parse_args(argv)
-    from .export import ModelLoadError, export_checkpoint
+    from .export import export_checkpoint
 
-    try:
-        out = export_checkpoint(
-            args.checkpoint, args.output, args.modality, args.patch_size
-        )
-    except ModelLoadError as err:
-        sys.exit(f'geokd export: error: {err}')
+    out = export_checkpoint(
+        args.checkpoint, args.output, args.modality, args.patch_size
+    )
     for m, path in out.items():
         print(f'{m}: {path}')

@@ -18,6 +18,7 @@ import geokd
 
 from ..loader import LoadError
 from ..models import ClassifierSpec
+from ..schema import Channels, Classes, EmbedDim, Label, PatchSize, SafeName
 from ..transforms import SensorNormalization
 
 #: Identifies geokd's metadata files and their schema version. Older versions are
@@ -26,16 +27,6 @@ from ..transforms import SensorNormalization
 FORMAT = 'geokd-single-sensor-classifier'
 FORMAT_VERSION = 3
 
-#: A modality name: it becomes a directory name, so no separator, no leading dot.
-SafeName = restricted_string_type('SafeName', r'^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$')
-#: A class or band name: shown in rasters, styles and tables (letters, digits,
-#: spaces and ``_ . , ( ) + - /`` excepted only ``/``).
-Label = restricted_string_type('Label', r'^[\w][\w .,()+-]{0,99}$')
-#: Bounds that keep a hostile file from asking for absurd allocations.
-Channels = restricted_number_type('Channels', int, [('>=', 1), ('<=', 1024)])
-Classes = restricted_number_type('Classes', int, [('>=', 2), ('<=', 65535)])
-PatchSize = restricted_number_type('PatchSize', int, [('>=', 1), ('<=', 4096)])
-EmbedDim = restricted_number_type('EmbedDim', int, [('>=', 1), ('<=', 65536)])
 Version = restricted_number_type('Version', int, [('>=', 1), ('<=', FORMAT_VERSION)])
 #: Ground sample distance in metres: from a millimetre to 100 km.
 Metres = restricted_number_type('Metres', float, [('>', 0.001), ('<=', 100_000)])

@@ -18,10 +18,8 @@ and for DisCoM-KD models also
 Everything is summarised in ``report.md``.
 """
 
-import argparse
 import csv
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,56 +32,10 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from torch import Tensor
 
 from ..datamodules import MultiModalDataModule
-from ..loader import load_checkpoint, load_config
+from ..errors import CommandParser, int_at_least, output_error
 from ..losses import mean_cosine
 from ..tasks import DisCoMKDTask, PerClassifierTask
-
-
-def load_run(run_dir: Path) -> tuple[PerClassifierTask, LightningDataModule, dict]:
-    """Rebuild the task and DataModule of a run, and read its best checkpoints.
-
-    The run's ``config.yaml`` is read as ``geokd fit`` reads configs; it may only
-    name geokd tasks and DataModules.
-
-    Args:
-        run_dir: Directory holding ``config.yaml`` and ``test_results.json``.
-
-    Returns:
-        The task, the DataModule and the per-classifier test results.
-
-    Raises:
-        ValueError: If a file is missing or does not describe a geokd run.
-    """
-    config_path = run_dir / 'config.yaml'
-    results_path = run_dir / 'test_results.json'
-    for path in (config_path, results_path):
-        if not path.is_file():
-            msg = f'{path}: not found; is {run_dir} a log directory of geokd fit?'
-            raise ValueError(msg)
-    cli = load_config(['--config', str(config_path)])
-    return cli.model, cli.datamodule, json.loads(results_path.read_text())
-
-
-def load_weights(
-    task: PerClassifierTask, datamodule: LightningDataModule, checkpoint: str | None
-) -> PerClassifierTask:
-    """The task with a checkpoint's weights, and the DataModule with its state.
-
-    Args:
-        task: The run's task.
-        datamodule: Its DataModule; its preprocessing is restored from the
-            checkpoint when saved there.
-        checkpoint: Lightning checkpoint, or None to keep the current weights.
-
-    Returns:
-        The task with the checkpoint's weights.
-    """
-    if checkpoint is None:
-        return task
-    loaded = load_checkpoint(checkpoint, type(task))
-    if loaded.datamodule_state:
-        datamodule.load_state_dict(loaded.datamodule_state)
-    return loaded.task
+from .run import class_names_of, load_run, load_weights
 
 
 def _batches(datamodule: LightningDataModule, split: str) -> Any:
@@ -313,9 +265,11 @@ def write_report(
     """
     task, datamodule, results = load_run(run_dir)
     output = output or run_dir / 'report'
-    output.mkdir(parents=True, exist_ok=True)
-    k = task.hparams['num_classes']
-    class_names = task.hparams.get('class_names') or [str(i) for i in range(k)]
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise output_error(output, err) from err
+    class_names = class_names_of(task, datamodule)
     lines = [f'# Report of {run_dir}', '', f'Split: {split}.', '']
     for name in task.modalities:
         if name not in results:
@@ -372,10 +326,9 @@ def _discomkd_section(
     emb = discomkd_embeddings(task, datamodule, split)
     diag = diagnostics(emb, len(task.modalities))
     (output / 'diagnostics.json').write_text(json.dumps(diag, indent=2))
-    k = task.hparams['num_classes']
     plot_embeddings(
         emb,
-        task.hparams.get('class_names') or [str(i) for i in range(k)],
+        class_names_of(task, datamodule),
         task.modalities,
         output / 'embeddings.png',
         max_points,
@@ -405,8 +358,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     Args:
         argv: Command-line arguments after ``report``.
+
+    Raises:
+        GeokdError: If the run cannot be read or the report written (``geokd``
+            prints it as one line).
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='geokd report',
         description='Confusion matrices, per-class scores, embedding plots and '
         'disentanglement diagnostics of a trained run.',
@@ -414,10 +371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument('run_dir', type=Path, help='log directory of geokd fit')
     parser.add_argument('--output', type=Path, help='default: RUN_DIR/report')
     parser.add_argument('--split', choices=['test', 'val'], default='test')
-    parser.add_argument('--max_points', type=int, default=600)
+    parser.add_argument('--max_points', type=int_at_least(4), default=600)
     args = parser.parse_args(argv)
-    try:
-        path = write_report(args.run_dir, args.output, args.split, args.max_points)
-    except ValueError as err:
-        sys.exit(f'geokd report: {err}')
+    path = write_report(args.run_dir, args.output, args.split, args.max_points)
     print(f'Report written to {path}')

@@ -6,7 +6,7 @@ benchmark runner and one report handle all of them.
 """
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,7 +18,10 @@ from torchgeo.tasks import BaseTask
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from ..errors import UsageError
 from ..models import ClassifierSpec
+from ..schema import Label
+from .data_checks import check_task_data
 
 Split = Literal['train', 'val', 'test']
 
@@ -65,6 +68,39 @@ def unpack_batch(
             raise KeyError(msg)
         labels[m] = label
     return images, labels
+
+
+def check_classes(num_classes: int, class_names: Sequence[str] | None) -> None:
+    """Check a task's classes before it builds anything from them.
+
+    Args:
+        num_classes: Number of classes.
+        class_names: Their names in label order, if given.
+
+    Raises:
+        UsageError: If there are fewer than two classes, or the names are not
+            ``num_classes`` distinct names that a model file can store.
+    """
+    if num_classes < 2:
+        msg = f'model.init_args.num_classes: must be at least 2, got {num_classes}'
+        raise UsageError(msg)
+    if class_names is None:
+        return
+    if len(class_names) != num_classes or len(set(class_names)) != num_classes:
+        msg = (
+            f'model.init_args.class_names: {len(class_names)} names for '
+            f'num_classes={num_classes} (give one distinct name per class)'
+        )
+        raise UsageError(msg)
+    for name in class_names:
+        try:
+            Label(name)
+        except ValueError as err:
+            msg = (
+                f'model.init_args.class_names: {name!r} cannot be stored in a model '
+                'file (use letters, digits, spaces and _ . , ( ) + -)'
+            )
+            raise UsageError(msg) from err
 
 
 def require_paired(batch: Sample, task: str) -> None:
@@ -121,6 +157,36 @@ class PerClassifierTask(BaseTask):
             Per modality name, its network and architecture; empty when the task
             has no single-sensor classifier (a multi-modal teacher).
         """
+
+    def input_channels(self) -> dict[str, int]:
+        """Channels of each sensor the task reads.
+
+        Returns:
+            ``in_channels`` per modality (a single-sensor task's ``modality``).
+        """
+        channels = self.hparams['in_channels']
+        if isinstance(channels, Mapping):
+            return dict(channels)
+        return {self.hparams['modality']: channels}
+
+    def setup(self, stage: str) -> None:
+        """Check the task against its DataModule before any batch is read.
+
+        Lightning sets the DataModule up first, so its modalities, channels, class
+        names and labels are known here.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+        """
+        trainer = self._trainer
+        datamodule = getattr(trainer, 'datamodule', None)
+        if datamodule is not None:
+            check_task_data(
+                self.input_channels(),
+                self.hparams['num_classes'],
+                self.hparams.get('class_names'),
+                datamodule,
+            )
 
     @abstractmethod
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:

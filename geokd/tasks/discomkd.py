@@ -17,7 +17,13 @@ from ..models import (
     Weights,
     dann_lambda,
 )
-from .base import DeployableClassifier, PerClassifierTask, Split, unpack_batch
+from .base import (
+    DeployableClassifier,
+    PerClassifierTask,
+    Split,
+    check_classes,
+    unpack_batch,
+)
 
 
 class DisCoMKDTask(PerClassifierTask):
@@ -84,11 +90,10 @@ class DisCoMKDTask(PerClassifierTask):
                 own for the architecture).
 
         Raises:
-            ValueError: If ``class_names`` does not have ``num_classes`` entries.
+            UsageError: If there are fewer than two classes, or ``class_names`` are
+                not ``num_classes`` distinct names.
         """
-        if class_names is not None and len(class_names) != num_classes:
-            msg = f'{len(class_names)} class_names given for num_classes={num_classes}'
-            raise ValueError(msg)
+        check_classes(num_classes, class_names)
         self.weights = weights
         super().__init__()
 

@@ -165,6 +165,7 @@ class DistillationTask(SingleModalTask):
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
+        super().setup(stage)
         if stage == 'fit':
             self.teacher  # noqa: B018
 

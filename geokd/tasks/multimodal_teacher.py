@@ -4,11 +4,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
+from ..errors import UsageError
 from ..models import SumFusionClassifier, TrunkInit, Weights
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
     Split,
+    check_classes,
     require_paired,
     unpack_batch,
 )
@@ -48,15 +50,17 @@ class MultiModalTeacherTask(PerClassifierTask):
             lr: Learning rate of Adam.
 
         Raises:
-            ValueError: If fewer than two modalities are given, or ``class_names``
-                does not have ``num_classes`` entries.
+            UsageError: If fewer than two modalities are given.
+            UsageError: If there are fewer than two classes, or ``class_names`` are
+                not ``num_classes`` distinct names.
         """
         if len(in_channels) < 2:
-            msg = f'a multi-modal teacher needs two or more modalities, got {list(in_channels)}'
-            raise ValueError(msg)
-        if class_names is not None and len(class_names) != num_classes:
-            msg = f'{len(class_names)} class_names given for num_classes={num_classes}'
-            raise ValueError(msg)
+            msg = (
+                'model.init_args.in_channels: a multi-modal teacher needs two or '
+                f'more modalities, got {list(in_channels)}'
+            )
+            raise UsageError(msg)
+        check_classes(num_classes, class_names)
         self.weights = weights
         super().__init__()
 

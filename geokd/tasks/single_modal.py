@@ -5,7 +5,13 @@ from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
 from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
-from .base import DeployableClassifier, PerClassifierTask, Split, unpack_batch
+from .base import (
+    DeployableClassifier,
+    PerClassifierTask,
+    Split,
+    check_classes,
+    unpack_batch,
+)
 
 
 class SingleModalTask(PerClassifierTask):
@@ -46,11 +52,10 @@ class SingleModalTask(PerClassifierTask):
             lr: Learning rate of Adam.
 
         Raises:
-            ValueError: If ``class_names`` does not have ``num_classes`` entries.
+            UsageError: If there are fewer than two classes, or ``class_names`` are
+                not ``num_classes`` distinct names.
         """
-        if class_names is not None and len(class_names) != num_classes:
-            msg = f'{len(class_names)} class_names given for num_classes={num_classes}'
-            raise ValueError(msg)
+        check_classes(num_classes, class_names)
         self.weights = weights
         super().__init__()
 

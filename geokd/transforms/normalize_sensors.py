@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from torch import nn
 from torchgeo.datasets.utils import Sample
 
+from ..errors import DataError
 from .normalization import SensorNormalization
 
 
@@ -51,9 +52,9 @@ class NormalizeSensors(nn.Module):
                     f'{key}: no normalisation statistics (known: '
                     f'{sorted(self.normalization)})'
                 )
-                raise ValueError(msg)
+                raise DataError(msg)
             try:
                 out[key] = norm(value)
             except ValueError as err:
-                raise ValueError(f'{key}: {err}') from err
+                raise DataError(f'{key}: {err}') from err
         return out

@@ -28,11 +28,19 @@ def _eurosat(**kwargs: object) -> EuroSATMSSARDataModule:
     )  # type: ignore[arg-type]
 
 
-def test_state_dict_has_normalization_bands_and_patch_size() -> None:
+def test_state_dict_has_normalization_bands_patch_size_and_classes() -> None:
     dm = _eurosat(bands={'ms': ['B04', 'B03', 'B02']})
     dm.setup('fit')
     state = dm.state_dict()
-    assert set(state) == {'normalization', 'band_names', 'patch_size', 'provenance'}
+    assert set(state) == {
+        'normalization',
+        'band_names',
+        'patch_size',
+        'class_names',
+        'provenance',
+    }
+    # The dataset's classes, in label order: exports name them, not 0, 1, ...
+    assert state['class_names'][:2] == ['AnnualCrop', 'Forest']
     assert state['band_names'] == {'ms': ['B04', 'B03', 'B02'], 'sar': ['VV', 'VH']}
     assert state['patch_size'] == 16
     assert state['normalization']['ms']['method'] == 'percentile'

@@ -175,8 +175,10 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert load_exported(tmp_path / 'exp' / 'sar').metadata.modality == 'sar'
     assert not (tmp_path / 'exp' / 'ms').exists()
     (tmp_path / 'bad.ckpt').write_text('x')
-    with pytest.raises(SystemExit, match='not a readable checkpoint'):
+    with pytest.raises(SystemExit) as info:
         main(['export', str(tmp_path / 'bad.ckpt')])
+    assert info.value.code == 1
+    assert 'not a readable checkpoint' in capsys.readouterr().err
 
 
 def test_fit_exports_each_modality(tmp_path: Path) -> None:
