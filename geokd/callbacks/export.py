@@ -58,12 +58,15 @@ class ExportClassifiers(Callback):
             pl_module: The trained task.
         """
         deployable = getattr(pl_module, 'deployable_classifiers', dict)()
-        if not self.enabled or not deployable or not trainer.is_global_zero:
+        if not self.enabled or not deployable:
+            return
+        # Every process must ask: trainer.log_dir is broadcast from global zero.
+        root = self.directory(trainer)
+        if not trainer.is_global_zero:
             return
         datamodule = trainer.datamodule
         state = datamodule.state_dict() if datamodule is not None else {}
         best = best_checkpoints(trainer)
-        root = self.directory(trainer)
         self.exported = {}
         for name in deployable:
             ckpt = best.get(name)
