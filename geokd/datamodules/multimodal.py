@@ -23,6 +23,7 @@ from ..transforms import (
     build_augmentation,
 )
 from ..transforms.normalization import Method
+from .distributed import evaluation_sampler, training_sampler
 
 
 class ModalityView(Dataset[Sample]):
@@ -273,8 +274,10 @@ class MultiModalDataModule(NonGeoDataModule):
     def train_dataloader(self) -> DataLoader[Sample] | CombinedLoader:
         """Training batches: one loader (paired) or one per modality (unpaired).
 
-        The last incomplete batch is dropped, unless the split is smaller than one
-        batch (tiny datasets still train).
+        The last incomplete batch is dropped, unless a process's share of the split
+        is smaller than one batch (tiny datasets still train). Under a distributed
+        trainer each process shuffles its own share, and each modality's loader
+        has its own seed (see :mod:`geokd.datamodules.distributed`).
 
         Returns:
             A DataLoader, or a CombinedLoader cycling through one shuffled loader per
@@ -283,21 +286,50 @@ class MultiModalDataModule(NonGeoDataModule):
         dataset = self._valid_attribute('train_dataset', 'dataset')
         batch_size = self.train_batch_size or self.batch_size
 
-        def loader(data: Dataset[Sample]) -> DataLoader[Sample]:
+        def loader(data: Dataset[Sample], stream: int) -> DataLoader[Sample]:
+            sampler = training_sampler(data, self.trainer, stream)
+            share = len(sampler if sampler is not None else data)  # type: ignore[arg-type]
             return DataLoader(
                 data,
                 batch_size=batch_size,
-                shuffle=True,
+                shuffle=sampler is None,
+                sampler=sampler,
                 num_workers=self.num_workers,
                 collate_fn=self.collate_fn,
-                drop_last=len(data) > batch_size,  # type: ignore[arg-type]
+                drop_last=share > batch_size,
                 persistent_workers=self.num_workers > 0,
             )
 
         if self.paired:
-            return loader(dataset)
-        views = {m: loader(ModalityView(dataset, m)) for m in self.modalities}
+            return loader(dataset, 0)
+        views = {
+            m: loader(ModalityView(dataset, m), i)
+            for i, m in enumerate(self.modalities)
+        }
         return CombinedLoader(views, mode='max_size_cycle')
+
+    def _dataloader_factory(self, split: str) -> DataLoader[Sample]:
+        """Evaluation batches, in order, each sample exactly once.
+
+        Under a distributed trainer each process takes its own share, with no
+        sample repeated, so that metrics summed over processes cover the split once.
+
+        Args:
+            split: Either 'val', 'test', or 'predict'.
+
+        Returns:
+            The DataLoader.
+        """
+        dataset = self._valid_attribute(f'{split}_dataset', 'dataset')
+        batch_size = self._valid_attribute(f'{split}_batch_size', 'batch_size')
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=evaluation_sampler(dataset, self.trainer, split),
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            persistent_workers=self.num_workers > 0,
+        )
 
     @property
     def band_names(self) -> dict[str, list[str]]:
