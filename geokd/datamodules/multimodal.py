@@ -254,6 +254,10 @@ class MultiModalDataModule(NonGeoDataModule):
     def _packed(self, dataset: Dataset[Sample], split: str) -> PackedDataset:
         """Pack a split under ``cache_dir`` once, keyed by the dataset's arguments.
 
+        Under a distributed trainer one process packs (the first of each node, or of
+        the job when ``prepare_data_per_node`` is False, as Lightning's
+        ``prepare_data``) while the others wait for it.
+
         Args:
             dataset: The split.
             split: Its name.
@@ -268,7 +272,18 @@ class MultiModalDataModule(NonGeoDataModule):
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         directory = os.path.join(str(self.cache_dir), f'{split}-{digest}')
-        pack(dataset, self.modalities, directory, self.num_workers)
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            pack(dataset, self.modalities, directory, self.num_workers)
+        else:
+            leader = (
+                trainer.local_rank
+                if self.prepare_data_per_node
+                else trainer.global_rank
+            )
+            if leader == 0:
+                pack(dataset, self.modalities, directory, self.num_workers)
+            trainer.strategy.barrier(f'geokd-pack-{split}')
         return PackedDataset(directory)
 
     def train_dataloader(self) -> DataLoader[Sample] | CombinedLoader:
