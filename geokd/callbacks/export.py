@@ -63,6 +63,9 @@ class ExportClassifiers(Callback):
         # Every process must ask: trainer.log_dir is broadcast from global zero.
         root = self.directory(trainer)
         if not trainer.is_global_zero:
+            # Wait for global zero's exports: no process leaves fit (and may end the
+            # job) while they are being written.
+            trainer.strategy.barrier('geokd-export')
             return
         datamodule = trainer.datamodule
         state = datamodule.state_dict() if datamodule is not None else {}
@@ -78,3 +81,4 @@ class ExportClassifiers(Callback):
                 classifier.model, classifier.metadata, root / name
             )
             print(f'Exported the {name} classifier to {self.exported[name]}')
+        trainer.strategy.barrier('geokd-export')
