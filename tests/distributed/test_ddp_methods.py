@@ -1,8 +1,9 @@
 """Every method's shipped config trains under DDP on 2 CPU processes (gloo).
 
-The baselines' configs (``configs/baselines/``) as users run them, with tiny
-settings and ``--trainer.strategy ddp --trainer.devices 2``: DisCoM-KD with paired
-batches, a single-modal baseline, the multi-modal teacher and a KD student of it.
+The shipped configs as users run them, with tiny settings and ``--trainer.strategy
+ddp --trainer.devices 2``: from ``configs/baselines/``, DisCoM-KD with paired batches,
+a single-modal baseline, the multi-modal teacher and a KD student of it; and
+``configs/eurosat_ms_sar.yaml`` (unpaired) on its test fixture, packed to a cache.
 """
 
 import json
@@ -22,18 +23,17 @@ pytestmark = [
     ),
 ]
 
-TINY = [
+DDP = [
     '--trainer.accelerator=cpu',
     '--trainer.devices=2',
     '--trainer.strategy=ddp',
     '--trainer.max_epochs=1',
     '--trainer.enable_progress_bar=false',
     '--model.init_args.backbone=test_resnet',
-    '--data.init_args.samples_per_class=10',
-    '--data.init_args.size=16',
     '--data.init_args.batch_size=4',
     '--data.init_args.num_workers=0',
 ]
+TINY = [*DDP, '--data.init_args.samples_per_class=10', '--data.init_args.size=16']
 
 
 def fit(method: str, cwd: Path, *args: str) -> dict[str, dict[str, object]]:
@@ -80,3 +80,24 @@ def test_teacher_then_student(tmp_path: Path) -> None:
         f'--model.init_args.teacher_checkpoint={teacher[name]["checkpoint"]}',
     )
     _check(student, {'sar'})
+
+
+def test_eurosat_packed_cache(tmp_path: Path) -> None:
+    # With cache_dir, one process packs each split while the others wait (they all
+    # packed into the same folder before, and crashed on each other's files).
+    cache = tmp_path / 'cache'
+    geokd(
+        [
+            'fit',
+            f'--config={ROOT / "configs" / "eurosat_ms_sar.yaml"}',
+            *DDP,
+            f'--data.init_args.root={ROOT / "tests" / "data" / "eurosat_ms_sar"}',
+            '--data.init_args.download=false',
+            f'--data.init_args.cache_dir={cache}',
+            f'--trainer.default_root_dir={tmp_path / "run"}',
+        ],
+        cwd=tmp_path,
+    )
+    packed = sorted(p.name.split('-')[0] for p in cache.iterdir())
+    assert packed == ['test', 'train', 'val']
+    assert list((tmp_path / 'run').glob('lightning_logs/version_0/test_results.json'))
