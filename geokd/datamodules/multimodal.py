@@ -254,9 +254,10 @@ class MultiModalDataModule(NonGeoDataModule):
     def _packed(self, dataset: Dataset[Sample], split: str) -> PackedDataset:
         """Pack a split under ``cache_dir`` once, keyed by the dataset's arguments.
 
-        Under a distributed trainer one process packs (the first of each node, or of
-        the job when ``prepare_data_per_node`` is False, as Lightning's
-        ``prepare_data``) while the others wait for it.
+        Under a distributed trainer the first process packs while the others wait,
+        then the first process of every other node packs if its node does not see
+        that folder (a node-local ``cache_dir``): no two processes ever write the
+        same folder.
 
         Args:
             dataset: The split.
@@ -275,13 +276,10 @@ class MultiModalDataModule(NonGeoDataModule):
         trainer = self.trainer
         if trainer is None or trainer.world_size == 1:
             pack(dataset, self.modalities, directory, self.num_workers)
-        else:
-            leader = (
-                trainer.local_rank
-                if self.prepare_data_per_node
-                else trainer.global_rank
-            )
-            if leader == 0:
+            return PackedDataset(directory)
+        # pack() returns at once where the folder is already complete.
+        for rank in (trainer.global_rank, trainer.local_rank):
+            if rank == 0:
                 pack(dataset, self.modalities, directory, self.num_workers)
             trainer.strategy.barrier(f'geokd-pack-{split}')
         return PackedDataset(directory)
