@@ -78,7 +78,7 @@ class ChannelsLast(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        """Convert the validation batch.
+        """Convert an evaluation batch (validation, test and prediction alike).
 
         Args:
             trainer: The trainer.
@@ -89,40 +89,5 @@ class ChannelsLast(Callback):
         """
         self._convert(batch)
 
-    def on_test_batch_start(
-        self,
-        trainer: Trainer,
-        pl_module: LightningModule,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        """Convert the test batch.
-
-        Args:
-            trainer: The trainer.
-            pl_module: The task.
-            batch: The batch, on the device.
-            batch_idx: Its index.
-            dataloader_idx: Index of its DataLoader.
-        """
-        self._convert(batch)
-
-    def on_predict_batch_start(
-        self,
-        trainer: Trainer,
-        pl_module: LightningModule,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        """Convert the prediction batch.
-
-        Args:
-            trainer: The trainer.
-            pl_module: The task.
-            batch: The batch, on the device.
-            batch_idx: Its index.
-            dataloader_idx: Index of its DataLoader.
-        """
-        self._convert(batch)
+    on_test_batch_start = on_validation_batch_start
+    on_predict_batch_start = on_validation_batch_start
