@@ -1,19 +1,23 @@
 """LightningModules of geokd."""
 
-from .base import PerClassifierTask, require_paired, unpack_batch
+from .base import (
+    DeployableClassifier,
+    PerClassifierTask,
+    require_paired,
+    unpack_batch,
+)
 from .discomkd import DisCoMKDTask
 from .distillation import DistillationTask, load_teacher
-from .multimodal_teacher import MultiModalTeacherTask, SumFusionClassifier
-from .single_modal import SingleModalTask, linear_classifier
+from .multimodal_teacher import MultiModalTeacherTask
+from .single_modal import SingleModalTask
 
 __all__ = [
+    'DeployableClassifier',
     'DisCoMKDTask',
     'DistillationTask',
     'MultiModalTeacherTask',
     'PerClassifierTask',
     'SingleModalTask',
-    'SumFusionClassifier',
-    'linear_classifier',
     'load_teacher',
     'require_paired',
     'unpack_batch',
