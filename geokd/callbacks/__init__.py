@@ -1,14 +1,17 @@
 """Lightning callbacks of geokd: what happens around training, configured in YAML.
 
-``geokd fit`` uses all three by default (``trainer.callbacks``); configs may list
-them, change their arguments, or replace them.
+``geokd fit`` uses ClassifierCheckpoints, EvaluateClassifiers and ExportClassifiers
+by default (``trainer.callbacks``); configs may list them, change their arguments, or
+replace them. :class:`ChannelsLast` is opt-in.
 """
 
+from .channels_last import ChannelsLast
 from .checkpoint import ClassifierCheckpoints
 from .evaluation import EvaluateClassifiers, best_checkpoints
 from .export import ExportClassifiers
 
 __all__ = [
+    'ChannelsLast',
     'ClassifierCheckpoints',
     'EvaluateClassifiers',
     'ExportClassifiers',

@@ -98,10 +98,12 @@ class EvaluateClassifiers(Callback):
                 **{k: float(metrics[f'test_{k}_{name}']) for k in METRICS},
             }
         self.seconds = time.perf_counter() - start
+        # Every process must ask: trainer.log_dir is broadcast from global zero.
+        log_dir = trainer.log_dir
         if trainer.is_global_zero:
             print(format_results(self.results))
-            if trainer.log_dir:
-                path = Path(trainer.log_dir) / 'test_results.json'
+            if log_dir:
+                path = Path(log_dir) / 'test_results.json'
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(self.results, indent=2))
                 print(f'Per-modality test results written to {path}')

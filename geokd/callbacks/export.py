@@ -112,12 +112,18 @@ class ExportClassifiers(Callback):
             pl_module: The trained task.
         """
         deployable = getattr(pl_module, 'deployable_classifiers', dict)()
-        if not self.enabled or not deployable or not trainer.is_global_zero:
+        if not self.enabled or not deployable:
+            return
+        # Every process must ask: trainer.log_dir is broadcast from global zero.
+        root = self.directory(trainer)
+        if not trainer.is_global_zero:
+            # Wait for global zero's exports: no process leaves fit (and may end the
+            # job) while they are being written.
+            trainer.strategy.barrier('geokd-export')
             return
         datamodule = trainer.datamodule
         state = datamodule.state_dict() if datamodule is not None else {}
         best = best_checkpoints(trainer)
-        root = self.directory(trainer)
         self.exported = {}
         metrics = measured_metrics(trainer)
         for name in deployable:
@@ -131,3 +137,4 @@ class ExportClassifiers(Callback):
                 classifier.model, metadata, export_directory(root, name)
             )
             print(f'Exported the {name} classifier to {self.exported[name]}')
+        trainer.strategy.barrier('geokd-export')

@@ -25,6 +25,7 @@ from ..transforms import (
     build_augmentation,
 )
 from ..transforms.normalization import Method
+from .distributed import evaluation_sampler, training_sampler
 from .provenance import training_provenance
 
 
@@ -312,6 +313,11 @@ class MultiModalDataModule(NonGeoDataModule):
     def _packed(self, dataset: Dataset[Sample], split: str) -> PackedDataset:
         """Pack a split under ``cache_dir`` once, keyed by the dataset's arguments.
 
+        Under a distributed trainer the first process packs while the others wait,
+        then the first process of every other node packs if its node does not see
+        that folder (a node-local ``cache_dir``): no two processes ever write the
+        same folder.
+
         Args:
             dataset: The split.
             split: Its name.
@@ -326,14 +332,24 @@ class MultiModalDataModule(NonGeoDataModule):
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         directory = os.path.join(str(self.cache_dir), f'{split}-{digest}')
-        pack(dataset, self.modalities, directory, self.num_workers)
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            pack(dataset, self.modalities, directory, self.num_workers)
+            return PackedDataset(directory)
+        # pack() returns at once where the folder is already complete.
+        for rank in (trainer.global_rank, trainer.local_rank):
+            if rank == 0:
+                pack(dataset, self.modalities, directory, self.num_workers)
+            trainer.strategy.barrier(f'geokd-pack-{split}')
         return PackedDataset(directory)
 
     def train_dataloader(self) -> DataLoader[Sample] | CombinedLoader:
         """Training batches: one loader (paired) or one per modality (unpaired).
 
-        The last incomplete batch is dropped, unless the split is smaller than one
-        batch (tiny datasets still train).
+        The last incomplete batch is dropped, unless a process's share of the split
+        is smaller than one batch (tiny datasets still train). Under a distributed
+        trainer each process shuffles its own share, and each modality's loader
+        has its own seed (see :mod:`geokd.datamodules.distributed`).
 
         Returns:
             A DataLoader, or a CombinedLoader cycling through one shuffled loader per
@@ -342,21 +358,50 @@ class MultiModalDataModule(NonGeoDataModule):
         dataset = self._valid_attribute('train_dataset', 'dataset')
         batch_size = self.train_batch_size or self.batch_size
 
-        def loader(data: Dataset[Sample]) -> DataLoader[Sample]:
+        def loader(data: Dataset[Sample], stream: int) -> DataLoader[Sample]:
+            sampler = training_sampler(data, self.trainer, stream)
+            share = len(sampler if sampler is not None else data)  # type: ignore[arg-type]
             return DataLoader(
                 data,
                 batch_size=batch_size,
-                shuffle=True,
+                shuffle=sampler is None,
+                sampler=sampler,
                 num_workers=self.num_workers,
                 collate_fn=self.collate_fn,
-                drop_last=len(data) > batch_size,  # type: ignore[arg-type]
+                drop_last=share > batch_size,
                 persistent_workers=self.num_workers > 0,
             )
 
         if self.paired:
-            return loader(dataset)
-        views = {m: loader(ModalityView(dataset, m)) for m in self.modalities}
+            return loader(dataset, 0)
+        views = {
+            m: loader(ModalityView(dataset, m), i)
+            for i, m in enumerate(self.modalities)
+        }
         return CombinedLoader(views, mode='max_size_cycle')
+
+    def _dataloader_factory(self, split: str) -> DataLoader[Sample]:
+        """Evaluation batches, in order, each sample exactly once.
+
+        Under a distributed trainer each process takes its own share, with no
+        sample repeated, so that metrics summed over processes cover the split once.
+
+        Args:
+            split: Either 'val', 'test', or 'predict'.
+
+        Returns:
+            The DataLoader.
+        """
+        dataset = self._valid_attribute(f'{split}_dataset', 'dataset')
+        batch_size = self._valid_attribute(f'{split}_batch_size', 'batch_size')
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=evaluation_sampler(dataset, self.trainer, split),
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            persistent_workers=self.num_workers > 0,
+        )
 
     @property
     def band_names(self) -> dict[str, list[str]]:

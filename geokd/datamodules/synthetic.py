@@ -22,6 +22,9 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
         size: Height and width of a patch in pixels.
         looks: Equivalent number of looks of the SAR speckle (lower is noisier).
         seed: Seed of the synthetic data.
+        paired: Batch co-registered samples; False shuffles each modality's training
+            set on its own, as the DisCoM-KD reference trains (tasks that relate the
+            sensors of one sample, teachers and students, need paired batches).
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
         size: int = 64,
         looks: int = 3,
         seed: int = 0,
+        paired: bool = True,
     ) -> None:
         """Initialize a new SyntheticMSSARDataModule instance."""
         super().__init__(
@@ -43,6 +47,7 @@ class SyntheticMSSARDataModule(MultiModalDataModule):
             batch_size=batch_size,
             num_workers=num_workers,
             augmentation=augmentation,
+            paired=paired,
             samples_per_class=samples_per_class,
             size=size,
             looks=looks,

@@ -204,9 +204,19 @@ class DisCoMKDTask(PerClassifierTask):
         terms = self._loss_terms(outputs, labels)
         loss = losses.discomkd_loss(terms, self.loss_weights)
         batch_size = sum(len(y) for y in labels.values())
-        self.log(f'{split}_loss', loss, batch_size=batch_size, prog_bar=split != 'test')
+        # Epoch-level losses (validation, test) are averaged over every process.
+        sync = split != 'train'
+        self.log(
+            f'{split}_loss',
+            loss,
+            batch_size=batch_size,
+            prog_bar=split != 'test',
+            sync_dist=sync,
+        )
         self.log_dict(
-            {f'{split}_loss_{k}': v for k, v in terms.items()}, batch_size=batch_size
+            {f'{split}_loss_{k}': v for k, v in terms.items()},
+            batch_size=batch_size,
+            sync_dist=sync,
         )
         for m, out in outputs.items():
             self.log_metrics(split, m, out.logits, labels[m])
@@ -222,8 +232,11 @@ class DisCoMKDTask(PerClassifierTask):
                 (len(out.mod_adv),), self.model.modality_index(m), device=self.device
             )
             self.adv_acc.update(out.mod_adv, target)
-            self.cos_inf_irr.update(losses.mean_cosine(out.z_inf, out.z_irr))
-            self.cos_inf_inv.update(losses.mean_cosine(out.z_inf, out.z_inv))
+            # Weighted by samples, so the epoch value is the mean over samples,
+            # whatever the batches (and the processes' shares) were.
+            n = len(out.z_inf)
+            self.cos_inf_irr.update(losses.mean_cosine(out.z_inf, out.z_irr), n)
+            self.cos_inf_inv.update(losses.mean_cosine(out.z_inf, out.z_inv), n)
         self.log('val_adv_acc', self.adv_acc, batch_size=batch_size)
         self.log('val_cos_inf_irr', self.cos_inf_irr, batch_size=batch_size)
         self.log('val_cos_inf_inv', self.cos_inf_inv, batch_size=batch_size)

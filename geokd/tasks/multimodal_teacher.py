@@ -118,7 +118,11 @@ class MultiModalTeacherTask(PerClassifierTask):
         logits = self.model(images)
         loss = F.cross_entropy(logits, label)
         self.log(
-            f'{split}_loss', loss, batch_size=len(logits), prog_bar=split != 'test'
+            f'{split}_loss',
+            loss,
+            batch_size=len(logits),
+            prog_bar=split != 'test',
+            sync_dist=split != 'train',  # epoch-level: averaged over every process
         )
         self.log_metrics(split, name, logits, label)
         return loss

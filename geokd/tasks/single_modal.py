@@ -114,7 +114,11 @@ class SingleModalTask(PerClassifierTask):
         logits = self.model(images[m])
         loss = F.cross_entropy(logits, labels[m])
         self.log(
-            f'{split}_loss', loss, batch_size=len(logits), prog_bar=split != 'test'
+            f'{split}_loss',
+            loss,
+            batch_size=len(logits),
+            prog_bar=split != 'test',
+            sync_dist=split != 'train',  # epoch-level: averaged over every process
         )
         self.log_metrics(split, m, logits, labels[m])
         return loss
