@@ -91,18 +91,25 @@ class ExportClassifiers(Callback):
                 classifier's name cannot be a directory inside it.
         """
         deployable = getattr(pl_module, 'deployable_classifiers', dict)()
-        if stage != 'fit' or not self.enabled or not trainer.is_global_zero:
+        if stage != 'fit' or not self.enabled:
             return
+        # Every process asks (trainer.log_dir is a broadcast) and every process
+        # raises global zero's refusal: none is left waiting in a collective.
         root = self.directory(trainer)
-        for name in deployable:
-            directory = export_directory(root, name)
-            if (directory / METADATA_FILE).exists():
-                msg = (
-                    f'{directory}: holds the export of an earlier run, which this run '
-                    'would replace (set trainer.default_root_dir or '
-                    'ExportClassifiers.dirpath elsewhere, or move it away)'
-                )
-                raise GeokdError(msg)
+        refusal = None
+        if trainer.is_global_zero:
+            for name in deployable:
+                directory = export_directory(root, name)
+                if (directory / METADATA_FILE).exists():
+                    refusal = (
+                        f'{directory}: holds the export of an earlier run, which this '
+                        'run would replace (set trainer.default_root_dir or '
+                        'ExportClassifiers.dirpath elsewhere, or move it away)'
+                    )
+                    break
+        refusal = trainer.strategy.broadcast(refusal)
+        if refusal is not None:
+            raise GeokdError(refusal)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Export each single-sensor classifier from its best checkpoint.
