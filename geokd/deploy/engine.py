@@ -50,13 +50,21 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+#: Autocast data type of each mixed precision.
+AUTOCAST = {'16-mixed': torch.float16, 'bf16-mixed': torch.bfloat16}
+
+
 class WindowClassifier:
     """Turns one window of pixels into mean class probabilities per output cell.
+
+    On CUDA, batches leave pinned host memory with non-blocking copies, and the model
+    and its batches are channels-last (NHWC), which tensor cores prefer; elsewhere
+    the tensors stay as they are, so CPU results do not depend on these paths.
 
     Args:
         classifier: The single-sensor classifier; moved to ``device``.
         grid: The scene's patch grid.
-        options: Prediction options (batch size, valid fraction, mixed precision).
+        options: Prediction options (batch size, valid fraction, precision).
         device: The device to classify on.
         nodata: The scene's nodata value.
     """
@@ -69,14 +77,17 @@ class WindowClassifier:
         device: torch.device,
         nodata: float | None,
     ) -> None:
+        self.cuda = device.type == 'cuda'
         self.model = classifier.model.to(device).eval()
+        if self.cuda:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.norm = classifier.metadata.preprocessing
         self.num_classes = classifier.metadata.num_classes
         self.grid = grid
         self.options = options
         self.device = device
         self.nodata = nodata
-        self.autocast = device.type == 'cuda' and options.amp
+        self.autocast = AUTOCAST.get(options.resolved_precision(device.type))
 
     def valid_mask(self, pixels: np.ndarray) -> np.ndarray:
         """Pixels where every band is finite and differs from the nodata value.
@@ -132,13 +143,33 @@ class WindowClassifier:
         batch_size = self.options.batch_size
         for i in range(0, len(rows), batch_size):
             r, c = rows[i : i + batch_size], cols[i : i + batch_size]
-            batch = patches[:, r, c].transpose(0, 1).to(self.device, non_blocking=True)
-            mask = masks[r, c].to(self.device)[:, None]
+            batch = self._to_device(patches[:, r, c].transpose(0, 1))
+            mask = self._to_device(masks[r, c])[:, None]
             batch = torch.where(mask, self.norm(batch, valid=mask), 0.0)
-            with torch.autocast('cuda', enabled=self.autocast):
-                logits = self.model(batch)
+            if self.cuda:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            n = len(batch)
+            if n < batch_size:
+                # Every forward pass sees a full batch: CPU kernels (oneDNN) pick
+                # thread-dependent reductions for small batches, so results would
+                # differ in the last bit between a serial run and --workers.
+                batch = torch.cat(
+                    [batch, batch.new_zeros(batch_size - n, *batch.shape[1:])]
+                )
+            with torch.autocast(
+                self.device.type,
+                dtype=self.autocast,
+                enabled=self.autocast is not None,
+            ):
+                logits = self.model(batch)[:n]
             probs[:, r, c] = logits.float().softmax(1).T.cpu()
         return probs
+
+    def _to_device(self, tensor: Tensor) -> Tensor:
+        """Copy a host tensor to the device; on CUDA from pinned memory, asynchronously."""
+        if self.cuda:
+            tensor = tensor.pin_memory()
+        return tensor.to(self.device, non_blocking=self.cuda)
 
     def _spread(self, probs: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
         """Sum of probabilities and number of kept patches over the cells they cover.

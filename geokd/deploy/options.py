@@ -19,6 +19,9 @@ class OptionError(PredictError):
 
 #: Devices geokd classifies on: the CPU, CUDA (its first or Nth GPU), Apple's MPS.
 DEVICE = re.compile(r'auto|cpu|cuda(:\d{1,3})?|mps')
+#: Numeric precisions, named as Lightning's ``trainer.precision``: 'auto' is
+#: '16-mixed' (float16 autocast) on CUDA and '32' elsewhere.
+PRECISIONS = ('auto', '32', '16-mixed', 'bf16-mixed')
 #: Upper bounds: a pixel size beyond these is a typo or a hostile value, and would
 #: ask for absurd allocations (a window's pixels are read at once).
 MAX_PATCH = 4096
@@ -36,7 +39,8 @@ class PredictOptions:
             are averaged per output cell.
         batch_size: Patches per forward pass.
         device: 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'.
-        amp: Mixed precision (float16 autocast) on CUDA.
+        precision: One of :data:`PRECISIONS`: full float32, or float16/bfloat16
+            autocast of the forward passes.
         bands: The scene's bands to feed the model, in the model's order: 1-based
             indexes or band names; None matches names or takes them in file order.
         min_valid: Minimum fraction of valid pixels for a patch to be classified.
@@ -52,7 +56,7 @@ class PredictOptions:
     stride: int | None = None
     batch_size: int = 64
     device: str = 'cpu'
-    amp: bool = True
+    precision: str = 'auto'
     bands: Sequence[str | int] | None = None
     min_valid: float = 0.5
     probabilities: bool = False
@@ -79,6 +83,22 @@ class PredictOptions:
             msg = f'--min-valid {self.min_valid}: must be a fraction in [0, 1]'
             raise OptionError(msg)
         check_device(self.device)
+        if self.precision not in PRECISIONS:
+            msg = f'--precision {self.precision!r}: must be one of {", ".join(PRECISIONS)}'
+            raise OptionError(msg)
+
+    def resolved_precision(self, device_type: str) -> str:
+        """The precision on a device type, 'auto' resolved.
+
+        Args:
+            device_type: 'cpu', 'cuda' or 'mps'.
+
+        Returns:
+            '32', '16-mixed' or 'bf16-mixed'.
+        """
+        if self.precision != 'auto':
+            return self.precision
+        return '16-mixed' if device_type == 'cuda' else '32'
 
 
 def check_device(name: object) -> None:

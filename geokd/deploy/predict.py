@@ -123,7 +123,8 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
         )
         raise PredictError(msg)
     key = {'patch': patch, 'stride': stride, 'bands': scene.indexes, 'window': size,
-           'min_valid': options.min_valid, 'probabilities': options.probabilities}  # fmt: skip
+           'min_valid': options.min_valid, 'probabilities': options.probabilities,
+           'precision': options.precision}  # fmt: skip
     transform = scene.transform @ Affine.scale(stride)
     windows = list(grid_windows(grid, size))
     return RunPlan(grid, size, windows, scene.crs, transform, key)
@@ -361,7 +362,8 @@ def _summary(
         },
         'bands': [asdict(m) for m in scene.matches],
         'read': scene.reading(),
-        'options': {**plan.key, 'batch_size': options.batch_size, 'device': str(device)},
+        'options': {**plan.key, 'batch_size': options.batch_size, 'device': str(device),
+                    'precision': options.resolved_precision(device.type)},
         'crs': plan.crs.to_string() if plan.crs else None,
         'grid': {'rows': rows, 'cols': cols, 'cell_size_pixels': plan.grid.stride,
                  'transform': list(plan.transform)[:6],

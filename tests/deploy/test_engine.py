@@ -10,6 +10,7 @@ from geokd.deploy import PatchGrid, PredictError, PredictOptions, grid_windows
 from geokd.deploy.engine import WindowClassifier, prefetch, resolve_device
 from geokd.deploy.export import SingleSensorClassifier
 from geokd.transforms import SensorNormalization
+from tests.deploy.conftest import tiny_classifier
 
 
 def test_prefetch_reads_every_window_once_in_order() -> None:
@@ -81,3 +82,55 @@ def test_per_patch_statistics_ignore_numeric_nodata(
         engine.probabilities(with_number, window)[0],
         engine.probabilities(with_nan, window)[0],
     )
+
+
+def _probabilities(
+    model: SingleSensorClassifier, device: str, **options: object
+) -> tuple[torch.Tensor, list[torch.dtype], list[bool]]:
+    """Probabilities of a 48 x 48 window, the dtypes the first conv computed in,
+    and whether its inputs were channels-last."""
+    grid = PatchGrid(48, 48, 16, 16)
+    [window] = list(grid_windows(grid, 48))
+    engine = WindowClassifier(
+        model, grid, PredictOptions(**options), torch.device(device), None
+    )
+    dtypes, nhwc = [], []
+    conv = next(m for m in engine.model.modules() if isinstance(m, torch.nn.Conv2d))
+
+    def seen(
+        _: torch.nn.Module, inputs: tuple[torch.Tensor], out: torch.Tensor
+    ) -> None:
+        dtypes.append(out.dtype)
+        nhwc.append(inputs[0].is_contiguous(memory_format=torch.channels_last))
+
+    handle = conv.register_forward_hook(seen)
+    pixels = np.random.default_rng(3).normal(-15, 5, (2, 48, 48)).astype('float32')
+    try:
+        probs, _ = engine.probabilities(pixels, window)
+    finally:
+        handle.remove()
+    return probs, dtypes, nhwc
+
+
+@pytest.mark.parametrize('precision', ['bf16-mixed', '16-mixed'])
+def test_mixed_precision_on_the_cpu(
+    sar_model: SingleSensorClassifier, precision: str
+) -> None:
+    full, dtypes, _ = _probabilities(sar_model, 'cpu')
+    assert set(dtypes) == {torch.float32}  # 'auto' is full precision on the CPU
+    mixed, dtypes, _ = _probabilities(sar_model, 'cpu', precision=precision)
+    low = torch.bfloat16 if precision == 'bf16-mixed' else torch.float16
+    assert set(dtypes) == {low}
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, full, atol=0.05, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_path_is_mixed_precision_and_channels_last() -> None:
+    model = tiny_classifier('sar')  # moved to the GPU: not the shared fixture
+    cpu, _, nhwc = _probabilities(model, 'cpu')
+    assert not any(nhwc)
+    cuda, dtypes, nhwc = _probabilities(model, 'cuda')
+    assert set(dtypes) == {torch.float16}
+    assert all(nhwc)
+    torch.testing.assert_close(cuda, cpu, atol=0.05, rtol=0)
