@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .export import SingleSensorClassifier
     from .options import PredictOptions
     from .sources import SceneInput
+    from .workers import SceneResult
 
 
 #: Largest ``--synthetic-size``: a float32 SAR scene of 16384 x 16384 pixels is 2 GiB.
@@ -65,6 +66,7 @@ def predict_parser() -> argparse.ArgumentParser:
     _add_scene_arguments(p)
     _add_model_arguments(p)
     _add_output_arguments(p)
+    _add_parallel_arguments(p)
     return p
 
 
@@ -127,7 +129,11 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument('--batch-size', type=int, default=64)
     g.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
-    g.add_argument('--no-amp', action='store_true', help='no mixed precision on CUDA')
+    g.add_argument(
+        '--precision', default='auto', choices=('auto', '32', '16-mixed', 'bf16-mixed'),
+        help="'32', or float16/bfloat16 autocast (default: '16-mixed' on CUDA, "
+        "'32' elsewhere)",
+    )  # fmt: skip
     g.add_argument('--window', type=int, default=1024, help='window side in pixels')
 
 
@@ -158,6 +164,19 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_parallel_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group('many scenes in parallel')
+    g.add_argument(
+        '--workers', type=int, metavar='N',
+        help='classify scenes in N processes at once (default: 1, or one per '
+        '--devices entry); outputs are the same as one by one',
+    )  # fmt: skip
+    g.add_argument(
+        '--devices', metavar='I,J',
+        help='CUDA devices to spread the workers over, e.g. 0,1',
+    )  # fmt: skip
+
+
 def predict(argv: Sequence[str]) -> None:
     """Run ``geokd predict``.
 
@@ -183,7 +202,7 @@ def options_from(args: argparse.Namespace) -> 'PredictOptions':
         stride=args.stride,
         batch_size=args.batch_size,
         device=args.device,
-        amp=not args.no_amp,
+        precision=args.precision,
         bands=args.bands.split(',') if args.bands else None,
         min_valid=args.min_valid,
         probabilities=args.probabilities,
@@ -208,11 +227,13 @@ def run(args: argparse.Namespace) -> None:
     from .options import OptionError, PredictError
     from .prefixes import output_prefixes, unique_scenes
     from .sources import band_files_input
+    from .workers import worker_devices
 
     try:
         options = options_from(args)
         options.check()
         _check_synthetic_size(args.synthetic_size)
+        _, devices = worker_devices(args.workers, args.devices, options.device)
     except OptionError as err:
         _fail(err, 2)
     scenes = _scenes(args.scenes)
@@ -232,11 +253,13 @@ def run(args: argparse.Namespace) -> None:
         prefixes = output_prefixes(args.output, unique_scenes(scenes))
     except PredictError as err:
         _fail(err)
-    classifier = _load_model(args)
+    model = args.model or _default_model(args.modality)
+    classifier = _load_model(args, model)
     files = [f for scene in band_scenes.values() for f in scene.files]
     try:
-        with _locked_outputs(args, classifier, prefixes, options, files):
-            failed = _classify(args, classifier, prefixes, options, band_scenes)
+        with _locked_outputs(args, prefixes, options, devices, files):
+            jobs = [(band_scenes.get(s, s), p) for s, p in prefixes.items()]
+            failed = _classify(args, classifier, model, jobs, options, devices)
     except PredictError as err:
         _fail(err)
     except KeyboardInterrupt:
@@ -260,11 +283,10 @@ def _check_synthetic_size(size: int) -> None:
         raise OptionError(msg)
 
 
-def _load_model(args: argparse.Namespace) -> 'SingleSensorClassifier':
+def _load_model(args: argparse.Namespace, model: Path) -> 'SingleSensorClassifier':
     """The classifier of ``--model`` (or the newest export of ``--modality``)."""
     from .export import ModelLoadError, load_classifier
 
-    model = args.model or _default_model(args.modality)
     try:
         return load_classifier(model, args.modality, args.patch_size)
     except ModelLoadError as err:
@@ -274,14 +296,15 @@ def _load_model(args: argparse.Namespace) -> 'SingleSensorClassifier':
 @contextmanager
 def _locked_outputs(
     args: argparse.Namespace,
-    classifier: 'SingleSensorClassifier',
     prefixes: dict[Path, Path],
     options: 'PredictOptions',
+    devices: Sequence[str],
     band_files: Sequence[Path] = (),
 ) -> Iterator[None]:
     """Check every prefix's outputs and lock it, before any scene is classified.
 
-    ``band_files`` are the files of ``--band-file`` scenes, inputs too.
+    ``devices`` are the workers' devices, checked to exist; ``band_files`` are the
+    files of ``--band-file`` scenes, inputs too.
 
     Raises:
         PredictError: If an output would replace an input, the device is missing,
@@ -301,7 +324,8 @@ def _locked_outputs(
         inputs.append(Path(args.model))
     for prefix in prefixes.values():
         check_not_inputs(OutputPaths(prefix), inputs)
-    resolve_device(options.device)
+    for device in dict.fromkeys(devices):
+        resolve_device(device)
     with ExitStack() as stack:
         for prefix in prefixes.values():
             paths = OutputPaths(prefix)
@@ -314,27 +338,50 @@ def _locked_outputs(
 def _classify(
     args: argparse.Namespace,
     classifier: 'SingleSensorClassifier',
-    prefixes: dict[Path, Path],
+    model: Path,
+    jobs: list[tuple['Path | SceneInput', Path]],
     options: 'PredictOptions',
-    band_scenes: dict[Path, 'SceneInput'],
+    devices: Sequence[str],
 ) -> int:
     """Classify every scene (writing the synthetic one first); returns the failures.
 
-    ``band_scenes`` are the ``--band-file`` scenes, by their key in ``prefixes``.
+    One device classifies the scenes one by one in this process; several spread
+    them over worker processes (:mod:`.workers`). Each scene is reported as it
+    finishes, and the failures are listed at the end.
     """
+    from dataclasses import replace
+
+    from .outputs import OutputPaths
+    from .workers import classify_scenes
+
     truths = {}
     if args.synthetic_scene:
         scene, truths[scene] = _synthetic_scene(args, classifier)
-    failed = 0
     warned: set[str] = set()
-    for scene, prefix in prefixes.items():
-        source = band_scenes.get(scene, scene)
-        summary = _predict_one(classifier, source, prefix, options, warned)
-        if summary is None:
-            failed += 1
+    if len(devices) == 1:
+        options = replace(options, device=devices[0])
+        results = (
+            (scene, _predict_one(classifier, scene, prefix, options, warned))
+            for scene, prefix in jobs
+        )
+    else:
+        locks = [OutputPaths(prefix).lock for _, prefix in jobs]
+        results = classify_scenes(
+            model, args.modality, args.patch_size, jobs, options, devices, locks
+        )
+    failures: list[tuple[str, str]] = []
+    for scene, result in results:
+        for message in dict.fromkeys(result.warnings).keys() - warned:
+            warned.add(message)
+            print(f'geokd predict: warning: {message}', file=sys.stderr)
+        if result.summary is None:
+            failures.append((str(scene), result.error or 'failed'))
+            print(f'geokd predict: error: {result.error}', file=sys.stderr)
         elif not args.quiet:
-            _report(source, summary, truths.get(scene))
-    return failed
+            path = getattr(scene, 'path', scene)
+            _report(scene, result.summary, truths.get(path))
+    _report_failures(failures, len(jobs), args.quiet)
+    return len(failures)
 
 
 def _default_model(modality: str | None) -> Path:
@@ -391,8 +438,8 @@ def _predict_one(
     prefix: Path,
     options: 'PredictOptions',
     warned: set[str],
-) -> dict[str, Any] | None:
-    """Classify one scene; print its warnings and, on failure, its error.
+) -> 'SceneResult':
+    """Classify one scene in this process, printing its warnings as they are raised.
 
     Args:
         classifier: The classifier.
@@ -402,7 +449,7 @@ def _predict_one(
         warned: Warnings printed for earlier scenes, not repeated.
 
     Returns:
-        The summary, or None when the scene failed.
+        Its summary, or its error.
     """
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -410,6 +457,7 @@ def _predict_one(
     from .options import PredictError
     from .predict import predict_scene
     from .sources import SceneInput, scene_input
+    from .workers import SceneResult
 
     def show(
         message: Warning | str, category: type[Warning], *_: Any, **__: Any
@@ -427,16 +475,27 @@ def _predict_one(
             warnings.simplefilter('always')
             warnings.showwarning = show
             source = scene if isinstance(scene, SceneInput) else scene_input(scene)
-            return predict_scene(classifier, source, prefix, options)
+            return SceneResult(predict_scene(classifier, source, prefix, options))
     except LockedError:
         raise
     except (PredictError, OSError) as err:
-        print(f'geokd predict: error: {_first_line(err)}', file=sys.stderr)
-        return None
+        return SceneResult(error=_first_line(err))
     except MemoryError:
         msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
-        print(f'geokd predict: error: {msg}', file=sys.stderr)
-        return None
+        return SceneResult(error=msg)
+
+
+def _report_failures(failures: list[tuple[str, str]], total: int, quiet: bool) -> None:
+    """After several scenes: how many were classified, and which failed (one line).
+
+    With ``quiet``, said only when some failed.
+    """
+    if total < 2 or (quiet and not failures):
+        return
+    line = f'geokd predict: {total - len(failures)} of {total} scenes classified'
+    if failures:
+        line += f'; {len(failures)} failed: ' + ', '.join(s for s, _ in failures)
+    print(line, file=sys.stderr)
 
 
 def _report(

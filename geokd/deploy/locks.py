@@ -8,19 +8,34 @@ locked a file some other run has just removed notices it (the path no longer nam
 the file it holds) and tries again, so two runs never both hold a lock.
 
 Locks are per process and re-entrant: ``geokd predict`` locks every prefix of a call
-before any work, and :func:`~geokd.deploy.predict_scene` locks its prefix again.
+before any work, and :func:`~geokd.deploy.predict_scene` locks its prefix again. With
+``--workers``, the parent process keeps holding every lock and its worker processes
+*adopt* them (:func:`adopt_parent_locks`): a worker writes under a lock only while
+the file names its parent as the owner.
 """
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from .options import PredictError
 
-#: Locks this process holds: path -> (file descriptor, depth).
+#: Locks this process holds: path -> (file descriptor, depth); -1 for adopted ones.
 _HELD: dict[str, tuple[int, int]] = {}
+#: Locks this worker process's parent holds for it.
+_ADOPTED: set[str] = set()
+
+
+def adopt_parent_locks(paths: Iterable[Path]) -> None:
+    """Let this (worker) process write under locks that its parent process holds.
+
+    Args:
+        paths: The lock files the parent locked before starting this process.
+    """
+    _ADOPTED.update(os.path.abspath(p) for p in paths)
 
 
 class LockedError(PredictError):
@@ -63,6 +78,10 @@ class PrefixLock:
             fd, depth = _HELD[self._key]
             _HELD[self._key] = (fd, depth + 1)
             return
+        if self._key in _ADOPTED:
+            self._check_parent_holds()
+            _HELD[self._key] = (-1, 1)
+            return
         for _ in range(10):  # each retry means another run just released it
             fd = self._open()
             if self._lock(fd):
@@ -79,10 +98,29 @@ class PrefixLock:
         if depth > 1:
             _HELD[self._key] = (fd, depth - 1)
             return
+        if fd == -1:  # the parent's lock: it releases it
+            return
         try:
             self.path.unlink(missing_ok=True)
         finally:
             os.close(fd)
+
+    def _check_parent_holds(self) -> None:
+        """Make sure an adopted lock is still this process's parent's.
+
+        Raises:
+            LockedError: If the lock file is gone or names another owner.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            owner = ''
+        else:
+            owner = _read_owner(fd)
+            os.close(fd)
+        if owner != f' (pid {os.getppid()})':
+            msg = f'{self.what}: the geokd predict that started this worker no longer holds its lock'
+            raise LockedError(msg)
 
     def _open(self) -> int:
         """Open (or create) the lock file without following a symbolic link."""

@@ -83,9 +83,10 @@ def test_predict_reports_bad_scenes_and_goes_on(
         main(['predict', str(bad), str(good), '--model', str(sar_export),
               '-o', str(tmp_path / 'out'), '--quiet'])  # fmt: skip
     assert info.value.code == 1
-    [line] = capsys.readouterr().err.strip().splitlines()
+    [line, tally] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith('geokd predict: error: ')
     assert 'vv_only.tif: has no band VH (its bands: VV)' in line
+    assert tally == f'geokd predict: 1 of 2 scenes classified; 1 failed: {bad}'
     assert (tmp_path / 'out' / 'good_classes.tif').is_file()
     assert not (tmp_path / 'out' / 'vv_only_classes.tif').exists()
 
