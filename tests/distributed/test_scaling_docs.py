@@ -49,7 +49,7 @@ def test_scaling_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     env = environment(PATH=f'{path}{os.pathsep}{os.environ["PATH"]}')
     namespace: dict[str, object] = {'__name__': 'scaling'}
     blocks = code_blocks(PAGE)
-    assert [lang for lang, _ in blocks] == ['bash', 'python', 'bash']
+    assert [lang for lang, _ in blocks] == ['bash', 'python', 'bash', 'python', 'bash']
     for i, (lang, code) in enumerate(blocks):
         if lang == 'bash':
             done = subprocess.run(
@@ -68,6 +68,9 @@ def test_scaling_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     # The resumed run trained a second epoch of 2 steps on top of the first.
     assert namespace['last']['epoch'] == 1  # type: ignore[index]
     assert namespace['last']['global_step'] == 4  # type: ignore[index]
+    # Every scene classified by the workers.
+    for i in range(4):
+        assert (tmp_path / 'predictions' / f's1_{i}_classes.tif').is_file()
 
 
 def sbatch_command() -> list[str]:
