@@ -110,6 +110,15 @@ def out_of(tmp_path: Path) -> str:
         ('--device', 'cuda:-1'),
         ('--device', ''),
         ('--device', 'cpu:0'),
+        ('--workers', '0'),
+        ('--workers', '-2'),
+        ('--workers', '100000'),
+        ('--workers', 'two'),
+        ('--devices', 'gpu0'),
+        ('--devices', '0,0'),
+        ('--devices', '0,-1'),
+        ('--precision', '8'),
+        ('--precision', 'fp16'),
     ],
 )
 def test_argument_out_of_range(
