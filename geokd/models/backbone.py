@@ -9,8 +9,6 @@ import timm
 import torch
 from timm.models import split_model_name_tag
 from torch import Tensor, nn
-from torchgeo.models import get_weight
-from torchgeo.tasks import utils as tg_utils
 from torchvision.models._api import WeightsEnum
 
 #: What a weights argument may be: a TorchGeo weight enum, its name as a string
@@ -102,6 +100,9 @@ def create_trunk(
         state_dict = _read_weights_file(weights, name)
     else:
         try:
+            # Imported here: torchgeo.models imports Lightning, which prediction never needs.
+            from torchgeo.models import get_weight
+
             enum = get_weight(weights)
         except (ValueError, KeyError) as err:
             msg = f'weights {weights!r} are neither a file nor a TorchGeo weight name'
@@ -137,7 +138,9 @@ def _read_weights_file(path: str, name: str) -> dict[str, Tensor]:
     hparams = checkpoint.get('hyper_parameters')
     if isinstance(hparams, dict) and {'model', 'backbone'} & set(hparams):
         # A TorchGeo task: torchgeo strips its 'model.' prefixes (reads the file again).
-        source, state_dict = tg_utils.extract_backbone(path)
+        from torchgeo.tasks.utils import extract_backbone
+
+        source, state_dict = extract_backbone(path)
         if isinstance(source, str) and (
             split_model_name_tag(source)[0] != split_model_name_tag(name)[0]
         ):
