@@ -304,6 +304,12 @@ def open_scene(
         if files:
             matches = [replace(m, file=files[m.index - 1]) for m in matches]
         native, grid, dataset = _at_gsd(source, dataset, gsd, resources)
+    except PredictError as err:
+        resources.close()
+        if source.remote and source.label and not str(err).startswith(str(source)):
+            # A remote file of a STAC item: say which item too.
+            raise PredictError(f'{source}: {err}') from err
+        raise
     except BaseException:
         resources.close()
         raise

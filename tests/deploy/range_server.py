@@ -125,7 +125,9 @@ def _handler(root: Path, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
             traffic.add(self.command, self.path, header, len(payload) if body else 0)
 
         @staticmethod
-        def _parts(data: bytes, ranges: list[tuple[int, int]] | None) -> Iterator[bytes]:
+        def _parts(
+            data: bytes, ranges: list[tuple[int, int]] | None
+        ) -> Iterator[bytes]:
             """Content type then body of a ranged answer; nothing for a whole file."""
             if not ranges:
                 return
