@@ -25,9 +25,11 @@ from geokd.deploy import (
     predict_scene,
 )
 from geokd.deploy.fingerprint import REMOTE_HEAD, remote_digest
-from geokd.deploy.remote import REMOTE_OPTIONS, Url, gdal_path
+from geokd.deploy.options import PredictError
+from geokd.deploy.prefixes import output_prefixes
+from geokd.deploy.remote import REMOTE_OPTIONS, Url, gdal_path, remote_failure
 from geokd.deploy.scene import open_scene
-from geokd.deploy.sources import scene_input
+from geokd.deploy.sources import SceneInput, scene_input
 from geokd.deploy.stac import safe_name, stac_scenes
 from geokd.deploy.working import WorkingRasters
 from geokd.main import main
@@ -381,3 +383,30 @@ def test_hostile_item_id_stays_in_the_output_directory(
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*.tif'))
     assert written == [Path('deep/out/escape_classes.tif'),
                        Path('deep/out/escape_confidence.tif')]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ('detail', 'said'),
+    [
+        ('HTTP response code: 404', 'not found (HTTP 404) (check the URL)'),
+        ('HTTP Error 403: Forbidden', 'access denied (HTTP 403) (give credentials'),
+        ('HTTP response code: 503', 'the server answered HTTP 503 (try again later'),
+        ("'/vsicurl/x' not recognized as being in a supported file format.",
+         'not a raster GDAL can read (give the URL of a GeoTIFF or COG)'),
+        ('<urlopen error [Errno 111] Connection refused>', 'server unreachable'),
+    ],
+)  # fmt: skip
+def test_remote_failures_say_what_and_what_to_do(detail: str, said: str) -> None:
+    line = remote_failure('https://h/x.tif', detail + '\nmore')
+    assert line.startswith(f'https://h/x.tif: {said}')
+    assert '\n' not in line
+
+
+def test_a_scene_named_dot_dot_cannot_leave_the_output_directory(
+    tmp_path: Path,
+) -> None:
+    scenes = [SceneInput('..', Url('https://h/a/x.tif')), Path('b.tif')]
+    with pytest.raises(PredictError, match='would place outputs outside'):
+        output_prefixes(f'{tmp_path}/out/', scenes)
+    prefixes = output_prefixes(f'{tmp_path}/out/', [scene_input('https://h/a/x.tif')])
+    assert prefixes == {'https://h/a/x.tif': tmp_path / 'out' / 'x'}
