@@ -117,11 +117,14 @@ def output_prefixes(
 
 
 def _check_inside(out: Path, prefixes: dict[SceneKey, Path]) -> None:
-    """Refuse a prefix outside the output directory (a scene named ``..``)."""
+    """Refuse a prefix whose files would leave the output directory.
+
+    Outputs are ``PREFIX_classes.tif`` ...: a prefix named ``..`` stays inside.
+    """
     root = os.path.abspath(out)
     for scene, prefix in prefixes.items():
         folder = os.path.abspath(prefix.parent)
-        if os.path.commonpath([root, folder]) != root or prefix.name in ('', '..'):
+        if os.path.commonpath([root, folder]) != root:
             msg = (
                 f'{scene}: its name {prefix.name!r} would place outputs outside '
                 f'{out} (rename the scene)'

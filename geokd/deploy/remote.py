@@ -35,6 +35,8 @@ REMOTE_OPTIONS = {
     'GDAL_HTTP_RETRY_DELAY': '1',
 }
 _URL = re.compile(r'^(?:/vsicurl/)?https?://', re.IGNORECASE)
+#: Characters allowed in an output name made from a remote name.
+_UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
 
 
 def is_url(text: object) -> bool:
@@ -89,6 +91,19 @@ class Url(str):
         """Host and folders of the URL, as a path (tells same-named files apart)."""
         parts = urlsplit(self)
         return posixpath.normpath(f'/{parts.netloc}{posixpath.dirname(parts.path)}')
+
+
+def safe_name(name: str) -> str:
+    """An output name from a remote name (a file in a URL, a STAC item's id).
+
+    Args:
+        name: The name (the server's choice: untrusted).
+
+    Returns:
+        Letters, digits, ``.``, ``_`` and ``-`` only (others become ``_``): one path
+        component, never ``.`` or ``..``.
+    """
+    return _UNSAFE.sub('_', name).strip('._-')[:200] or 'item'
 
 
 def gdal_path(file: Path | str) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .bands import band_code, band_order, canonical_band
 from .options import PredictError
-from .remote import Url, is_url
+from .remote import Url, is_url, safe_name
 
 #: A file a scene reads: a local path, or the URL of a remote file.
 type Location = Path | Url
@@ -121,7 +121,7 @@ def scene_input(path: str | Path) -> SceneInput:
     """
     if is_url(path):
         url = Url(path)
-        return SceneInput(url.stem or 'scene', url)
+        return SceneInput(safe_name(url.stem or 'scene'), url)
     path = Path(path)
     if not path.is_dir():
         return SceneInput(path.stem, path)

@@ -21,7 +21,6 @@ run.
 """
 
 import json
-import re
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from urllib.parse import urljoin
 
 from .bands import band_code, band_order, canonical_band
 from .options import PredictError
-from .remote import Url, is_url, remote_failure
+from .remote import Url, is_url, remote_failure, safe_name
 from .sources import RASTER_EXTENSIONS, Location, SceneInput, location
 
 #: File extensions read as STAC JSON rather than as rasters.
@@ -39,8 +38,6 @@ STAC_EXTENSIONS = ('.json', '.geojson')
 RASTER_TYPES = ('image/tiff', 'image/jp2', 'image/vnd.stac.geotiff')
 #: Asset roles that are never the data.
 _NOT_DATA = {'thumbnail', 'overview', 'visual', 'metadata'}
-#: Characters allowed in an output name made from an item id.
-_UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
 #: Seconds to wait for a remote STAC document.
 TIMEOUT = 60
 
@@ -56,18 +53,6 @@ def is_stac(argument: str | Path) -> bool:
     """
     suffix = Url(argument).suffix if is_url(argument) else Path(argument).suffix
     return suffix.lower() in STAC_EXTENSIONS
-
-
-def safe_name(item_id: str) -> str:
-    """An output name from an item id: letters, digits, ``.``, ``_``, ``-`` only.
-
-    Args:
-        item_id: The id (from the item: untrusted).
-
-    Returns:
-        A name that is one path component, never ``.`` or ``..``.
-    """
-    return _UNSAFE.sub('_', item_id).strip('._-')[:200] or 'item'
 
 
 def stac_scenes(argument: str | Path) -> list[SceneInput]:

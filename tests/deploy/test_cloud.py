@@ -27,16 +27,23 @@ from geokd.deploy import (
 from geokd.deploy.fingerprint import REMOTE_HEAD, remote_digest
 from geokd.deploy.options import PredictError
 from geokd.deploy.prefixes import output_prefixes
-from geokd.deploy.remote import REMOTE_OPTIONS, Url, gdal_path, remote_failure
+from geokd.deploy.remote import (
+    REMOTE_OPTIONS,
+    Url,
+    gdal_path,
+    remote_failure,
+    safe_name,
+)
 from geokd.deploy.scene import open_scene
 from geokd.deploy.sources import SceneInput, scene_input
-from geokd.deploy.stac import safe_name, stac_scenes
+from geokd.deploy.stac import stac_scenes
 from geokd.deploy.working import WorkingRasters
-from geokd.main import main
 
 from ..conftest import REALDATA
 from .conftest import tiny_classifier
 from .range_server import RangeServer
+from .test_predict import _interrupt_after_first_window
+from .test_realdata import _cli
 
 pytestmark = pytest.mark.enable_socket
 
@@ -159,17 +166,6 @@ def model_dir(
     return export_model(sar_model.model, sar_model.metadata, directory)
 
 
-def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run geokd predict; its exit code, stdout and stderr."""
-    try:
-        main(['predict', *args])
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def _same_outputs(a: Path, b: Path, same_name: bool = False) -> None:
     """Two prefixes hold the same class map and confidence, pixel for pixel.
 
@@ -207,6 +203,8 @@ def test_url_is_never_a_path() -> None:
     assert (url.name, url.stem, url.suffix) == ('S1_scene.tif', 'S1_scene', '.tif')
     assert gdal_path(url) == '/vsicurl/https://host/a//b/S1_scene.tif?sig=x'
     assert scene_input('https://host/x/S1.tif').path == Url('https://host/x/S1.tif')
+    assert scene_input('https://host/x/%2E%2E.tif?a=b').name == 'item'
+    assert scene_input('https://host/x/S1%0Ab.tif').name == 'S1_b'
     assert gdal_path(Path('a/b.tif')) == 'a/b.tif'
     assert REMOTE_OPTIONS['GDAL_DISABLE_READDIR_ON_OPEN'] == 'EMPTY_DIR'
 
@@ -306,15 +304,7 @@ def test_resume_from_url(
     url = server.url('resume.tif')
     options = PredictOptions(**QUIET)
     predict_scene(sar_model, url, tmp_path / 'full', options)
-    write_window, calls = WorkingRasters.write_window, []
-
-    def interrupted(*args: Any) -> None:
-        if calls:
-            raise KeyboardInterrupt
-        calls.append(1)
-        write_window(*args)
-
-    monkeypatch.setattr(WorkingRasters, 'write_window', interrupted)
+    write_window = _interrupt_after_first_window(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         predict_scene(sar_model, url, tmp_path / 'part', options)
     monkeypatch.setattr(WorkingRasters, 'write_window', write_window)
@@ -402,10 +392,10 @@ def test_remote_failures_say_what_and_what_to_do(detail: str, said: str) -> None
     assert '\n' not in line
 
 
-def test_a_scene_named_dot_dot_cannot_leave_the_output_directory(
+def test_a_scene_name_cannot_leave_the_output_directory(
     tmp_path: Path,
 ) -> None:
-    scenes = [SceneInput('..', Url('https://h/a/x.tif')), Path('b.tif')]
+    scenes = [SceneInput('../../x', Url('https://h/a/x.tif')), Path('b.tif')]
     with pytest.raises(PredictError, match='would place outputs outside'):
         output_prefixes(f'{tmp_path}/out/', scenes)
     prefixes = output_prefixes(f'{tmp_path}/out/', [scene_input('https://h/a/x.tif')])
