@@ -69,7 +69,7 @@ def stac_scenes(argument: str | Path) -> list[SceneInput]:
         document = _read_json(where)
         items = _items(document, where)
     except PredictError as err:
-        return [SceneInput(where.stem or 'item', where, error=str(err))]
+        return [SceneInput(safe_name(where.stem), where, error=str(err))]
     return [_scene(item, where) for item in items]
 
 
@@ -102,24 +102,29 @@ def _items(document: dict[str, Any], where: Location) -> list[Any]:
     import pystac
 
     kind = document.get('type')
+    if kind not in ('Feature', 'FeatureCollection'):
+        msg = (
+            f'{where}: not a STAC Item or ItemCollection (its "type" is {kind!r}, not '
+            "'Feature' or 'FeatureCollection')"
+        )
+        raise PredictError(msg)
     try:
         if kind == 'Feature':
-            return [pystac.Item.from_dict(document, preserve_dict=False)]
-        if kind == 'FeatureCollection':
+            items = [pystac.Item.from_dict(document, preserve_dict=False)]
+        else:
             collection = pystac.ItemCollection.from_dict(document, preserve_dict=False)
-            if not collection.items:
-                msg = f'{where}: an ItemCollection without items'
-                raise PredictError(msg)
-            return list(collection.items)
-    except (pystac.STACError, KeyError, TypeError, ValueError, AttributeError) as err:
+            items = list(collection.items)
+    except (
+        pystac.STACError, pystac.STACTypeError, pystac.RequiredPropertyMissing,
+        pystac.DuplicateObjectKeyError, KeyError, TypeError, ValueError, AttributeError,
+    ) as err:  # fmt: skip
         detail = f'{type(err).__name__}: {err}'.splitlines()[0]
         msg = f'{where}: not a valid STAC item ({detail})'
         raise PredictError(msg) from err
-    msg = (
-        f'{where}: not a STAC Item or ItemCollection (its "type" is {kind!r}, not '
-        "'Feature' or 'FeatureCollection')"
-    )
-    raise PredictError(msg)
+    if not items:
+        msg = f'{where}: an ItemCollection without items'
+        raise PredictError(msg)
+    return items
 
 
 def _scene(item: Any, where: Location) -> SceneInput:
@@ -134,6 +139,10 @@ def _scene(item: Any, where: Location) -> SceneInput:
         return _assets_scene(item, base, name, label, key)
     except PredictError as err:
         return SceneInput(name, key, label=label, error=str(err))
+    except (AttributeError, TypeError, ValueError) as err:  # fields of wrong types
+        detail = f'{type(err).__name__}: {err}'.splitlines()[0]
+        error = f'{label}: not a valid STAC item ({detail})'
+        return SceneInput(name, key, label=label, error=error)
 
 
 def _assets_scene(

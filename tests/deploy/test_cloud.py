@@ -141,6 +141,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / 'junk.tif').write_bytes(b'not a raster\n' * 100)
     (root / 'bad.json').write_text('{"type": "Feature", ')
     (root / 'notstac.json').write_text('{"type": "Point", "coordinates": [0, 0]}')
+    (root / 'noid.json').write_text('{"type": "Feature", "assets": {}}')
     return root
 
 
@@ -344,6 +345,7 @@ def test_bad_urls_fail_alone_with_one_line_each(
         server.url('junk.json'): 'not a raster GDAL can read',
         server.url('bad.json'): 'not JSON',
         server.url('notstac.json'): 'not a STAC Item or ItemCollection',
+        server.url('noid.json'): 'not a valid STAC item',
         server.url('absent.json'): 'not found (HTTP 404)',
     }
     good = server.url('small.tif')
