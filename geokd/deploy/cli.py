@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from .export import SingleSensorClassifier
     from .options import PredictOptions
+    from .prefixes import SceneKey
     from .sources import SceneInput
     from .workers import SceneResult
 
@@ -24,12 +25,25 @@ if TYPE_CHECKING:
 MAX_SYNTHETIC = 16384
 
 
-def _scenes(patterns: Sequence[str]) -> list[Path]:
-    """Expand globs; a pattern matching nothing is kept so its error names it."""
-    scenes: list[Path] = []
+def _scenes(patterns: Sequence[str]) -> list['Path | SceneInput']:
+    """Expand globs; URLs and STAC JSON become scene inputs (one per STAC item).
+
+    A pattern matching nothing is kept so its error names it.
+    """
+    from .remote import is_url
+    from .sources import scene_input
+    from .stac import is_stac, stac_scenes
+
+    scenes: list[Path | SceneInput] = []
     for pattern in patterns:
+        if is_url(pattern):
+            stac = is_stac(pattern)
+            scenes.extend(stac_scenes(pattern) if stac else [scene_input(pattern)])
+            continue
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else []
-        scenes.extend(Path(m) for m in matches or [pattern])
+        for match in matches or [pattern]:
+            stac = is_stac(match) and Path(match).is_file()
+            scenes.extend(stac_scenes(match) if stac else [Path(match)])
     return scenes
 
 
@@ -226,7 +240,7 @@ def run(args: argparse.Namespace) -> None:
     """
     from .options import OptionError, PredictError
     from .prefixes import output_prefixes, unique_scenes
-    from .sources import band_files_input
+    from .sources import SceneInput, band_files_input
     from .workers import worker_devices
 
     try:
@@ -237,14 +251,17 @@ def run(args: argparse.Namespace) -> None:
     except OptionError as err:
         _fail(err, 2)
     scenes = _scenes(args.scenes)
-    band_scenes: dict[Path, SceneInput] = {}
+    # Scenes given as inputs (band files, URLs, STAC items), by their key in prefixes.
+    band_scenes: dict[SceneKey, SceneInput] = {
+        s.key: s for s in scenes if isinstance(s, SceneInput)
+    }
     if args.band_file:
         try:
             band_scene = band_files_input(args.band_file)
         except PredictError as err:
             _fail(err, 2)
-        band_scenes[band_scene.path] = band_scene
-        scenes.append(band_scene.path)
+        band_scenes[band_scene.key] = band_scene
+        scenes.append(band_scene)
     if args.synthetic_scene:
         scenes.append(Path(args.synthetic_scene))
     if not scenes:
@@ -296,7 +313,7 @@ def _load_model(args: argparse.Namespace, model: Path) -> 'SingleSensorClassifie
 @contextmanager
 def _locked_outputs(
     args: argparse.Namespace,
-    prefixes: dict[Path, Path],
+    prefixes: dict['SceneKey', Path],
     options: 'PredictOptions',
     devices: Sequence[str],
     band_files: Sequence[Path] = (),

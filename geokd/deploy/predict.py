@@ -37,6 +37,7 @@ from .outputs import (
     prepare_output_dir,
     refuse_existing,
 )
+from .remote import absolute
 from .run_state import (
     RunState,
     check_existing,
@@ -354,7 +355,7 @@ def _summary(
     meta = classifier.metadata
     rows, cols = plan.grid.shape
     return {
-        'input': str(scene.source.path.resolve()),
+        'input': absolute(scene.source.path),
         'model': {
             'modality': meta.modality, 'backbone': meta.backbone,
             'source': meta.source, 'geokd_version': meta.geokd_version,

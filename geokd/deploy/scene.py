@@ -4,7 +4,8 @@ Opening a scene (:func:`open_scene`) reads one raster, or stacks single-band fil
 (:mod:`.stacking`), names its bands and matches them to the model's
 (:mod:`.bands`), and reads it at the model's ground sample distance
 (:mod:`.resampling`). Nothing is copied: windows are read, stacked and resampled on
-demand.
+demand. Remote files are read by HTTP range requests (:mod:`.remote`): only the
+header and the tiles of the windows read are fetched.
 """
 
 import warnings
@@ -24,8 +25,9 @@ from rasterio.windows import Window
 
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
 from .options import PredictError
+from .remote import Url, absolute, gdal_path, remote_failure, remote_options
 from .resampling import ReadGrid, pixel_size_m, read_grid, warped
-from .sources import SceneInput, scene_input
+from .sources import Location, SceneInput, scene_input
 from .stacking import stack_vrt
 from .tiling import PatchGrid
 
@@ -127,7 +129,7 @@ class Scene:
         grid = self.grid
         native = self.native_resolution
         return {
-            'files': [str(f.resolve()) for f in self.source.files],
+            'files': [absolute(f) for f in self.source.files],
             'native_pixel_size_m': [round(v, 4) for v in native] if native else None,
             'resampled': grid is not None,
             'resampling': grid.resampling.name if grid else None,
@@ -176,22 +178,24 @@ class Scene:
         return out
 
 
-def _open(path: Path, resources: ExitStack) -> rasterio.DatasetReader:
+def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
     """Open a raster, or refuse with one line naming it."""
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         msg = f'{path}: no such file'
         raise PredictError(msg)
     try:
         with warnings.catch_warnings():
             # geokd warns itself, naming the scene (warn_if_not_georeferenced).
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
-            return resources.enter_context(rasterio.open(path))
+            return resources.enter_context(rasterio.open(gdal_path(path)))
     except RasterioIOError as err:
+        if isinstance(path, Url):
+            raise PredictError(remote_failure(path, str(err))) from err
         msg = f'{path}: not a readable raster ({str(err).splitlines()[0]})'
         raise PredictError(msg) from err
 
 
-def scene_band_names(dataset: Any, path: Path) -> list[str | None]:
+def scene_band_names(dataset: Any, path: Location) -> list[str | None]:
     """The names of a raster's bands: its descriptions, else its file name's code.
 
     A description carrying a band code (``Sigma0_VV_db``) is named by the code. A
@@ -210,6 +214,17 @@ def scene_band_names(dataset: Any, path: Path) -> list[str | None]:
     if dataset.count == 1 and names[0] is None:
         names[0] = band_code(path.stem)
     return names
+
+
+def _metadata_names(source: SceneInput, count: int) -> list[str | None]:
+    """The band names the scene's metadata gives its file, checked against it."""
+    if len(source.band_names) != count:
+        msg = (
+            f'{source}: its metadata names {len(source.band_names)} band(s) but '
+            f'{source.path} has {count}'
+        )
+        raise PredictError(msg)
+    return list(source.band_names)
 
 
 def _is_synthetic(dataset: Any) -> bool:
@@ -270,19 +285,31 @@ def open_scene(
             stacked, or the bands do not match, with one line naming the file.
     """
     source = scene if isinstance(scene, SceneInput) else scene_input(scene)
+    if source.error:
+        raise PredictError(source.error)
     resources = ExitStack()
     try:
+        if source.remote:
+            resources.enter_context(rasterio.Env(**remote_options()))
         if source.band_files:
             dataset, names, synthetic = _stacked(source, resources)
             files = [str(f) for _, f in source.band_files]
         else:
             dataset = _open(source.path, resources)
             names, files = scene_band_names(dataset, source.path), []
+            if source.band_names:
+                names = _metadata_names(source, dataset.count)
             synthetic = _is_synthetic(dataset)
         matches = resolve_bands(source, names, band_names, in_channels, bands)
         if files:
             matches = [replace(m, file=files[m.index - 1]) for m in matches]
         native, grid, dataset = _at_gsd(source, dataset, gsd, resources)
+    except PredictError as err:
+        resources.close()
+        if source.remote and source.label and not str(err).startswith(str(source)):
+            # A remote file of a STAC item: say which item too.
+            raise PredictError(f'{source}: {err}') from err
+        raise
     except BaseException:
         resources.close()
         raise

@@ -10,15 +10,22 @@ polarisation, Sentinel-2 one file per band at 10, 20 and 60 m. Such a scene is g
   resolutions (Sentinel-2 L2A's ``R10m``/``R20m``/``R60m``), the finest is used;
 * or as ``--band-file NAME=PATH`` pairs, naming each file's band.
 
-The files are stacked on the fly (:mod:`.stacking`), never copied.
+The files are stacked on the fly (:mod:`.stacking`), never copied. A scene or band
+file may be remote: an http(s) URL is a :class:`~.remote.Url`, read by range requests
+(:mod:`.remote`); STAC Items become scenes in :mod:`.stac`.
 """
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .bands import band_code, band_order, canonical_band
 from .options import PredictError
+from .remote import Url, is_url, safe_name
+
+#: A file a scene reads: a local path, or the URL of a remote file.
+type Location = Path | Url
 
 #: File extensions read as band files in a directory.
 RASTER_EXTENSIONS = ('.tif', '.tiff', '.jp2', '.img', '.vrt')
@@ -32,28 +39,71 @@ _WORD_ENDS = '_-. '
 class SceneInput:
     """One scene as the user gave it.
 
+    A file is a local :class:`~pathlib.Path` or a remote :class:`~.remote.Url`
+    (open it by :func:`~.remote.gdal_path`).
+
     Attributes:
         name: Name of the scene's outputs (``NAME_classes.tif``).
         path: The raster file, or the directory of band files (for ``--band-file``
-            scenes, ``name`` in the first file's directory).
+            scenes, ``name`` in the first file's directory; for STAC items, the
+            item's JSON file).
         band_files: ``(band name, file)`` of each single-band file, in stack order;
             empty for a scene that is one raster.
         label: How messages name the scene; None names it by ``path``.
+        band_names: Names of the bands of ``path`` from its metadata (a STAC
+            asset's bands), used instead of the file's band descriptions; empty to
+            read the file's.
+        error: Why the scene cannot be read, known before it is opened (an
+            unreadable STAC item); opening it raises this message.
     """
 
     name: str
-    path: Path
-    band_files: tuple[tuple[str, Path], ...] = ()
+    path: Location
+    band_files: tuple[tuple[str, Location], ...] = ()
     label: str | None = None
+    band_names: tuple[str | None, ...] = ()
+    error: str | None = None
 
     def __str__(self) -> str:
         """The scene as named in messages."""
         return self.label or str(self.path)
 
     @property
-    def files(self) -> list[Path]:
+    def files(self) -> list[Location]:
         """Every file the scene reads."""
         return [f for _, f in self.band_files] or [self.path]
+
+    @property
+    def remote(self) -> bool:
+        """Whether a file of the scene is remote."""
+        return any(isinstance(f, Url) for f in self.files)
+
+    @property
+    def key(self) -> Path | str:
+        """What tells the scene apart in one call: its path, or its label.
+
+        The label of a remote scene (its URL) or of a STAC item.
+        """
+        return self.path if isinstance(self.path, Path) else str(self)
+
+    @property
+    def folder(self) -> str:
+        """Absolute folder of :attr:`path` (a URL's host and folders for remote ones)."""
+        if isinstance(self.path, Url):
+            return self.path.folder
+        return os.path.abspath(self.path.parent)
+
+
+def location(file: str | Path) -> Location:
+    """A file argument as a :class:`~.remote.Url` when remote, else a path.
+
+    Args:
+        file: The argument.
+
+    Returns:
+        The location.
+    """
+    return Url(file) if is_url(file) else Path(file)
 
 
 def scene_input(path: str | Path) -> SceneInput:
@@ -69,6 +119,9 @@ def scene_input(path: str | Path) -> SceneInput:
         PredictError: If a directory holds no band file, or two for one band at
             the same resolution.
     """
+    if is_url(path):
+        url = Url(path)
+        return SceneInput(safe_name(url.stem or 'scene'), url)
     path = Path(path)
     if not path.is_dir():
         return SceneInput(path.stem, path)
@@ -88,20 +141,21 @@ def band_files_input(pairs: Sequence[str]) -> SceneInput:
     Raises:
         PredictError: If a pair is malformed or a band is named twice.
     """
-    files: list[tuple[str, Path]] = []
+    files: list[tuple[str, Location]] = []
     for pair in pairs:
         name, sep, file = pair.partition('=')
         if not sep or not name.strip() or not file:
             msg = f'--band-file {pair!r}: expected NAME=PATH, e.g. VV=scene_vv.tif'
             raise PredictError(msg)
-        files.append((name.strip(), Path(file)))
+        files.append((name.strip(), location(file)))
     names = [canonical_band(n) for n, _ in files]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         msg = f'--band-file: band {", ".join(twice)} given more than once'
         raise PredictError(msg)
     stem = _common_stem([f.stem for _, f in files])
-    path = files[0][1].parent / stem
+    first = files[0][1]
+    path = first.parent / stem if isinstance(first, Path) else Url(f'{first}#{stem}')
     label = f'{path} (--band-file {", ".join(n for n, _ in files)})'
     return SceneInput(stem, path, tuple(files), label)
 
