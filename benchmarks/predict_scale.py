@@ -8,7 +8,10 @@ workers are spawned processes with half the threads each). Printed, from one run
 
 1. the speed-up: median wall time of ``--workers 1`` / ``--workers 2`` (target >= 1.6
    on two cores, on an idle machine: the load average is printed with it), and a
-   check that both wrote the same bytes;
+   check that both wrote the same bytes. A third set-up, ``--workers 1`` limited to
+   one thread (``OMP_NUM_THREADS=1``), separates the two ways of using the cores:
+   threads inside one process (PyTorch's intra-op parallelism, which a serial run
+   already uses) and processes;
 2. peak RSS per worker over the eight scenes against a worker that classifies one
    scene (target <= 1.2: memory per worker is that of one scene).
 
@@ -38,15 +41,20 @@ from geokd.deploy.workers import classify_scenes
 RASTERS = ('classes.tif', 'confidence.tif')
 
 
-def timed_predict(scenes: list[Path], model: Path, out: Path, workers: int) -> float:
+def timed_predict(
+    scenes: list[Path], model: Path, out: Path, workers: int, threads: int | None
+) -> float:
     """Wall time of ``geokd predict SCENES --workers N`` in a fresh process."""
     argv = [
-        sys.executable, '-m', 'geokd.main', 'predict', *map(str, scenes),
+        sys.executable, '-m', 'geokd', 'predict', *map(str, scenes),
         '--model', str(model), '-o', f'{out}/', '--quiet', '--device', 'cpu',
         '--workers', str(workers),
     ]  # fmt: skip
+    env = dict(os.environ)
+    if threads is not None:
+        env['OMP_NUM_THREADS'] = str(threads)
     start = time.perf_counter()
-    subprocess.run(argv, check=True)
+    subprocess.run(argv, check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -63,22 +71,29 @@ def speedup(
     args: argparse.Namespace, scenes: list[Path], model: Path, tmp: Path
 ) -> None:
     load_before = os.getloadavg()
-    times: dict[int, list[float]] = defaultdict(list)
+    setups = {'w1': (1, None), 'w2': (2, None), 'w1t1': (1, 1)}
+    times: dict[str, list[float]] = defaultdict(list)
     for r in range(args.rounds):
-        for workers in (1, 2):
-            out = tmp / f'w{workers}_r{r}'
-            times[workers].append(timed_predict(scenes, model, out, workers))
+        for name, (workers, threads) in setups.items():
+            out = tmp / f'{name}_r{r}'
+            times[name].append(timed_predict(scenes, model, out, workers, threads))
     load_after = os.getloadavg()
-    one, two = statistics.median(times[1]), statistics.median(times[2])
-    same = same_bytes(tmp / 'w1_r0', tmp / 'w2_r0', scenes)
+    one, two, single = (statistics.median(times[k]) for k in ('w1', 'w2', 'w1t1'))
+    same = same_bytes(tmp / 'w1_r0', tmp / 'w2_r0', scenes) and same_bytes(
+        tmp / 'w1_r0', tmp / 'w1t1_r0', scenes
+    )
     print(
         f'speed-up: {len(scenes)} scenes of {args.size}x{args.size}, {args.backbone}, '
         f'{os.cpu_count()} cores, {args.rounds} rounds (alternating)'
     )
-    print(f'  --workers 1  median {one:.1f} s  {sorted(round(t, 1) for t in times[1])}')
-    print(f'  --workers 2  median {two:.1f} s  {sorted(round(t, 1) for t in times[2])}')
+    for label, key in [('--workers 1', 'w1'), ('--workers 2', 'w2'),
+                       ('--workers 1, 1 thread', 'w1t1')]:  # fmt: skip
+        runs = sorted(round(t, 1) for t in times[key])
+        print(f'  {label:<22} median {statistics.median(times[key]):.1f} s  {runs}')
     print(f'  ratio workers 1 / workers 2 = {one / two:.3f}  (target >= 1.6, idle)')
-    print(f'  same bytes in both: {same}')
+    print(f'  ratio workers 1 with 1 thread / workers 2 = {single / two:.3f}')
+    print(f'  ratio workers 1 with 1 thread / workers 1 = {single / one:.3f}')
+    print(f'  same bytes in all: {same}')
     print(
         '  load average (1, 5, 15 min) before '
         f'{", ".join(f"{x:.2f}" for x in load_before)}, after '

@@ -9,9 +9,9 @@ the file it holds) and tries again, so two runs never both hold a lock.
 
 Locks are per process and re-entrant: ``geokd predict`` locks every prefix of a call
 before any work, and :func:`~geokd.deploy.predict_scene` locks its prefix again. With
-``--workers``, the parent process keeps holding every lock and its worker processes
-*adopt* them (:func:`adopt_parent_locks`): a worker writes under a lock only while
-the file names its parent as the owner.
+``--workers``, the command's process keeps holding every lock and its worker processes
+*adopt* them (:func:`adopt_locks`): a worker writes under a lock only while the file
+names that process as the owner.
 """
 
 import os
@@ -25,17 +25,18 @@ from .options import PredictError
 
 #: Locks this process holds: path -> (file descriptor, depth); -1 for adopted ones.
 _HELD: dict[str, tuple[int, int]] = {}
-#: Locks this worker process's parent holds for it.
-_ADOPTED: set[str] = set()
+#: Locks another process holds for this worker process: path -> the owner's pid.
+_ADOPTED: dict[str, int] = {}
 
 
-def adopt_parent_locks(paths: Iterable[Path]) -> None:
-    """Let this (worker) process write under locks that its parent process holds.
+def adopt_locks(paths: Iterable[Path], owner: int) -> None:
+    """Let this (worker) process write under locks that another process holds.
 
     Args:
-        paths: The lock files the parent locked before starting this process.
+        paths: The lock files the owner locked before starting this process.
+        owner: The owner's process id.
     """
-    _ADOPTED.update(os.path.abspath(p) for p in paths)
+    _ADOPTED.update((os.path.abspath(p), owner) for p in paths)
 
 
 class LockedError(PredictError):
@@ -79,7 +80,7 @@ class PrefixLock:
             _HELD[self._key] = (fd, depth + 1)
             return
         if self._key in _ADOPTED:
-            self._check_parent_holds()
+            self._check_owner(_ADOPTED[self._key])
             _HELD[self._key] = (-1, 1)
             return
         for _ in range(10):  # each retry means another run just released it
@@ -105,8 +106,8 @@ class PrefixLock:
         finally:
             os.close(fd)
 
-    def _check_parent_holds(self) -> None:
-        """Make sure an adopted lock is still this process's parent's.
+    def _check_owner(self, owner: int) -> None:
+        """Make sure an adopted lock is still held by the process that gave it.
 
         Raises:
             LockedError: If the lock file is gone or names another owner.
@@ -114,11 +115,11 @@ class PrefixLock:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
-            owner = ''
+            found = ''
         else:
-            owner = _read_owner(fd)
+            found = _read_owner(fd)
             os.close(fd)
-        if owner != f' (pid {os.getppid()})':
+        if found != f' (pid {owner})':
             msg = f'{self.what}: the geokd predict that started this worker no longer holds its lock'
             raise LockedError(msg)
 
