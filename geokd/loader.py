@@ -378,7 +378,9 @@ def datamodule_state(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_checkpoint(
-    path: str | Path, task_class: type['PerClassifierTask'] | None = None
+    path: str | Path,
+    task_class: type['PerClassifierTask'] | None = None,
+    default_class: type['PerClassifierTask'] | None = None,
 ) -> LoadedCheckpoint:
     """Rebuild the task saved in a checkpoint.
 
@@ -387,6 +389,8 @@ def load_checkpoint(
         task_class: Expected task class; None accepts every geokd task. The
             checkpoint's own class (recorded by LightningCLI) is used when it is a
             subclass of this one.
+        default_class: The class to rebuild when the checkpoint records none (one
+            written by a plain Lightning ``Trainer``); None: ``task_class``.
 
     Returns:
         The task and its DataModule state.
@@ -400,7 +404,10 @@ def load_checkpoint(
     path = Path(path)
     expected = task_class or PerClassifierTask
     ckpt = read_checkpoint(path)
-    cls = _task_class(path, ckpt['hyper_parameters'].get('_class_path'), expected)
+    recorded = ckpt['hyper_parameters'].get('_class_path')
+    if recorded is None and default_class is not None:
+        expected = default_class
+    cls = _task_class(path, recorded, expected)
     hparams = check_hyperparameters(cls, ckpt['hyper_parameters'], path)
     check_shapes(cls, hparams, ckpt['state_dict'], path)
     try:

@@ -12,6 +12,7 @@ from .. import losses
 from ..loader import load_checkpoint
 from ..models import TrunkInit, Weights
 from .base import PerClassifierTask, Split, require_paired
+from .multimodal_teacher import MultiModalTeacherTask
 from .single_modal import SingleModalTask
 
 Method = Literal['kd', 'dkd', 'mlkd']
@@ -23,7 +24,9 @@ def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
     Args:
         path: Checkpoint written while training the teacher.
         class_path: Task class that wrote it, for checkpoints that do not record it
-            (those of ``geokd fit`` do); it must have a ``logits(batch)`` method.
+            (those of ``geokd fit`` do; others default to
+            :class:`~geokd.tasks.MultiModalTeacherTask`); it must have a
+            ``logits(batch)`` method.
 
     Returns:
         The teacher task.
@@ -42,7 +45,7 @@ def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
         if not (isinstance(cls, type) and issubclass(cls, PerClassifierTask)):
             msg = f'teacher class {class_path!r} is not a geokd task'
             raise ValueError(msg)
-    teacher = load_checkpoint(path, cls).task
+    teacher = load_checkpoint(path, cls, default_class=MultiModalTeacherTask).task
     if not hasattr(teacher, 'logits'):
         msg = f'{path}: a {type(teacher).__name__} has no logits(batch) to distil from'
         raise ValueError(msg)

@@ -104,19 +104,7 @@ def tiny_geokd(directory: Path, tiny: dict[str, str]) -> None:
     script.chmod(0o755)
 
 
-#: Tutorials of several minutes on two cores (five methods and seeds; the real OMBRIA
-#: set read in full): run with ``-m slow``, kept out of CI's ten minutes.
-SLOW = {'05-compare-methods', '06-real-floods'}
-
-
-@pytest.mark.parametrize(
-    'page',
-    [
-        pytest.param(p, marks=[pytest.mark.slow] if p.stem in SLOW else [])
-        for p in TUTORIALS
-    ],
-    ids=[p.stem for p in TUTORIALS],
-)
+@pytest.mark.parametrize('page', TUTORIALS, ids=[p.stem for p in TUTORIALS])
 def test_tutorial_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
