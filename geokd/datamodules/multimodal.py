@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
@@ -25,33 +25,9 @@ from ..transforms import (
     build_augmentation,
 )
 from ..transforms.normalization import Method
+from .collate import collate_samples
 from .distributed import evaluation_sampler, training_sampler
 from .provenance import training_provenance
-
-
-def collate_samples(samples: list[Sample], source: str = 'data') -> Sample:
-    """Collate like torch's ``default_collate``, refusing images of different sizes clearly.
-
-    Args:
-        samples: The samples of a batch.
-        source: The data, for messages (its root folder).
-
-    Returns:
-        The batch.
-
-    Raises:
-        DataError: If a modality's images differ in size.
-    """
-    for key in samples[0]:
-        sizes = {tuple(s[key].shape[-2:]) for s in samples if key.startswith('image_')}
-        if len(sizes) > 1:
-            msg = (
-                f'{source}: images of {key.removeprefix("image_")!r} differ in size '
-                f'within a batch, {sorted(sizes)} (set data.init_args.size to resize '
-                'them)'
-            )
-            raise DataError(msg)
-    return default_collate(samples)
 
 
 class ModalityView(Dataset[Sample]):
