@@ -2,6 +2,11 @@
 of a serial run, failures are listed without stopping the others, and resumed scenes
 and memory per worker behave as in a serial run."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -175,3 +180,48 @@ def test_memory_per_worker_is_that_of_one_scene(
     assert peaks  # one worker may take every scene while the other starts
     for peak in peaks.values():
         assert peak <= 1.2 * single.peak_rss_kib, (peak, single.peak_rss_kib)
+
+
+def test_ctrl_c_stops_every_worker_and_resume_finishes(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C reaches the whole process group: the command and its workers.
+    scenes = [
+        write_raster(tmp_path / f'big{i}.tif', sar_pixels(768, 768, seed=i))
+        for i in range(6)
+    ]
+    out = tmp_path / 'out'
+    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
+            str(model), '-o', f'{out}/', '--quiet', '--workers', '2']  # fmt: skip
+    process = subprocess.Popen(
+        argv, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob('*_summary.json')) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        'geokd predict: error: interrupted; run the same command with --resume '
+        'to continue'
+    )
+    assert 'Traceback' not in err
+    finished = len(list(out.glob('*_summary.json')))
+    assert finished < len(scenes)  # interrupted before the end
+    again = predict([*scenes, '--model', model, '-o', f'{out}/', '--quiet',
+                     '--workers', '2', '--resume'], capsys)  # fmt: skip
+    assert again.code == 0, again.err
+    serial = predict([*scenes, '--model', model, '-o', f'{tmp_path}/serial/',
+                      '--quiet'], capsys)  # fmt: skip
+    assert serial.code == 0, serial.err
+    for scene in scenes:
+        paths, reference = (
+            OutputPaths(out / scene.stem),
+            OutputPaths(tmp_path / 'serial' / scene.stem),
+        )
+        for name in ('classes', 'confidence'):
+            assert (
+                getattr(paths, name).read_bytes()
+                == getattr(reference, name).read_bytes()
+            )
