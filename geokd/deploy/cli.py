@@ -246,7 +246,7 @@ def _synthetic_scene(
             wrote, or the scene cannot be written.
     """
     from ..datasets.synthetic_scene import truth_path, write_synthetic_scene
-    from .options import PredictError
+    from .options import PredictError, first_line
 
     meta = classifier.metadata
     try:
@@ -256,15 +256,10 @@ def _synthetic_scene(
             resolution=meta.gsd or 10.0,
         )  # fmt: skip
     except (ValueError, OSError) as err:
-        raise PredictError(_first_line(err)) from err
+        raise PredictError(first_line(err)) from err
     if not args.quiet:
         print(f'SYNTHETIC {meta.modality} scene written to {scene}')
     return scene, truth_path(scene)
-
-
-def _first_line(err: BaseException) -> str:
-    """An exception's message, on one line."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _predict_one(
@@ -288,11 +283,7 @@ def _predict_one(
     """
     from rasterio.errors import NotGeoreferencedWarning
 
-    from .locks import LockedError
-    from .options import PredictError
-    from .predict import predict_scene
-    from .sources import SceneInput, scene_input
-    from .workers import SceneResult
+    from .workers import classify_scene
 
     def show(
         message: Warning | str, category: type[Warning], *_: Any, **__: Any
@@ -305,19 +296,10 @@ def _predict_one(
         warned.add(str(message))
         print(f'geokd predict: warning: {message}', file=sys.stderr)
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('always')
-            warnings.showwarning = show
-            source = scene if isinstance(scene, SceneInput) else scene_input(scene)
-            return SceneResult(predict_scene(classifier, source, prefix, options))
-    except LockedError:
-        raise
-    except (PredictError, OSError) as err:
-        return SceneResult(error=_first_line(err))
-    except MemoryError:
-        msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
-        return SceneResult(error=msg)
+    with warnings.catch_warnings():
+        warnings.simplefilter('always')
+        warnings.showwarning = show
+        return classify_scene(classifier, scene, prefix, options)
 
 
 def _report_failures(failures: list[tuple[str, str]], total: int, quiet: bool) -> None:

@@ -17,6 +17,18 @@ class OptionError(PredictError):
     """An option is out of range; the message names the option and its value."""
 
 
+def first_line(err: BaseException) -> str:
+    """An error's message, on one line (its first; the name of its type if empty).
+
+    Args:
+        err: The error.
+
+    Returns:
+        The line.
+    """
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 #: Devices geokd classifies on: the CPU, CUDA (its first or Nth GPU), Apple's MPS.
 DEVICE = re.compile(r'auto|cpu|cuda(:\d{1,3})?|mps')
 #: Numeric precisions, named as Lightning's ``trainer.precision``: 'auto' is

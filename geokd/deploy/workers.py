@@ -29,8 +29,7 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import one_line
-from .options import OptionError, PredictError, PredictOptions
+from .options import OptionError, PredictError, PredictOptions, first_line
 
 if TYPE_CHECKING:
     from .export import SingleSensorClassifier
@@ -198,29 +197,55 @@ def _start_worker(
     _WORKER = _Worker(load_classifier(model, modality, patch_size), queue.get())
 
 
-def _classify(
-    scene: 'Path | SceneInput', prefix: Path, options: PredictOptions
+def classify_scene(
+    classifier: 'SingleSensorClassifier',
+    scene: 'Path | SceneInput',
+    prefix: Path,
+    options: PredictOptions,
 ) -> SceneResult:
-    """Classify one scene in a worker."""
-    from rasterio.errors import NotGeoreferencedWarning
+    """Classify one scene, turning its expected failure into its result's error.
 
+    The same for a serial run and a worker, so that both report a scene alike.
+
+    Args:
+        classifier: The classifier.
+        scene: A scene path (file or directory of band files) or scene input.
+        prefix: Its output prefix.
+        options: Prediction options.
+
+    Returns:
+        Its summary, or its one-line error.
+
+    Raises:
+        LockedError: If another run holds the prefix: the whole command stops.
+    """
+    from .locks import LockedError
     from .predict import predict_scene
     from .sources import SceneInput, scene_input
 
+    try:
+        source = scene if isinstance(scene, SceneInput) else scene_input(scene)
+        return SceneResult(predict_scene(classifier, source, prefix, options))
+    except LockedError:
+        raise
+    except (PredictError, OSError) as err:
+        return SceneResult(error=first_line(err))
+    except MemoryError:
+        msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
+        return SceneResult(error=msg)
+
+
+def _classify(
+    scene: 'Path | SceneInput', prefix: Path, options: PredictOptions
+) -> SceneResult:
+    """Classify one scene in a worker, recording its warnings and peak memory."""
+    from rasterio.errors import NotGeoreferencedWarning
+
     assert _WORKER is not None, 'not a worker process'
     options = replace(options, device=_WORKER.device)
-    result = SceneResult()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        try:
-            source = scene if isinstance(scene, SceneInput) else scene_input(scene)
-            result.summary = predict_scene(_WORKER.classifier, source, prefix, options)
-        except (PredictError, OSError) as err:
-            result.error = one_line(str(err))
-        except MemoryError:
-            result.error = (
-                f'{scene}: out of memory (use a smaller --window or --batch-size)'
-            )
+        result = classify_scene(_WORKER.classifier, scene, prefix, options)
     # geokd's own warning says the same as rasterio's, naming the file.
     result.warnings = [
         str(w.message)
