@@ -19,12 +19,16 @@ a serial run (tested).
 
 import os
 import resource
+import signal
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_context
+from multiprocessing.context import BaseContext
 from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from .options import OptionError, PredictError, PredictOptions, first_line
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as EventType
+
     from .export import SingleSensorClassifier
     from .sources import SceneInput
 
@@ -119,38 +125,92 @@ def classify_scenes(
     Yields:
         Each scene and its result, in the order they finish.
     """
-    context = get_context('forkserver')
-    context.set_forkserver_preload(['geokd.deploy.predict'])
+    context = _fork_server()
     queue: Queue[str] = context.Queue()
     for device in devices:
         queue.put(device)
     threads = max(1, len(os.sched_getaffinity(0)) // len(devices))
     # Workers print nothing themselves: their lines would interleave.
     options = replace(options, quiet=True)
-    with ProcessPoolExecutor(
-        len(devices),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(
-            model,
-            modality,
-            patch_size,
-            queue,
-            threads,
-            list(locks),
-            os.getpid(),
-        ),
-    ) as pool:
+    # Ctrl-C is held back while the workers start: one interrupted half-way through
+    # its start would be left behind, failing with a traceback.
+    stop = context.Event()
+    with _interrupts_held() as interrupted:
+        pool = ProcessPoolExecutor(
+            len(devices),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(
+                model,
+                modality,
+                patch_size,
+                queue,
+                threads,
+                list(locks),
+                os.getpid(),
+                stop,
+            ),
+        )
         futures: dict[Future[SceneResult], Path | SceneInput] = {
             pool.submit(_classify, scene, prefix, options): scene
             for scene, prefix in jobs
         }
+    with pool:
         try:
+            if interrupted:
+                raise KeyboardInterrupt
             for future in as_completed(futures):
                 yield futures[future], _result(future)
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Stops the scenes being classified (they stay resumable) and those
+            # queued, then waits for the workers to end: none is left starting
+            # up after this process has gone.
+            stop.set()
+            for process in getattr(pool, '_processes', {}).values():
+                os.kill(process.pid, signal.SIGINT)
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C back while the block runs, recording it instead.
+
+    Yields:
+        The signals received during the block (empty: none).
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # signal handlers can only be set in the main thread
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, _: received.append(number))
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _fork_server() -> BaseContext:
+    """The fork server's context, the server started ignoring Ctrl-C.
+
+    Ctrl-C reaches the whole process group; a server interrupted while it imports
+    geokd would print a traceback. Started with SIGINT ignored, it keeps ignoring
+    it (Python leaves an inherited SIG_IGN as it is), and so do the workers it
+    forks until they classify a scene.
+
+    Returns:
+        The context.
+    """
+    context = get_context('forkserver')
+    context.set_forkserver_preload(['geokd.deploy.predict'])
+    if threading.current_thread() is not threading.main_thread():
+        return context  # signal handlers can only be set in the main thread
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()  # spawns the server, without waiting for it
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return context
 
 
 def _result(future: Future[SceneResult]) -> SceneResult:
@@ -166,10 +226,17 @@ def _result(future: Future[SceneResult]) -> SceneResult:
 
 @dataclass
 class _Worker:
-    """A worker process's classifier and device, set once by :func:`_start_worker`."""
+    """What a worker process keeps, set once by :func:`_start_worker`.
+
+    Attributes:
+        classifier: The classifier.
+        device: Its device.
+        stop: The command's stop event, set on Ctrl-C: queued scenes are not started.
+    """
 
     classifier: 'SingleSensorClassifier'
     device: str
+    stop: 'EventType'
 
 
 _WORKER: _Worker | None = None
@@ -183,6 +250,7 @@ def _start_worker(
     threads: int,
     locks: list[Path],
     owner: int,
+    stop: 'EventType',
 ) -> None:
     """Load the model on this worker's device, with its share of the CPU threads."""
     global _WORKER
@@ -192,9 +260,13 @@ def _start_worker(
     from .export import load_classifier
     from .locks import adopt_locks
 
+    # Ctrl-C reaches the whole process group: a worker stops the scene it is
+    # classifying (see _classify), and an idle one leaves it to the command.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     adopt_locks(locks, owner)
-    _WORKER = _Worker(load_classifier(model, modality, patch_size), queue.get())
+    classifier = load_classifier(model, modality, patch_size)
+    _WORKER = _Worker(classifier, queue.get(), stop)
 
 
 def classify_scene(
@@ -243,9 +315,15 @@ def _classify(
 
     assert _WORKER is not None, 'not a worker process'
     options = replace(options, device=_WORKER.device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        result = classify_scene(_WORKER.classifier, scene, prefix, options)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        if _WORKER.stop.is_set():
+            raise KeyboardInterrupt
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            result = classify_scene(_WORKER.classifier, scene, prefix, options)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     # geokd's own warning says the same as rasterio's, naming the file.
     result.warnings = [
         str(w.message)
