@@ -4,6 +4,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,8 @@ def evil(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Evil]:
     )
     monkeypatch.syspath_prepend(str(code))
     monkeypatch.setattr('sys.dont_write_bytecode', True)
+    # Imported by an earlier test (a bug), it would not run again unnoticed.
+    monkeypatch.delitem(sys.modules, 'geokd_evil', raising=False)
     yield Evil('geokd_evil', marker, f'touch {marker}')
     assert not marker.exists(), 'code named in an untrusted file ran'
 
