@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import argument_error_message, one_line
-from .loader import LoadError
+from .loader import LoadError, config_strings
 
 
 @dataclass
@@ -80,6 +80,8 @@ def load_benchmark(path: str | Path) -> Benchmark:
     if not isinstance(raw, dict):
         msg = f'{path}: expected a mapping with output_dir, seeds and methods'
         raise LoadError(msg)
+    for _ in config_strings(raw, path):  # refuses nested aliases that expand hugely
+        pass
     known = {
         'output_dir',
         'tables_dir',

@@ -5,10 +5,12 @@ traceback, one ``geokd <command>: error: ...`` line naming the culprit; the
 :class:`Sandbox` checks that nothing outside the output directory changed.
 """
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,16 @@ from geokd.main import main
 
 #: The repository, put first on the path of subprocesses.
 REPO = Path(__file__).resolve().parents[2]
+
+#: 2.7 KB of YAML: nine levels of ten aliases each, 10^9 strings once expanded.
+ALIAS_BOMB = (
+    'l0: &l0 ['
+    + ', '.join(['lol'] * 10)
+    + ']\n'
+    + ''.join(
+        f'l{i}: &l{i} [' + ', '.join([f'*l{i - 1}'] * 10) + ']\n' for i in range(1, 10)
+    )
+)
 
 
 @dataclass
@@ -56,6 +68,27 @@ def run_in_process(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> O
     if isinstance(code, str):  # sys.exit('message') prints it to stderr
         err, code = err + code + '\n', 1
     return Outcome(int(code or 0), captured.out, err)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail what runs inside if it takes longer than ``seconds`` (it would hang).
+
+    Args:
+        seconds: The time allowed.
+    """
+
+    def expire(signum: int, frame: object) -> None:
+        msg = f'still running after {seconds} s'
+        raise TimeoutError(msg)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def run_subprocess(

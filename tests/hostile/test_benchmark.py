@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Evil, Geokd, TinyRun
-from .helpers import Sandbox, assert_clean_error
+from .helpers import Sandbox, assert_clean_error, deadline
 
 #: A case: arguments after ``geokd benchmark`` and the text the error must contain.
 Case = Callable[[Sandbox, TinyRun, Evil], tuple[list[str], str]]
@@ -107,3 +107,17 @@ def test_benchmark_never_deletes_foreign_files(
     outcome = geokd(['benchmark', '--config', str(path)])
     assert_clean_error(outcome, 'benchmark', str(run_dir))
     assert (run_dir / 'thesis.tex').read_text() == 'years of work'
+
+
+def test_benchmark_alias_bomb_ends_in_one_line_at_once(
+    sandbox: Sandbox, tiny_run: TinyRun, evil: Evil, geokd: Geokd
+) -> None:
+    # Nine levels of ten aliases within args: 10^10 strings once expanded.
+    levels = ['&l0 [' + ', '.join(['lol'] * 10) + ']']
+    levels += [f'&l{i} [' + ', '.join([f'*l{i - 1}'] * 10) + ']' for i in range(1, 10)]
+    argv, names = bench(GOOD + f'args: [{", ".join(levels)}]\n')(
+        sandbox, tiny_run, evil
+    )
+    with deadline(60):
+        outcome = geokd(['benchmark', *argv])
+    assert_clean_error(outcome, 'benchmark', names)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from .conftest import Evil, Geokd, TinyRun
-from .helpers import Sandbox, assert_clean_error
+from .helpers import ALIAS_BOMB, Sandbox, assert_clean_error, deadline
 
 #: A case: arguments after ``geokd report`` and the text the error must contain.
 Case = Callable[[Sandbox, TinyRun, Evil], tuple[list[str], str]]
@@ -163,6 +163,15 @@ def test_report_hostile(
 ) -> None:
     argv, names = case(sandbox, tiny_run, evil)
     assert_clean_error(geokd(['report', *argv]), 'report', names)
+
+
+def test_report_alias_bomb_ends_in_one_line_at_once(
+    sandbox: Sandbox, tiny_run: TinyRun, evil: Evil, geokd: Geokd
+) -> None:
+    argv, names = config(ALIAS_BOMB)(sandbox, tiny_run, evil)
+    with deadline(60):
+        outcome = geokd(['report', *argv])
+    assert_clean_error(outcome, 'report', names)
 
 
 def test_report_of_the_tiny_run(

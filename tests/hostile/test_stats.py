@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Evil, Geokd, TinyRun, write_config
-from .helpers import Sandbox, assert_clean_error
+from .helpers import ALIAS_BOMB, Sandbox, assert_clean_error, deadline
 
 #: A case: arguments after ``geokd stats`` and the text the error must contain.
 Case = Callable[[Sandbox, TinyRun, Evil], tuple[list[str], str]]
@@ -130,6 +130,15 @@ def test_stats_hostile(
 ) -> None:
     argv, names = case(sandbox, tiny_run, evil)
     assert_clean_error(geokd(['stats', *argv]), 'stats', names)
+
+
+def test_stats_alias_bomb_ends_in_one_line_at_once(
+    sandbox: Sandbox, tiny_run: TinyRun, evil: Evil, geokd: Geokd
+) -> None:
+    argv, names = config_text(ALIAS_BOMB)(sandbox, tiny_run, evil)
+    with deadline(60):
+        outcome = geokd(['stats', *argv])
+    assert_clean_error(outcome, 'stats', names)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason='root may write anywhere')
