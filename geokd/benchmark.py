@@ -151,10 +151,11 @@ def _run(
         'results': results,
         'fingerprint': fingerprint,
     }
-    # Written last and atomically: its presence means the run is complete.
-    tmp = marker.with_suffix('.tmp')
-    tmp.write_text(json.dumps(done, indent=2))
-    tmp.replace(marker)
+    from .deploy.writers import write_json
+
+    # Written last and atomically (under a random name, never through a link
+    # planted at a predictable one): its presence means the run is complete.
+    write_json(marker, done)
     scores = ', '.join(f'{m} F1 {r["f1"]:.4f}' for m, r in results.items())
     print(f'{progress} {name} seed {seed}: {seconds:.0f} s, {scores}', flush=True)
     return done

@@ -71,6 +71,10 @@ def check_output(output: Path, configs: Sequence[Path]) -> None:
 def write_snippet(output: Path, text: str) -> None:
     """Write the snippet through a temporary file, so a failure leaves no half file.
 
+    The temporary file has a random name in a new directory beside ``output`` (as
+    predict's outputs), so a link planted at a predictable name is never written
+    through.
+
     Args:
         output: The file.
         text: Its content.
@@ -78,12 +82,11 @@ def write_snippet(output: Path, text: str) -> None:
     Raises:
         GeokdError: If it cannot be written (a full disk, ...).
     """
-    tmp = output.with_name(f'.{output.name}.tmp')
+    from .deploy.writers import write_text
+
     try:
-        tmp.write_text(text)
-        os.replace(tmp, output)
+        write_text(output, text)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise output_error(output, err) from err
 
 
