@@ -28,7 +28,6 @@ Benchmark file::
 import csv
 import hashlib
 import json
-import shutil
 import statistics
 import time
 from collections.abc import Sequence
@@ -36,10 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .benchmark_file import Benchmark, load_benchmark
+from .benchmark_runs import RESULT_FILE, create_run, remove_run
 from .errors import CommandParser, GeokdError
-
-#: Per-run file marking a finished run; its presence makes re-runs skip the run.
-RESULT_FILE = 'result.json'
 
 
 def _loggers(run_dir: Path) -> str:
@@ -132,9 +129,9 @@ def _run(
         print(
             f'{progress} {name} seed {seed}: settings changed, retraining', flush=True
         )
-    if run_dir.exists():
-        _remove_run(run_dir)
-    run_dir.mkdir(parents=True)
+    if run_dir.exists() or run_dir.is_symlink():
+        remove_run(run_dir, bench.output_dir)
+    create_run(run_dir, bench.output_dir)
     print(f'{progress} {name} seed {seed}: training in {run_dir}', flush=True)
     results, seconds = train_run(
         [
@@ -159,25 +156,6 @@ def _run(
     scores = ', '.join(f'{m} F1 {r["f1"]:.4f}' for m, r in results.items())
     print(f'{progress} {name} seed {seed}: {seconds:.0f} s, {scores}', flush=True)
     return done
-
-
-def _remove_run(run_dir: Path) -> None:
-    """Delete an unfinished or outdated run, only if geokd wrote it.
-
-    Raises:
-        GeokdError: If the directory holds files of no geokd run.
-    """
-    marks = (RESULT_FILE, 'config.yaml', 'hparams.yaml', 'metrics.csv', 'checkpoints')
-    written_by_geokd = any((run_dir / name).exists() for name in marks) or any(
-        run_dir.glob('*.ckpt')
-    )
-    if any(run_dir.iterdir()) and not written_by_geokd:
-        msg = (
-            f'{run_dir}: exists but holds no geokd run, and would be deleted to train '
-            'this one (move it away, or choose another output_dir)'
-        )
-        raise GeokdError(msg)
-    shutil.rmtree(run_dir)
 
 
 def run_benchmark(bench: Benchmark) -> list[dict[str, Any]]:
