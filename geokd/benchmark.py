@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .benchmark_file import Benchmark, load_benchmark
-from .benchmark_runs import RESULT_FILE, create_run, remove_run
+from .benchmark_runs import RESULT_FILE, create_run, read_result, remove_run
 from .errors import CommandParser, GeokdError
 
 
@@ -122,7 +122,7 @@ def _run(
     fingerprint = _fingerprint(configs, args)
     marker = run_dir / RESULT_FILE
     if marker.is_file():
-        done = json.loads(marker.read_text())
+        done = read_result(marker)
         if done.get('fingerprint') == fingerprint:
             print(f'{progress} {name} seed {seed}: done before, skipped', flush=True)
             return done

@@ -77,6 +77,9 @@ def load_benchmark(path: str | Path) -> Benchmark:
     except yaml.YAMLError as err:
         msg = f'{path}: not valid YAML ({one_line(str(err))})'
         raise LoadError(msg) from err
+    except RecursionError as err:
+        msg = f'{path}: not a benchmark file (nested too deeply to read)'
+        raise LoadError(msg) from err
     if not isinstance(raw, dict):
         msg = f'{path}: expected a mapping with output_dir, seeds and methods'
         raise LoadError(msg)

@@ -11,8 +11,9 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
-from .errors import GeokdError
+from .errors import GeokdError, one_line
 
 #: Per-run file marking a finished run; its presence makes re-runs skip the run.
 RESULT_FILE = 'result.json'
@@ -34,6 +35,51 @@ RUN_OUTPUTS = (
     'test_results.json',
     'export',
 )
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """Read a run's ``result.json``, refusing one geokd did not write whole.
+
+    Args:
+        path: The file.
+
+    Returns:
+        Its content: the run's name, directory, seed, training seconds, results per
+        classifier and fingerprint.
+
+    Raises:
+        GeokdError: If it is unreadable, truncated or not of that form.
+    """
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = 'nested too deeply' if isinstance(err, RecursionError) else err
+        msg = (
+            f'{path}: unreadable result of a run ({one_line(str(reason))}); delete it '
+            'to train the run again'
+        )
+        raise GeokdError(msg) from err
+    results = done.get('results') if isinstance(done, dict) else None
+    valid = (
+        isinstance(results, dict)
+        and isinstance(done.get('run_dir'), str)
+        and isinstance(done.get('fit_seconds'), int | float)
+        and all(
+            isinstance(r, dict)
+            and all(
+                isinstance(r.get(k), int | float) for k in ('f1', 'f1_macro', 'acc')
+            )
+            for r in results.values()
+        )
+    )
+    if not valid:
+        msg = (
+            f'{path}: not the result of a geokd benchmark run (expected an object '
+            'with run_dir, fit_seconds and results per classifier); delete it to '
+            'train the run again'
+        )
+        raise GeokdError(msg)
+    return done
 
 
 def _recorded_runs(output_dir: Path) -> dict[str, str]:

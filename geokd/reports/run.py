@@ -60,6 +60,9 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
     """
     try:
         results = json.loads(path.read_text())
+    except RecursionError as err:
+        msg = f'{path}: unreadable test results (nested too deeply)'
+        raise GeokdError(msg) from err
     except (OSError, UnicodeDecodeError, ValueError) as err:
         msg = f'{path}: unreadable test results ({one_line(str(err))})'
         raise GeokdError(msg) from err

@@ -30,6 +30,20 @@ def bench(text: str, names: str = '') -> Case:
 
 GOOD = 'output_dir: OUT\nseeds: [0]\nseed_args: [seed_everything]\nmethods: {A: {configs: [CONFIG]}}\n'
 
+
+def result(content: str) -> Case:
+    """A valid benchmark whose run directory holds ``content`` as its result.json."""
+
+    def case(box: Sandbox, run: TinyRun, evil: Evil) -> tuple[list[str], str]:
+        argv, _ = bench(GOOD)(box, run, evil)
+        path = box.out / run.config.stem / 'seed0' / 'result.json'
+        path.parent.mkdir(parents=True)
+        path.write_text(content)
+        return argv, str(path)
+
+    return case
+
+
 CASES: dict[str, Case] = {
     'file missing': lambda box, run, evil: (
         ['--config', str(box.inputs / 'nope.yaml')],
@@ -71,6 +85,11 @@ CASES: dict[str, Case] = {
     'args a string': bench(GOOD + 'args: --trainer.max_epochs=1\n', 'args'),
     'base_configs a number': bench(GOOD + 'base_configs: 1\n', 'base_configs'),
     'config names a function': bench(GOOD.replace('[CONFIG]', '[EVIL]'), 'evil.yaml'),
+    'file nested 5000 deep': bench(GOOD + 'args: ' + '[' * 5000 + ']' * 5000 + '\n'),
+    'result.json truncated': result('{"name": "fit", "results": {'),
+    'result.json a list': result('[1, 2]'),
+    'result.json nested 5000 deep': result('[' * 5000 + ']' * 5000),
+    'result.json without results': result('{"fingerprint": "x", "run_dir": "r"}'),
     'run_arg unknown option': lambda box, run, evil: (
         [*bench(GOOD)(box, run, evil)[0], '--run_arg=--trainer.bogus=1'],
         'bogus',

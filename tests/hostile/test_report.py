@@ -53,6 +53,19 @@ def config_added(text: str) -> Case:
     return case
 
 
+def config_refers(text: str) -> Case:
+    """The run's own config, its ``data`` a file beside it holding ``text``."""
+
+    def case(box: Sandbox, run: TinyRun, evil: Evil) -> tuple[list[str], str]:
+        run_dir = _copy_run(box, run)
+        (run_dir / 'data.yaml').write_text(text)
+        path = run_dir / 'config.yaml'
+        path.write_text(path.read_text() + 'data: ./data.yaml\n')
+        return _report(box, run_dir), str(path)
+
+    return case
+
+
 def results(content: str, names: str = '') -> Case:
     def case(box: Sandbox, run: TinyRun, evil: Evil) -> tuple[list[str], str]:
         run_dir = _copy_run(box, run)
@@ -143,6 +156,14 @@ CASES: dict[str, Case] = {
     'config task a torchgeo task': config_added(
         'model:\n  class_path: torchgeo.tasks.ClassificationTask\n'
     ),
+    'config nested 5000 deep': config('a: ' + '[' * 5000 + ']' * 5000 + '\n'),
+    'config mappings nested 5000 deep': config(
+        'a: ' + '{{a: ' * 5000 + '1' + '}}' * 5000 + '\n'
+    ),
+    'config refers to a file nested 5000 deep': config_refers(
+        '[' * 5000 + ']' * 5000 + '\n'
+    ),
+    'results nested 5000 deep': results('[' * 5000 + ']' * 5000),
     'results not json': results('{'),
     'results a list': results('[1, 2]'),
     'results checkpoint a number': results('{"depth": {"checkpoint": 3}}'),

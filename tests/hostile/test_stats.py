@@ -70,6 +70,7 @@ CASES: dict[str, Case] = {
     'config empty': config_text(''),
     'config not yaml': config_text('data: {{root: [\n'),
     'config a string': config_text('just text\n'),
+    'config nested 5000 deep': config_text('a: ' + '[' * 5000 + ']' * 5000 + '\n'),
     'config without data': config_text(
         'model:\n  class_path: geokd.tasks.DisCoMKDTask\n'
     ),
