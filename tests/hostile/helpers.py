@@ -83,7 +83,8 @@ def deadline(seconds: float) -> Iterator[None]:
         raise TimeoutError(msg)
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Raised again every second: a library catching it once does not hide a hang.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
     finally:
