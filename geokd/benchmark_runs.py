@@ -32,6 +32,7 @@ RUN_OUTPUTS = (
     'metrics.csv',
     'events.out.tfevents.*',
     'checkpoints',
+    '*.ckpt',
     'test_results.json',
     'export',
 )
