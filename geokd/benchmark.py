@@ -76,7 +76,8 @@ def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
         GeokdError: If the run's callbacks do not test its classifiers.
     """
     from geokd.callbacks import EvaluateClassifiers
-    from geokd.loader import load_config
+
+    from .cli import load_config
 
     # The same config loading as `geokd fit`, without running it, so fit is timed.
     cli = load_config(argv)

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from .errors import argument_error_message, one_line
-from .loader import LoadError, config_strings
+from .config import config_strings
+from .errors import LoadError, argument_error_message, one_line
 
 
 @dataclass

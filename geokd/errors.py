@@ -52,6 +52,10 @@ class DataError(GeokdError, ValueError):
     """Training or evaluation data cannot be used as configured."""
 
 
+class LoadError(GeokdError, ValueError):
+    """A config or checkpoint cannot be used; the message names the file."""
+
+
 #: What to do about common operating-system errors.
 _OS_HINTS = {
     errno.ENOSPC: 'free some space on that device and run again',

@@ -1,150 +1,61 @@
-"""The one way geokd reads training configs and checkpoints.
+"""Loading Lightning checkpoints of geokd's tasks without trusting them.
 
-* Configs go through geokd's LightningCLI without running it
-  (:func:`load_config`), so several ``--config`` files and command-line overrides
-  combine exactly as in ``geokd fit``, and jsonargparse checks every ``class_path``
-  against the expected base class before anything is instantiated.
-  Configs read by ``report``, ``stats`` and ``benchmark`` may come from someone
-  else: before jsonargparse imports anything, every class a config file names must
-  be geokd's own or one of the few libraries' a training run uses
-  (:data:`CONFIG_CLASS_MODULES`); classes named on the command line are the user's
-  choice.
-* Checkpoints go through Lightning's ``load_from_checkpoint(weights_only=True)``
-  (:func:`load_checkpoint`): only tensors and plain values are unpickled, the task
-  class recorded in the checkpoint must be an already imported subclass of the
-  expected one, and its hyperparameters are checked (types, ranges, names that may
-  become paths, and sizes against the weights' shapes) before the task is built.
+Checkpoints go through Lightning's ``load_from_checkpoint(weights_only=True)``
+(:func:`load_checkpoint`): only tensors and plain values are unpickled, the task class
+recorded in the checkpoint must be an already imported subclass of the expected one,
+and its hyperparameters are checked (types, ranges, names that may become paths,
+classes they name, and sizes against the weights' shapes) before the task is built.
+
+The caller gives the task class; this module never imports :mod:`geokd.tasks`
+(whose students load their teachers through it). Configs are read by
+:mod:`geokd.config` and built by :func:`geokd.cli.load_config`.
 """
 
 import argparse
 import pickle
-import re
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import GeokdError, os_error_message
+from .config import check_config_classes
+from .errors import LoadError, argument_error_message, one_line, os_error_message
 
 if TYPE_CHECKING:
-    from lightning.pytorch.cli import LightningCLI
-
     from .tasks import PerClassifierTask
 
+__all__ = [
+    'LIMITED_HYPERPARAMETERS',
+    'LoadError',
+    'LoadedCheckpoint',
+    'check_ckpt_path',
+    'check_hyperparameters',
+    'check_shapes',
+    'datamodule_state',
+    'is_geokd_task',
+    'load_checkpoint',
+    'read_checkpoint',
+]
 
-class LoadError(GeokdError, ValueError):
-    """A config or checkpoint cannot be used; the message names the file."""
-
-
-#: Modules whose classes a config file read by report, stats or benchmark may name
-#: (jsonargparse also checks each against the base class its key expects).
-CONFIG_CLASS_MODULES = (
-    'geokd.',
-    'lightning.pytorch.callbacks.',
-    'lightning.pytorch.loggers.',
-    'torch.optim.',
-    'kornia.augmentation.',
-)
-#: Classes of those modules that call functions named in the config.
-CONFIG_CLASS_REFUSED = ('LambdaCallback',)
-#: Config keys whose string values jsonargparse may resolve as an import path.
-CLASS_KEYS = frozenset(
-    {
-        'class_path',
-        'model',
-        'data',
-        'optimizer',
-        'lr_scheduler',
-        'callbacks',
-        'logger',
-        'plugins',
-        'strategy',
-        'profiler',
-        'dataset_class',
-        'teacher_class',
-    }
-)
-_IMPORT_PATH = re.compile(r'^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$')
 #: Ckpt_path values that name no file.
 _CKPT_KEYWORDS = ('last', 'best', 'hpc', 'registry')
+#: The base class of geokd's tasks, by name: importing it would import this module.
+GEOKD_TASK = 'geokd.tasks.base.PerClassifierTask'
 
 
-def config_files(args: Sequence[str]) -> list[Path]:
-    """The config files among LightningCLI arguments (``--config X``, ``-c X``).
-
-    Args:
-        args: Arguments as given to ``geokd fit``.
-
-    Returns:
-        The files, in order.
-    """
-    values = [
-        args[i + 1] if arg in ('--config', '-c') else arg.removeprefix('--config=')
-        for i, arg in enumerate(args)
-        if (arg in ('--config', '-c') and i + 1 < len(args))
-        or arg.startswith('--config=')
-    ]
-    # jsonargparse also takes the config itself as a string: not a file.
-    return [Path(v) for v in values if Path(v).exists() or not set(v) & set('{:\n')]
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read a YAML config file, with a one-line error naming it.
+def is_geokd_task(cls: type) -> bool:
+    """Whether a class is a task of geokd's (:class:`~geokd.tasks.PerClassifierTask`).
 
     Args:
-        path: The file.
+        cls: The class.
 
     Returns:
-        Its mapping.
-
-    Raises:
-        LoadError: If it is missing, unreadable, not YAML, empty or not a mapping.
+        True if :data:`GEOKD_TASK` is among its bases.
     """
-    import yaml
-
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as err:
-        msg = f'{path}: not a text file ({err.reason})'
-        raise LoadError(msg) from err
-    except OSError as err:
-        raise LoadError(os_error_message(err)) from err
-    try:
-        config = yaml.safe_load(text)
-    except RecursionError as err:
-        msg = f'{path}: not a config (nested too deeply to read)'
-        raise LoadError(msg) from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, 'problem_mark', None)
-        where = f'line {mark.line + 1}, column {mark.column + 1}: ' if mark else ''
-        problem = getattr(err, 'problem', None) or 'invalid'
-        msg = f'{path}: not valid YAML ({where}{problem})'
-        raise LoadError(msg) from err
-    if config is None:
-        msg = f'{path}: the config is empty (give at least model and data)'
-        raise LoadError(msg)
-    if not isinstance(config, dict):
-        msg = f'{path}: a config must be a mapping of keys (model, data, trainer)'
-        raise LoadError(msg)
-    return config
-
-
-def check_config_files(args: Sequence[str]) -> list[dict[str, Any]]:
-    """Read every config file among the arguments, refusing unreadable ones.
-
-    Args:
-        args: Arguments as given to ``geokd fit``.
-
-    Returns:
-        Each file's mapping.
-
-    Raises:
-        LoadError: Naming the first file that cannot be read as a config.
-    """
-    return [read_config_file(path) for path in config_files(args)]
+    return any(f'{c.__module__}.{c.__qualname__}' == GEOKD_TASK for c in cls.__mro__)
 
 
 def check_ckpt_path(ckpt_path: Any, expected: type, resume: bool = False) -> None:
@@ -163,8 +74,6 @@ def check_ckpt_path(ckpt_path: Any, expected: type, resume: bool = False) -> Non
     Raises:
         LoadError: Naming the file, if it is not such a checkpoint.
     """
-    from .tasks import PerClassifierTask
-
     if ckpt_path is None or str(ckpt_path).split(':')[0] in _CKPT_KEYWORDS:
         return
     path = Path(ckpt_path)
@@ -179,246 +88,8 @@ def check_ckpt_path(ckpt_path: Any, expected: type, resume: bool = False) -> Non
     class_path = hparams.get('_class_path')
     if class_path is not None:
         cls = _task_class(path, class_path, expected)
-        if issubclass(cls, PerClassifierTask):
+        if is_geokd_task(cls):
             check_hyperparameters(cls, hparams, path)
-
-
-#: Most values (mappings, lists and scalars) a config file may hold, each YAML alias
-#: counted as often as it is used: a few lines of nested aliases expand to billions.
-MAX_CONFIG_VALUES = 100_000
-#: Deepest nesting of mappings and lists a config file may have.
-MAX_CONFIG_DEPTH = 100
-#: Largest file a config may refer to (jsonargparse reads such a file as a config).
-MAX_REFERENCED_BYTES = 1 << 20
-
-
-def config_strings(config: Any, path: Path) -> Iterator[tuple[str | None, str]]:
-    """Every string of a config, with the key it is under, walked within limits.
-
-    Args:
-        config: The file's content.
-        path: The file, for messages.
-
-    Yields:
-        ``(key, string)``, in the order of the file; a list's items are under the
-        list's key.
-
-    Raises:
-        LoadError: If the config holds more than :data:`MAX_CONFIG_VALUES` values
-            or nests deeper than :data:`MAX_CONFIG_DEPTH`.
-    """
-    stack: list[tuple[str | None, Any, int]] = [(None, config, 0)]
-    count = 0
-    while stack:
-        key, value, depth = stack.pop()
-        count += 1
-        if count > MAX_CONFIG_VALUES:
-            msg = (
-                f'{path}: holds more than {MAX_CONFIG_VALUES} values (nested YAML '
-                'aliases?); geokd reads no config that large'
-            )
-            raise LoadError(msg)
-        if depth > MAX_CONFIG_DEPTH:
-            msg = f'{path}: nested more than {MAX_CONFIG_DEPTH} levels deep'
-            raise LoadError(msg)
-        if isinstance(value, Mapping):
-            items = [(str(k), v, depth + 1) for k, v in value.items()]
-            stack.extend(reversed(items))
-        elif isinstance(value, list):
-            stack.extend(reversed([(key, v, depth + 1) for v in value]))
-        elif isinstance(value, str):
-            yield key, value
-
-
-def _referenced_file(value: str, bases: Sequence[Path]) -> Path | None:
-    """The file a config's string names, if jsonargparse may read it as a config.
-
-    jsonargparse reads a string naming a file (absolute, or relative to the config
-    that holds it or to the working directory) as a nested config wherever a class
-    or a group of options is expected. Text files are such candidates; binary ones
-    (checkpoints, rasters) are not.
-
-    Args:
-        value: The string.
-        bases: Directories a relative path is resolved against.
-
-    Returns:
-        The file, or None.
-    """
-    if not value or len(value) > 4096 or '\n' in value or '\0' in value:
-        return None
-    name = Path(value.removeprefix('file://'))
-    for candidate in [name] if name.is_absolute() else [b / name for b in bases]:
-        try:
-            if not candidate.is_file():
-                continue
-            with candidate.open('rb') as f:
-                head = f.read(4096)
-        except (OSError, ValueError):
-            continue
-        if b'\0' not in head:
-            return candidate
-    return None
-
-
-def _referenced_config(path: Path, by: Path) -> Any:
-    """Read a file a config refers to, as jsonargparse would.
-
-    Args:
-        path: The file referred to.
-        by: The config referring to it, for messages.
-
-    Returns:
-        Its content, or None if it is not YAML (jsonargparse cannot read it either).
-
-    Raises:
-        LoadError: If it is too large to check.
-    """
-    import yaml
-
-    try:
-        if path.stat().st_size > MAX_REFERENCED_BYTES:
-            msg = (
-                f'{by}: refers to {path}, a file too large to check as a config '
-                '(configs read by geokd may not refer to other files)'
-            )
-            raise LoadError(msg)
-        return yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    except RecursionError as err:
-        msg = f'{by}: refers to {path}, nested too deeply to read'
-        raise LoadError(msg) from err
-
-
-def _class_names(config: Any, path: Path) -> Iterator[tuple[Path, str]]:
-    """Every string jsonargparse may import as a class, in the config and its files.
-
-    Strings naming a file are followed (jsonargparse reads them as nested configs),
-    relative to the config holding them and to the working directory, through any
-    depth of references; each file is read once.
-
-    Args:
-        config: The config's content.
-        path: Its file.
-
-    Yields:
-        ``(file holding it, class name)``.
-
-    Raises:
-        LoadError: If a config or a file it refers to is too large or too deep.
-    """
-    pending: list[tuple[Path, Any, str | None]] = [(path, config, None)]
-    seen: set[Path] = set()
-    while pending:
-        holder, content, context = pending.pop(0)
-        bases = list(dict.fromkeys([holder.parent, path.parent, Path.cwd()]))
-        for key, value in config_strings(content, holder):
-            key = key if key is not None else context
-            if key in CLASS_KEYS and _IMPORT_PATH.match(value):
-                yield holder, value
-            referenced = _referenced_file(value, bases)
-            if referenced is None:
-                continue
-            resolved = referenced.resolve()
-            if resolved in seen or resolved == path.resolve():
-                continue
-            seen.add(resolved)
-            nested = _referenced_config(referenced, holder)
-            if nested is not None:
-                pending.append((referenced, nested, key))
-
-
-def check_config_classes(config: Mapping[str, Any], path: Path) -> None:
-    """Refuse a config file naming classes outside :data:`CONFIG_CLASS_MODULES`.
-
-    Runs before jsonargparse sees the file, which imports a class's module to check
-    it: importing a module can run code. Short names (``ModelCheckpoint``) are
-    resolved by jsonargparse among classes already imported. Files the config
-    refers to (``data: ./data.yaml``), which jsonargparse reads as nested configs,
-    are checked too, as are the files they refer to.
-
-    Args:
-        config: The file's mapping.
-        path: The file, for messages.
-
-    Raises:
-        LoadError: On a class outside those modules, or one that calls functions
-            named in the config; on a config too large or too deeply nested.
-    """
-    for holder, name in _class_names(config, path):
-        allowed = '.' not in name or name.startswith(CONFIG_CLASS_MODULES)
-        if not allowed or name.rpartition('.')[2] in CONFIG_CLASS_REFUSED:
-            where = '' if holder == path else f' refers to {holder}, which'
-            msg = (
-                f'{path}:{where} names {name!r}; configs read by geokd may only name '
-                "geokd's classes, Lightning callbacks and loggers, torch optimisers "
-                'and kornia augmentations (name other classes on the command line)'
-            )
-            raise LoadError(msg)
-
-
-#: Overrides that give a config a plain CPU trainer without callbacks or loggers.
-PLAIN_TRAINER = (
-    '--trainer.callbacks=[]',
-    '--trainer.logger=false',
-    '--trainer.plugins=null',
-    '--trainer.profiler=null',
-    '--trainer.strategy=auto',
-    '--trainer.accelerator=cpu',
-    '--trainer.devices=1',
-    '--trainer.num_nodes=1',
-)
-
-
-def load_config(
-    args: Sequence[str],
-    model_class: type | None = None,
-    datamodule_class: type | None = None,
-    plain_trainer: bool = False,
-) -> 'LightningCLI':
-    """Parse and instantiate a training config without running it.
-
-    Args:
-        args: ``--config`` files and overrides, as after ``geokd fit``.
-        model_class: Base class the config's model must derive from; None accepts
-            every geokd task (:class:`~geokd.tasks.PerClassifierTask`).
-        datamodule_class: Base class of the DataModule; None accepts geokd's
-            :class:`~geokd.datamodules.MultiModalDataModule`.
-        plain_trainer: Replace the config's callbacks, loggers, plugins, profiler,
-            strategy and devices with a plain CPU trainer (:data:`PLAIN_TRAINER`),
-            for readers that need only the task and its data.
-
-    Returns:
-        The CLI, with ``model``, ``datamodule`` and ``trainer`` instantiated.
-
-    Raises:
-        LoadError: If a config file cannot be read, names a class outside
-            :data:`CONFIG_CLASS_MODULES`, or a value is invalid.
-    """
-    from .datamodules import MultiModalDataModule
-    from .errors import argument_error_message
-    from .main import build_cli
-    from .tasks import PerClassifierTask
-
-    files = config_files(args)
-    for path, config in zip(files, check_config_files(args), strict=True):
-        check_config_classes(config, path)
-    extra = list(PLAIN_TRAINER) if plain_trainer else []
-    try:
-        with warnings.catch_warnings():
-            # LightningCLI warns that sys.argv ('geokd stats ...') is not what it parses.
-            warnings.filterwarnings('ignore', message=".*LightningCLI's args parameter")
-            return build_cli(
-                [*args, *extra],
-                run=False,
-                model_class=model_class or PerClassifierTask,
-                datamodule_class=datamodule_class or MultiModalDataModule,
-            )
-    except argparse.ArgumentError as err:
-        where = ', '.join(map(str, files)) or 'arguments'
-        msg = f'{where}: {argument_error_message(str(err))}'
-        raise LoadError(msg) from err
 
 
 @dataclass
@@ -483,7 +154,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         )
         raise LoadError(msg) from err
     except Exception as err:  # a hostile file can make the unpickler raise anything
-        reason = _first_line(err)
+        reason = one_line(str(err)) or type(err).__name__
         if 'mmap' in reason:  # torch's wording for a zip of something else
             reason = 'not a checkpoint archive of PyTorch'
         msg = f'{path}: not a readable checkpoint ({reason})'
@@ -527,9 +198,9 @@ def load_checkpoint(
 
     Args:
         path: The ``.ckpt`` file.
-        task_class: Expected task class; None accepts every geokd task. The
-            checkpoint's own class (recorded by LightningCLI) is used when it is a
-            subclass of this one.
+        task_class: Expected task class; None accepts every geokd task
+            (:func:`is_geokd_task`). The checkpoint's own class (recorded by
+            LightningCLI) is used when it is a subclass of this one.
         default_class: The class to rebuild when the checkpoint records none (one
             written by a plain Lightning ``Trainer``); None: ``task_class``.
 
@@ -540,10 +211,8 @@ def load_checkpoint(
         LoadError: If the file cannot be read, is not a checkpoint of such a task,
             or its weights do not fit.
     """
-    from .tasks import PerClassifierTask
-
     path = Path(path)
-    expected = task_class or PerClassifierTask
+    expected = task_class
     ckpt = read_checkpoint(path)
     recorded = ckpt['hyper_parameters'].get('_class_path')
     if recorded is None and default_class is not None:
@@ -554,7 +223,8 @@ def load_checkpoint(
     try:
         task = cls.load_from_checkpoint(path, map_location='cpu', weights_only=True)
     except (ValueError, RuntimeError, TypeError, KeyError) as err:
-        msg = f'{path}: cannot rebuild its {cls.__name__}: {_first_line(err)}'
+        reason = one_line(str(err)) or type(err).__name__
+        msg = f'{path}: cannot rebuild its {cls.__name__}: {reason}'
         raise LoadError(msg) from err
     epoch = ckpt.get('epoch')
     return LoadedCheckpoint(
@@ -565,7 +235,7 @@ def load_checkpoint(
     )
 
 
-def _task_class(path: Path, class_path: Any, expected: type) -> type:
+def _task_class(path: Path, class_path: Any, expected: type | None) -> type:
     """The task class a checkpoint records, if it is an imported ``expected`` one.
 
     Only classes already imported are considered (as Lightning's own check), so a
@@ -574,7 +244,8 @@ def _task_class(path: Path, class_path: Any, expected: type) -> type:
     Args:
         path: The checkpoint, for messages.
         class_path: Its recorded class path (``_class_path``), or None.
-        expected: The class it must be, or derive from.
+        expected: The class it must be, or derive from; None: a geokd task
+            (:func:`is_geokd_task`).
 
     Returns:
         The class to rebuild.
@@ -584,7 +255,7 @@ def _task_class(path: Path, class_path: Any, expected: type) -> type:
             is abstract.
     """
     if class_path is None:
-        if getattr(expected, '__abstractmethods__', None):
+        if expected is None or getattr(expected, '__abstractmethods__', None):
             msg = (
                 f'{path}: the checkpoint does not record its task class (it was not '
                 'written by geokd fit); load it with its task class'
@@ -593,8 +264,14 @@ def _task_class(path: Path, class_path: Any, expected: type) -> type:
         return expected
     module, _, name = str(class_path).rpartition('.')
     cls = getattr(sys.modules.get(module), name, None)
-    if not (isinstance(cls, type) and issubclass(cls, expected)):
-        msg = f'{path}: holds a {class_path!r}, not a {expected.__name__}'
+    if expected is None:
+        fits = isinstance(cls, type) and is_geokd_task(cls)
+        wanted = GEOKD_TASK.rpartition('.')[2]
+    else:
+        fits = isinstance(cls, type) and issubclass(cls, expected)
+        wanted = expected.__name__
+    if not fits:
+        msg = f'{path}: holds a {class_path!r}, not a {wanted}'
         raise LoadError(msg)
     return cls
 
@@ -648,8 +325,6 @@ def check_hyperparameters(
     try:
         parser.parse_object({'task': known, 'limits': limited})
     except (argparse.ArgumentError, ValueError, TypeError) as err:
-        from .errors import argument_error_message
-
         detail = argument_error_message(str(err)).replace('limits.', '')
         detail = detail.replace('task.', '')
         detail = detail.replace('channels_per_modality', 'in_channels')
@@ -695,7 +370,8 @@ def check_shapes(
             warnings.simplefilter('ignore')
             shapes = {k: tuple(v.shape) for k, v in cls(**hparams).state_dict().items()}
     except (ValueError, TypeError, KeyError, RuntimeError) as err:
-        msg = f'{path}: cannot build its {cls.__name__}: {_first_line(err)}'
+        reason = one_line(str(err)) or type(err).__name__
+        msg = f'{path}: cannot build its {cls.__name__}: {reason}'
         raise LoadError(msg) from err
     for key, value in state_dict.items():
         shape = tuple(getattr(value, 'shape', ()))
@@ -716,8 +392,3 @@ LIMITED_HYPERPARAMETERS = (
     'modality',
     'embed_dim',
 )
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

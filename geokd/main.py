@@ -9,21 +9,12 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import NoReturn
 
 import geokd
 
+from .cli import LIGHTNING_COMMANDS
 from .errors import EXIT_FAILURE, ISSUES_URL, expected_failure, one_line
-
-if TYPE_CHECKING:
-    from lightning.pytorch.cli import LightningCLI
-
-#: Lightning's subcommands that geokd runs through LightningCLI.
-LIGHTNING_COMMANDS: dict[str, str] = {
-    'fit': 'train a task (DisCoM-KD, a baseline, a teacher or a student)',
-    'validate': 'evaluate a trained task on the validation split',
-    'test': 'evaluate a trained task on the test split',
-}
 
 #: geokd's own subcommands: name -> ('module:function', summary); the function takes
 #: the arguments after the subcommand.
@@ -74,94 +65,6 @@ def usage() -> str:
         '--traceback (or set GEOKD_DEBUG=1) to see where they were raised.',
     ]
     return '\n'.join(lines)
-
-
-def default_callbacks() -> list[dict[str, Any]]:
-    """The callbacks ``geokd fit`` uses unless a config sets ``trainer.callbacks``.
-
-    Returns:
-        Best checkpoint per classifier with a resumable ``last.ckpt``, testing each
-        classifier at its best epoch, and exporting each single-sensor classifier,
-        as class_path entries (so that the saved ``config.yaml`` lists them).
-    """
-    return [
-        {'class_path': f'geokd.callbacks.{name}'}
-        for name in (
-            'ClassifierCheckpoints',
-            'EvaluateClassifiers',
-            'ExportClassifiers',
-        )
-    ]
-
-
-def build_cli(
-    args: Sequence[str] | None,
-    run: bool = True,
-    model_class: type | None = None,
-    datamodule_class: type | None = None,
-) -> 'LightningCLI':
-    """Build (and by default run) geokd's LightningCLI, as TorchGeo's ``main`` does.
-
-    Args:
-        args: Arguments to parse instead of ``sys.argv``.
-        run: Run the subcommand; with False, ``args`` hold no subcommand and the CLI
-            only instantiates the trainer, model and DataModule.
-        model_class: Base class of the model; None: TorchGeo's ``BaseTask``.
-        datamodule_class: Base class of the DataModule; None: TorchGeo's
-            ``BaseDataModule``.
-
-    Returns:
-        The CLI.
-    """
-    from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-    from torchgeo.datamodules import BaseDataModule
-    from torchgeo.tasks import BaseTask
-
-    # Importing them lets configs name geokd's classes by short class_path.
-    import geokd.callbacks
-    import geokd.datamodules
-    import geokd.tasks
-
-    from .loader import check_ckpt_path
-
-    class GeoKDCLI(LightningCLI):
-        def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-            parser.set_defaults({'trainer.callbacks': default_callbacks()})
-            if not run:
-                # Configs saved by geokd fit also hold fit's own arguments.
-                parser.add_argument('--ckpt_path', type=str | None, default=None)
-                parser.add_argument('--weights_only', type=bool | None, default=None)
-
-        def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-            super().parse_arguments(parser, args)
-            # LightningCLI reads the model's class and hyperparameters from
-            # --ckpt_path next: check the file first.
-            subcommand = self.config.get('subcommand')
-            if subcommand:
-                ckpt_path = self.config[subcommand].get('ckpt_path')
-                check_ckpt_path(ckpt_path, BaseTask, resume=subcommand == 'fit')
-
-    # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
-    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
-    return GeoKDCLI(
-        model_class=model_class or BaseTask,
-        datamodule_class=datamodule_class or BaseDataModule,
-        seed_everything_default=0,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={'overwrite': True},
-        parser_kwargs={
-            'prog': 'geokd',
-            'version': geokd.__version__,
-            'default_env': True,
-            'env_prefix': 'GEOKD',
-            # Raise instead of printing the whole usage: main() prints one line.
-            'exit_on_error': False,
-            **{name: {'exit_on_error': False} for name in LIGHTNING_COMMANDS},
-        },
-        args=None if args is None else list(args),
-        run=run,
-    )
 
 
 def debugging(argv: Sequence[str]) -> bool:
@@ -245,7 +148,8 @@ def run(argv: list[str], from_sys_argv: bool = False) -> None:
         return
     if argv[0] not in LIGHTNING_COMMANDS:
         sys.exit(f'{usage()}\n\ngeokd: error: unknown subcommand {argv[0]!r}')
-    from .loader import check_config_files
+    from .cli import build_cli
+    from .config import check_config_files
 
     check_config_files(argv[1:])
     # Lightning warns when given arguments equal to sys.argv's: pass none then.

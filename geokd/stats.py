@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .cli import load_config
+from .config import config_files
 from .errors import CommandParser, UsageError, int_at_least, output_error
-from .loader import config_files, load_config
 
 if TYPE_CHECKING:
     from .datamodules import MultiModalDataModule

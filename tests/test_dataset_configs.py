@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from geokd.loader import load_config
+from geokd.cli import load_config
 from geokd.main import main
 from geokd.tasks import SingleModalTask
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from geokd.cli import load_config
 from geokd.datamodules import SyntheticMSSARDataModule
-from geokd.loader import LoadError, load_checkpoint, load_config
+from geokd.loader import LoadError, load_checkpoint
 from geokd.tasks import DisCoMKDTask, SingleModalTask
 
 from .checkpoints import save_checkpoint

@@ -6,8 +6,9 @@ from typing import Any
 
 from lightning.pytorch import LightningDataModule
 
+from ..cli import load_config
 from ..errors import GeokdError, one_line
-from ..loader import load_checkpoint, load_config
+from ..loader import load_checkpoint
 from ..tasks import PerClassifierTask
 
 
@@ -16,7 +17,7 @@ def load_run(run_dir: Path) -> tuple[PerClassifierTask, LightningDataModule, dic
 
     The run's ``config.yaml`` may come from someone else: it is read as ``geokd
     fit`` reads configs, may only name geokd tasks and DataModules (and the few
-    classes :func:`~geokd.loader.load_config` allows, checked before anything is
+    classes :func:`~geokd.cli.load_config` allows, checked before anything is
     imported), and its trainer's callbacks, loggers and devices are not built.
 
     Args:

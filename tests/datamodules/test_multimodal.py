@@ -8,6 +8,7 @@ import yaml
 from lightning.pytorch import Trainer
 from lightning.pytorch.utilities import CombinedLoader
 
+from geokd.cli import build_cli
 from geokd.datamodules import (
     EuroSATMSSARDataModule,
     MultiModalDataModule,
@@ -15,7 +16,6 @@ from geokd.datamodules import (
     So2SatMSSARDataModule,
 )
 from geokd.datasets import PackedDataset
-from geokd.main import build_cli
 from geokd.tasks import DisCoMKDTask
 from geokd.transforms import SensorNormalization
 

@@ -148,7 +148,7 @@ def geokd_callbacks(*extra: dict[str, Any]) -> list[dict[str, Any]]:
     Returns:
         The ``trainer.callbacks`` list.
     """
-    from geokd.main import default_callbacks
+    from geokd.cli import default_callbacks
 
     return [*default_callbacks(), *extra]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from geokd.loader import LoadError, load_checkpoint, load_config
+from geokd.cli import load_config
+from geokd.loader import LoadError, load_checkpoint
 
 from .conftest import Evil, Geokd, TinyRun, write_config
 from .helpers import Sandbox, assert_clean_error, run_subprocess

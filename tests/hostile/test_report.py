@@ -1,7 +1,7 @@
 """Hostile ``geokd report RUN_DIR``: run directories of others.
 
 A run's ``config.yaml`` may name any class: only geokd's tasks and DataModules (and
-the few classes :func:`geokd.loader.load_config` allows) are built, checked before
+the few classes :func:`geokd.cli.load_config` allows) are built, checked before
 anything is imported, and its callbacks and loggers never are.
 """
 
