@@ -10,6 +10,7 @@ or deep nesting end in one line. :func:`geokd.cli.load_config` builds a config a
 these checks.
 """
 
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -187,7 +188,8 @@ def _referenced_file(value: str, bases: Sequence[Path]) -> Path | None:
     """
     if not value or len(value) > 4096 or '\n' in value or '\0' in value:
         return None
-    name = Path(value.removeprefix('file://'))
+    # As jsonargparse reads paths: file:// stripped, ~ expanded.
+    name = Path(os.path.expanduser(re.sub('^file:///?', '/', value)))
     for candidate in [name] if name.is_absolute() else [b / name for b in bases]:
         try:
             if not candidate.is_file():

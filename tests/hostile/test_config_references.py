@@ -181,6 +181,22 @@ def test_loader_config_references(
     _assert_no_code_ran(capsys.readouterr().out)
 
 
+def test_loader_config_reference_in_the_home_directory(
+    tmp_path: Path,
+    tiny_run: TinyRun,
+    evil: Evil,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    (tmp_path / 'home').mkdir()
+    _file(tmp_path / 'home', 'evil_data.yaml', f'class_path: {evil.module}.Task\n')
+    config = write_config(
+        tmp_path / 'c.yaml', tiny_run.data, 'data: ~/evil_data.yaml\n'
+    )
+    with pytest.raises(LoadError, match='names'):
+        load_config(['--config', str(config)], plain_trainer=True)
+
+
 def test_loader_follows_references_to_geokd_classes(
     tmp_path: Path, tiny_run: TinyRun
 ) -> None:
@@ -237,6 +253,14 @@ def _distillation_checkpoint(run: TinyRun, evil: Evil, path: Path) -> Path:
     }
     torch.save(checkpoint, path)
     return path
+
+
+def test_export_teacher_class_of_a_module_that_runs_code(
+    sandbox: Sandbox, tiny_run: TinyRun, evil: Evil, geokd: Geokd
+) -> None:
+    path = _distillation_checkpoint(tiny_run, evil, sandbox.inputs / 'x.ckpt')
+    outcome = geokd(['export', str(path), '-o', str(sandbox.out)])
+    assert_clean_error(outcome, 'export', f"{path}: names '{evil.module}.Task'")
 
 
 def test_loader_checkpoint_teacher_class_of_a_module_that_runs_code(
