@@ -4,6 +4,7 @@ from .eurosat_ms_sar import EuroSATMSSARDataModule
 from .folder import PairedFolderDataModule
 from .multimodal import MultiModalDataModule
 from .ombria import OMBRIADataModule
+from .ombria_segmentation import OMBRIASegmentationDataModule
 from .so2sat import So2SatMSSARDataModule
 from .synthetic import SyntheticMSSARDataModule
 
@@ -11,6 +12,7 @@ __all__ = [
     'EuroSATMSSARDataModule',
     'MultiModalDataModule',
     'OMBRIADataModule',
+    'OMBRIASegmentationDataModule',
     'PairedFolderDataModule',
     'So2SatMSSARDataModule',
     'SyntheticMSSARDataModule',

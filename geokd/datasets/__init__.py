@@ -3,6 +3,7 @@
 from .eurosat_ms_sar import EuroSATMSSAR
 from .folder import PairedFolder
 from .ombria import OMBRIA
+from .ombria_segmentation import OMBRIASegmentation
 from .packed import PackedDataset, pack
 from .so2sat import So2SatMSSAR
 from .splits import stratified_split
@@ -12,6 +13,7 @@ from .synthetic_scene import write_synthetic_scene
 __all__ = [
     'OMBRIA',
     'EuroSATMSSAR',
+    'OMBRIASegmentation',
     'PackedDataset',
     'PairedFolder',
     'So2SatMSSAR',
