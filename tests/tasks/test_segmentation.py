@@ -139,3 +139,22 @@ def test_pixel_kd_refuses_a_classifier_teacher(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match='not a segmenter'):
         student.teacher  # noqa: B018
+
+
+def test_test_table_of_segmenters_shows_iou() -> None:
+    from geokd.callbacks.evaluation import format_results
+
+    table = format_results(
+        {
+            'sar': {
+                'checkpoint': None,
+                'f1': 0.5,
+                'iou': 0.25,
+                'f1_macro': 0.6,
+                'acc': 0.9,
+            }
+        }
+    )
+    assert 'IoU' in table
+    assert '0.2500' in table
+    assert 'weighted F1' not in table
