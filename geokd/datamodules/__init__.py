@@ -5,6 +5,7 @@ from .folder import PairedFolderDataModule
 from .multimodal import MultiModalDataModule
 from .ombria import OMBRIADataModule
 from .ombria_segmentation import OMBRIASegmentationDataModule
+from .sen1floods11 import Sen1Floods11DataModule
 from .so2sat import So2SatMSSARDataModule
 from .synthetic import SyntheticMSSARDataModule
 
@@ -14,6 +15,7 @@ __all__ = [
     'OMBRIADataModule',
     'OMBRIASegmentationDataModule',
     'PairedFolderDataModule',
+    'Sen1Floods11DataModule',
     'So2SatMSSARDataModule',
     'SyntheticMSSARDataModule',
 ]

@@ -5,6 +5,7 @@ from .folder import PairedFolder
 from .ombria import OMBRIA
 from .ombria_segmentation import OMBRIASegmentation
 from .packed import PackedDataset, pack
+from .sen1floods11 import Sen1Floods11
 from .so2sat import So2SatMSSAR
 from .splits import stratified_split
 from .synthetic import SyntheticMSSAR
@@ -15,6 +16,7 @@ __all__ = [
     'OMBRIASegmentation',
     'PackedDataset',
     'PairedFolder',
+    'Sen1Floods11',
     'So2SatMSSAR',
     'SyntheticMSSAR',
     'pack',
