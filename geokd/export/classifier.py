@@ -364,9 +364,11 @@ def export_checkpoint(
     for m in names:
         export_directory(directory, m)
     if not names:
+        # A task may say why it has none (segmenters: not exportable yet).
+        why = getattr(loaded.task, 'export_refusal', 'it needs every sensor at once')
         msg = (
             f'{path}: a {type(loaded.task).__name__} has no single-sensor classifier '
-            'to export (it needs every sensor at once)'
+            f'to export ({why})'
         )
         raise ModelLoadError(msg)
     state = dict(loaded.datamodule_state)

@@ -96,6 +96,12 @@ class PerSegmenterTask(PerClassifierTask):
     one class per window, so :meth:`deployable_classifiers` is empty.
     """
 
+    #: Why ``geokd export`` finds nothing to export in a segmentation task.
+    export_refusal = (
+        'geokd export and predict do not handle segmenters yet: they write one class '
+        'per window, not per pixel'
+    )
+
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """No segmenter is exported yet (prediction classifies whole windows).
 

@@ -158,3 +158,13 @@ def test_test_table_of_segmenters_shows_iou() -> None:
     assert 'IoU' in table
     assert '0.2500' in table
     assert 'weighted F1' not in table
+
+
+def test_export_says_segmenters_are_not_exportable_yet(tmp_path: Path) -> None:
+    from geokd.export.classifier import export_checkpoint
+    from geokd.export.metadata import ModelLoadError
+
+    task = DisCoMKDSegmentationTask({'ms': 3, 'sar': 1}, **TINY)
+    path = save_checkpoint(tmp_path / 'seg.ckpt', task)
+    with pytest.raises(ModelLoadError, match='do not handle segmenters yet'):
+        export_checkpoint(path, tmp_path / 'out')
