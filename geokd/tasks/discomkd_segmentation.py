@@ -67,7 +67,8 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
             weights: Initial encoder weights per modality, as smp takes them (not
                 saved in checkpoints; the trained weights are).
             decoder_channels: Channels of the U-Net decoder blocks, one per stage;
-                None takes smp's (256, 128, 64, 32, 16).
+                None takes the first ``encoder_depth`` of smp's
+                (256, 128, 64, 32, 16).
             class_names: Names of the classes, in label order.
             ignore_index: Mask value of unlabelled pixels.
             positive_class: Class whose F1 and IoU are reported (flooded).
@@ -107,7 +108,8 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
             encoder=self.hparams['encoder'],
             encoder_depth=self.hparams['encoder_depth'],
             weights=self.weights,
-            decoder_channels=self.hparams['decoder_channels'] or (256, 128, 64, 32, 16),
+            decoder_channels=self.hparams['decoder_channels']
+            or (256, 128, 64, 32, 16)[: self.hparams['encoder_depth']],
             grl_lambda=self.hparams['grl_lambda'],
         )
 

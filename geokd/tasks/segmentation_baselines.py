@@ -58,7 +58,8 @@ class SingleModalSegmentationTask(PerSegmenterTask):
             encoder: smp encoder name or ``'tu-<timm name>'``.
             encoder_depth: Number of encoder stages.
             weights: Initial encoder weights (not saved in checkpoints).
-            decoder_channels: Channels of the decoder blocks; None takes smp's.
+            decoder_channels: Channels of the decoder blocks; None takes the first
+                ``encoder_depth`` of smp's.
             class_names: Names of the classes, in label order.
             ignore_index: Mask value of unlabelled pixels.
             positive_class: Class whose F1 and IoU are reported (flooded).
@@ -91,7 +92,8 @@ class SingleModalSegmentationTask(PerSegmenterTask):
             self.hparams['encoder'],
             self.hparams['encoder_depth'],
             self.weights,
-            self.hparams['decoder_channels'] or DECODER_CHANNELS,
+            self.hparams['decoder_channels']
+            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
         )
 
     def logits(self, batch: Sample) -> Tensor:
@@ -163,7 +165,8 @@ class MultiModalSegmentationTeacherTask(PerSegmenterTask):
             encoder: smp encoder name of every sensor.
             encoder_depth: Number of encoder stages.
             weights: Initial encoder weights per modality (not saved).
-            decoder_channels: Channels of the decoder blocks; None takes smp's.
+            decoder_channels: Channels of the decoder blocks; None takes the first
+                ``encoder_depth`` of smp's.
             class_names: Names of the classes, in label order.
             ignore_index: Mask value of unlabelled pixels.
             positive_class: Class whose F1 and IoU are reported (flooded).
@@ -201,7 +204,8 @@ class MultiModalSegmentationTeacherTask(PerSegmenterTask):
             self.hparams['encoder'],
             self.hparams['encoder_depth'],
             self.weights,
-            self.hparams['decoder_channels'] or DECODER_CHANNELS,
+            self.hparams['decoder_channels']
+            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
         )
 
     def logits(self, batch: Sample) -> Tensor:
@@ -273,7 +277,8 @@ class PixelKDSegmentationTask(SingleModalSegmentationTask):
             encoder: smp encoder name of the student.
             encoder_depth: Number of encoder stages.
             weights: Initial student encoder weights (not saved).
-            decoder_channels: Channels of the decoder blocks; None takes smp's.
+            decoder_channels: Channels of the decoder blocks; None takes the first
+                ``encoder_depth`` of smp's.
             class_names: Names of the classes, in label order.
             ignore_index: Mask value of unlabelled pixels.
             positive_class: Class whose F1 and IoU are reported (flooded).

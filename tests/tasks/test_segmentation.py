@@ -168,3 +168,15 @@ def test_export_says_segmenters_are_not_exportable_yet(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path / 'seg.ckpt', task)
     with pytest.raises(ModelLoadError, match='do not handle segmenters yet'):
         export_checkpoint(path, tmp_path / 'out')
+
+
+def test_default_decoder_follows_a_shallower_encoder() -> None:
+    task = DisCoMKDSegmentationTask(
+        {'ms': 3, 'sar': 1}, encoder='tu-test_resnet', encoder_depth=3
+    )
+    teacher = MultiModalSegmentationTeacherTask(
+        {'ms': 3, 'sar': 1}, encoder='tu-test_resnet', encoder_depth=3
+    )
+    batch = _paired(n=2, size=16)
+    assert torch.isfinite(task.training_step(batch, 0))
+    assert teacher.logits(batch).shape == (2, 2, 16, 16)
