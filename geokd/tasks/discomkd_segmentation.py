@@ -5,6 +5,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
 
 from .. import losses
 from ..losses import segmentation as seg
@@ -29,8 +31,12 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
     embedding maps; the multi-scale terms are averaged over scales.
 
     Logged: the metrics of :class:`~geokd.tasks.segmentation_base.PerSegmenterTask`
-    per modality, and each loss term (``train_loss_adv``, ...). One checkpoint per
-    modality keeps its best validation F1 of the positive (flooded) class.
+    per modality, and each loss term (``train_loss_adv``, ...). Each validation epoch
+    also logs the disentanglement diagnostics of the deepest scale, per location:
+    ``val_adv_acc`` (accuracy of ``D_adv`` on ``z_inv``: chance, ``1/M``, when
+    ``z_inv`` is modality-invariant), ``val_cos_inf_irr`` and ``val_cos_inf_inv``.
+    One checkpoint per modality keeps its best validation F1 of the positive
+    (flooded) class.
     """
 
     ignore = 'weights'
@@ -123,6 +129,31 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
             perp=self.hparams['perp_weight'],
         )
 
+    def configure_metrics(self) -> None:
+        """Initialize per-modality pixel metrics and the diagnostics."""
+        super().configure_metrics()
+        self.adv_acc = MulticlassAccuracy(len(self.modalities), average='micro')
+        self.cos_inf_irr = MeanMetric()
+        self.cos_inf_inv = MeanMetric()
+
+    def _update_diagnostics(
+        self, outputs: dict[str, SegmentationModalityOutput], batch_size: int
+    ) -> None:
+        for m, out in outputs.items():
+            deepest = out.mod_adv[-1]
+            target = torch.full(
+                (len(deepest),), self.model.modality_index(m), device=deepest.device
+            )
+            self.adv_acc.update(deepest, seg.location_labels(target, deepest))
+            # Weighted by locations, so the epoch value is the mean over locations.
+            z_inf, z_irr, z_inv = out.z_inf[-1], out.z_irr[-1], out.z_inv[-1]
+            n = z_inf[:, 0].numel()
+            self.cos_inf_irr.update(losses.mean_cosine(z_inf, z_irr), n)
+            self.cos_inf_inv.update(losses.mean_cosine(z_inf, z_inv), n)
+        self.log('val_adv_acc', self.adv_acc, batch_size=batch_size)
+        self.log('val_cos_inf_irr', self.cos_inf_irr, batch_size=batch_size)
+        self.log('val_cos_inf_inv', self.cos_inf_inv, batch_size=batch_size)
+
     def _loss_terms(
         self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]
     ) -> dict[str, Tensor]:
@@ -187,6 +218,8 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
         )
         for m, out in outputs.items():
             self.log_metrics(split, m, out.logits, masks[m])
+        if split == 'val':
+            self._update_diagnostics(outputs, batch_size)
         return loss
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

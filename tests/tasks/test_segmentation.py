@@ -180,3 +180,12 @@ def test_default_decoder_follows_a_shallower_encoder() -> None:
     batch = _paired(n=2, size=16)
     assert torch.isfinite(task.training_step(batch, 0))
     assert teacher.logits(batch).shape == (2, 2, 16, 16)
+
+
+def test_validation_diagnostics_per_location() -> None:
+    task = DisCoMKDSegmentationTask({'ms': 3, 'sar': 1}, **TINY).eval()
+    with torch.no_grad():
+        task.validation_step(_paired(), 0)
+    assert 0.0 <= task.adv_acc.compute() <= 1.0
+    assert 0.0 <= task.cos_inf_irr.compute() <= 1.0
+    assert 0.0 <= task.cos_inf_inv.compute() <= 1.0
