@@ -14,6 +14,9 @@ from .checkpoint import ClassifierCheckpoints
 #: Metrics reported per classifier (logged as ``test_<metric>_<classifier>``).
 METRICS = ('f1', 'f1_macro', 'acc')
 
+#: Metrics reported where the task logs them (segmenters: IoU of the positive class).
+OPTIONAL_METRICS = ('iou',)
+
 
 def best_checkpoints(trainer: Trainer) -> dict[str, str]:
     """Best checkpoint of each classifier written by :class:`ClassifierCheckpoints`.
@@ -34,23 +37,40 @@ def format_results(results: dict[str, dict[str, Any]]) -> str:
     """Render per-classifier test results as a small text table.
 
     Args:
-        results: Per classifier: ``checkpoint`` and the :data:`METRICS`.
+        results: Per classifier: ``checkpoint``, the :data:`METRICS` and any of the
+            :data:`OPTIONAL_METRICS` (``iou``: a table of segmenters).
 
     Returns:
         The table.
     """
+    if any('iou' in r for r in results.values()):
+        # Segmenters: F1 and IoU of the positive class, pixel accuracy.
+        lines = [
+            'Test results, each single-sensor segmenter from its best validation epoch:',
+            f'{"modality":<10}{"F1":>8}{"IoU":>8}{"macro F1":>10}{"pixel acc":>11}'
+            '  checkpoint',
+        ]
+        for m, r in results.items():
+            lines.append(
+                f'{m:<10}{r["f1"]:>8.4f}{r.get("iou", float("nan")):>8.4f}'
+                f'{r["f1_macro"]:>10.4f}{r["acc"]:>11.4f}  {_name(r)}'
+            )
+        return '\n'.join(lines)
     lines = [
         'Test results, each single-sensor classifier from its best validation epoch:',
         f'{"modality":<10}{"weighted F1":>13}{"macro F1":>10}{"accuracy":>10}  checkpoint',
     ]
     for m, r in results.items():
-        ckpt = (
-            os.path.basename(r['checkpoint']) if r['checkpoint'] else '(final weights)'
-        )
         lines.append(
-            f'{m:<10}{r["f1"]:>13.4f}{r["f1_macro"]:>10.4f}{r["acc"]:>10.4f}  {ckpt}'
+            f'{m:<10}{r["f1"]:>13.4f}{r["f1_macro"]:>10.4f}{r["acc"]:>10.4f}  {_name(r)}'
         )
     return '\n'.join(lines)
+
+
+def _name(result: dict[str, Any]) -> str:
+    """File name of a result's checkpoint, or where its weights came from."""
+    ckpt = result['checkpoint']
+    return os.path.basename(ckpt) if ckpt else '(final weights)'
 
 
 class EvaluateClassifiers(Callback):
@@ -96,6 +116,11 @@ class EvaluateClassifiers(Callback):
             self.results[name] = {
                 'checkpoint': ckpt,
                 **{k: float(metrics[f'test_{k}_{name}']) for k in METRICS},
+                **{
+                    k: float(metrics[f'test_{k}_{name}'])
+                    for k in OPTIONAL_METRICS
+                    if f'test_{k}_{name}' in metrics
+                },
             }
         self.seconds = time.perf_counter() - start
         # Every process must ask: trainer.log_dir is broadcast from global zero.

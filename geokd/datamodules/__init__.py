@@ -4,6 +4,8 @@ from .eurosat_ms_sar import EuroSATMSSARDataModule
 from .folder import PairedFolderDataModule
 from .multimodal import MultiModalDataModule
 from .ombria import OMBRIADataModule
+from .ombria_segmentation import OMBRIASegmentationDataModule
+from .sen1floods11 import Sen1Floods11DataModule
 from .so2sat import So2SatMSSARDataModule
 from .synthetic import SyntheticMSSARDataModule
 
@@ -11,7 +13,9 @@ __all__ = [
     'EuroSATMSSARDataModule',
     'MultiModalDataModule',
     'OMBRIADataModule',
+    'OMBRIASegmentationDataModule',
     'PairedFolderDataModule',
+    'Sen1Floods11DataModule',
     'So2SatMSSARDataModule',
     'SyntheticMSSARDataModule',
 ]

@@ -31,10 +31,12 @@ from .provenance import training_provenance
 
 
 class ModalityView(Dataset[Sample]):
-    """One modality of a multi-sensor dataset, with its label as ``label_<modality>``.
+    """One modality of a multi-sensor dataset, its target as ``label_<modality>``.
+
+    A segmentation dataset's ``mask`` becomes ``mask_<modality>`` the same way.
 
     Args:
-        dataset: Samples with ``image_<modality>`` and ``label``.
+        dataset: Samples with ``image_<modality>`` and ``label`` or ``mask``.
         modality: Modality to keep.
     """
 
@@ -54,11 +56,13 @@ class ModalityView(Dataset[Sample]):
             index: Sample index.
 
         Returns:
-            ``image_<modality>`` and ``label_<modality>``.
+            ``image_<modality>`` and ``label_<modality>`` or ``mask_<modality>``.
         """
         sample = self.dataset[index]
         m = self.modality
-        return {f'image_{m}': sample[f'image_{m}'], f'label_{m}': sample['label']}
+        view = {f'image_{m}': sample[f'image_{m}']}
+        view.update({f'{k}_{m}': sample[k] for k in ('label', 'mask') if k in sample})
+        return view
 
 
 class MultiModalDataModule(NonGeoDataModule):

@@ -3,20 +3,22 @@
 from .eurosat_ms_sar import EuroSATMSSAR
 from .folder import PairedFolder
 from .ombria import OMBRIA
+from .ombria_segmentation import OMBRIASegmentation
 from .packed import PackedDataset, pack
+from .sen1floods11 import Sen1Floods11
 from .so2sat import So2SatMSSAR
 from .splits import stratified_split
 from .synthetic import SyntheticMSSAR
-from .synthetic_scene import write_synthetic_scene
 
 __all__ = [
     'OMBRIA',
     'EuroSATMSSAR',
+    'OMBRIASegmentation',
     'PackedDataset',
     'PairedFolder',
+    'Sen1Floods11',
     'So2SatMSSAR',
     'SyntheticMSSAR',
     'pack',
     'stratified_split',
-    'write_synthetic_scene',
 ]

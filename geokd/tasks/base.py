@@ -111,10 +111,12 @@ def require_paired(batch: Sample, task: str) -> None:
         task: Name of the task, for the message.
 
     Raises:
-        ValueError: If the batch has per-modality labels (``label_<m>``), i.e. each
-            sensor its own samples, instead of one ``label``.
+        ValueError: If the batch has per-modality labels or masks (``label_<m>``,
+            ``mask_<m>``), i.e. each sensor its own samples, instead of one
+            ``label`` or ``mask``.
     """
-    if 'label' not in batch and any(k.startswith('label_') for k in batch):
+    shared = 'label' in batch or 'mask' in batch
+    if not shared and any(k.startswith(('label_', 'mask_')) for k in batch):
         msg = (
             f'{task} needs paired batches (the same samples in every sensor); '
             'set data.init_args.paired: true'

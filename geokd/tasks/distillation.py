@@ -45,7 +45,9 @@ def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
         if not (isinstance(cls, type) and issubclass(cls, PerClassifierTask)):
             msg = f'teacher class {class_path!r} is not a geokd task'
             raise ValueError(msg)
-    teacher = load_checkpoint(path, cls, default_class=MultiModalTeacherTask).task
+    teacher = load_checkpoint(
+        path, cls, default_class=cls or MultiModalTeacherTask
+    ).task
     if not hasattr(teacher, 'logits'):
         msg = f'{path}: a {type(teacher).__name__} has no logits(batch) to distil from'
         raise ValueError(msg)

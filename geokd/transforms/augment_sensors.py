@@ -17,10 +17,13 @@ Augmentation = Literal['reference', 'none'] | Sequence[nn.Module]
 class AugmentSensors(nn.Module):
     """Kornia augmentations applied to every ``image_<modality>`` of a batch.
 
-    A paired batch (one ``label`` for all sensors) is augmented with the same random
-    parameters for every sensor, so co-registered images stay co-registered. An
-    unpaired batch (``label_<modality>`` keys, samples that do not correspond) is
-    augmented independently per modality. Keys other than images pass through.
+    A paired batch (one ``label`` or ``mask`` for all sensors) is augmented with the
+    same random parameters for every sensor, so co-registered images stay
+    co-registered. An unpaired batch (``label_<modality>`` or ``mask_<modality>``
+    keys, samples that do not correspond) is augmented independently per modality.
+    Segmentation masks (``mask``, ``mask_<modality>``, ``(B, H, W)`` class indices)
+    get the same draw as the images they label, as kornia transforms masks (nearest
+    neighbour, integers kept). Other keys pass through.
 
     Args:
         augmentations: Kornia augmentations, applied in order.
@@ -37,16 +40,27 @@ class AugmentSensors(nn.Module):
         """Augment the images of a batch.
 
         Args:
-            batch: ``image_<modality>`` tensors ``(B, C, H, W)`` and other keys.
+            batch: ``image_<modality>`` tensors ``(B, C, H, W)``, optionally masks
+                ``(B, H, W)``, and other keys.
 
         Returns:
-            A new dict with augmented images.
+            A new dict with augmented images and masks.
         """
         images = {k: v for k, v in batch.items() if k.startswith('image_')}
-        if any(k.startswith('label_') for k in batch):
-            augmented = {k: self.augment({k: v})[k] for k, v in images.items()}
+        if any(k.startswith(('label_', 'mask_')) for k in batch):
+            augmented = {}
+            for key, image in images.items():
+                mask_key = f'mask_{key.removeprefix("image_")}'
+                together = {key: image}
+                if mask_key in batch:
+                    together[mask_key] = batch[mask_key]
+                augmented.update(self.augment(together))
         else:
-            augmented = self.augment(images)
+            together = {
+                **images,
+                **({'mask': batch['mask']} if 'mask' in batch else {}),
+            }
+            augmented = self.augment(together)
         return {**batch, **augmented}
 
 

@@ -1,0 +1,255 @@
+"""Lightning task training every single-sensor segmenter at once with DisCoM-KD."""
+
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+from torchgeo.datasets.utils import Sample
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from .. import losses
+from ..losses import segmentation as seg
+from ..models import dann_lambda
+from ..models.segmentation import (
+    DisCoMKDSegmenter,
+    EncoderWeights,
+    SegmentationModalityOutput,
+)
+from .base import Split, check_classes
+from .segmentation_base import PerSegmenterTask, check_positive_class, unpack_masks
+
+
+class DisCoMKDSegmentationTask(PerSegmenterTask):
+    """DisCoM-KD for semantic segmentation: one segmenter per sensor, trained together.
+
+    Batches hold ``image_<modality>`` for every modality and either one ``mask``
+    (paired) or ``mask_<modality>`` (unpaired, as the reference code trains). The
+    five terms (see :mod:`geokd.losses.segmentation` and ``docs/concepts.md``):
+    ``L_cl`` per pixel; ``L_aux`` per pixel from the upsampled ``C_aux`` logits of
+    every scale; ``L_mod``, ``L_adv`` and ``L_perp`` per location of every scale's
+    embedding maps; the multi-scale terms are averaged over scales.
+
+    Logged: the metrics of :class:`~geokd.tasks.segmentation_base.PerSegmenterTask`
+    per modality, and each loss term (``train_loss_adv``, ...). Each validation epoch
+    also logs the disentanglement diagnostics of the deepest scale, per location:
+    ``val_adv_acc`` (accuracy of ``D_adv`` on ``z_inv``: chance, ``1/M``, when
+    ``z_inv`` is modality-invariant), ``val_cos_inf_irr`` and ``val_cos_inf_inv``.
+    One checkpoint per modality keeps its best validation F1 of the positive
+    (flooded) class.
+    """
+
+    ignore = 'weights'
+
+    def __init__(
+        self,
+        in_channels: dict[str, int],
+        num_classes: int = 2,
+        encoder: str = 'resnet18',
+        encoder_depth: int = 5,
+        weights: dict[str, EncoderWeights] | None = None,
+        decoder_channels: list[int] | None = None,
+        class_names: list[str] | None = None,
+        ignore_index: int = seg.IGNORE_INDEX,
+        positive_class: int = 1,
+        cl_weight: float = 1.0,
+        aux_weight: float = 1.0,
+        mod_weight: float = 1.0,
+        adv_weight: float = 1.0,
+        perp_weight: float = 1.0,
+        grl_lambda: float = 1.0,
+        grl_schedule: Literal['constant', 'dann'] = 'constant',
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new DisCoMKDSegmentationTask instance.
+
+        Args:
+            in_channels: Channel count per modality, e.g. ``{'ms': 3, 'sar': 1}``;
+                the order defines the integer modality labels.
+            num_classes: Number of pixel classes.
+            encoder: smp encoder name (``'resnet18'``) or ``'tu-<timm name>'`` of
+                every encoder.
+            encoder_depth: Number of encoder stages (3 to 5).
+            weights: Initial encoder weights per modality, as smp takes them (not
+                saved in checkpoints; the trained weights are).
+            decoder_channels: Channels of the U-Net decoder blocks, one per stage;
+                None takes the first ``encoder_depth`` of smp's
+                (256, 128, 64, 32, 16).
+            class_names: Names of the classes, in label order.
+            ignore_index: Mask value of unlabelled pixels.
+            positive_class: Class whose F1 and IoU are reported (flooded).
+            cl_weight: Weight of ``L_cl``.
+            aux_weight: Weight of ``L_aux`` (0 = without it).
+            mod_weight: Weight of ``L_mod`` (0 = without it).
+            adv_weight: Weight of ``L_adv`` (0 = without it).
+            perp_weight: Weight of ``L_perp`` (0 = without it).
+            grl_lambda: Scale of the gradient reversal (reference: 1).
+            grl_schedule: 'constant' keeps ``grl_lambda``; 'dann' ramps it up.
+            lr: Learning rate of Adam.
+
+        Raises:
+            UsageError: On fewer than two classes, class names that do not fit, or
+                a positive class outside the classes.
+        """
+        check_classes(num_classes, class_names)
+        check_positive_class(num_classes, positive_class)
+        self.weights = weights
+        super().__init__()
+
+    @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'DisCoM-KD'
+
+    @property
+    def modalities(self) -> list[str]:
+        """Modality names, in the order of their integer labels."""
+        return list(self.hparams['in_channels'])
+
+    def configure_models(self) -> None:
+        """Initialize the DisCoM-KD segmentation network."""
+        self.model = DisCoMKDSegmenter(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            encoder=self.hparams['encoder'],
+            encoder_depth=self.hparams['encoder_depth'],
+            weights=self.weights,
+            decoder_channels=self.hparams['decoder_channels']
+            or (256, 128, 64, 32, 16)[: self.hparams['encoder_depth']],
+            grl_lambda=self.hparams['grl_lambda'],
+        )
+
+    def configure_losses(self) -> None:
+        """Initialize the loss weights."""
+        self.loss_weights = losses.LossWeights(
+            cl=self.hparams['cl_weight'],
+            aux=self.hparams['aux_weight'],
+            mod=self.hparams['mod_weight'],
+            adv=self.hparams['adv_weight'],
+            perp=self.hparams['perp_weight'],
+        )
+
+    def configure_metrics(self) -> None:
+        """Initialize per-modality pixel metrics and the diagnostics."""
+        super().configure_metrics()
+        self.adv_acc = MulticlassAccuracy(len(self.modalities), average='micro')
+        self.cos_inf_irr = MeanMetric()
+        self.cos_inf_inv = MeanMetric()
+
+    def _update_diagnostics(
+        self, outputs: dict[str, SegmentationModalityOutput], batch_size: int
+    ) -> None:
+        for m, out in outputs.items():
+            deepest = out.mod_adv[-1]
+            target = torch.full(
+                (len(deepest),), self.model.modality_index(m), device=deepest.device
+            )
+            self.adv_acc.update(deepest, seg.location_labels(target, deepest))
+            # Weighted by locations, so the epoch value is the mean over locations.
+            z_inf, z_irr, z_inv = out.z_inf[-1], out.z_irr[-1], out.z_inv[-1]
+            n = z_inf[:, 0].numel()
+            self.cos_inf_irr.update(losses.mean_cosine(z_inf, z_irr), n)
+            self.cos_inf_inv.update(losses.mean_cosine(z_inf, z_inv), n)
+        self.log('val_adv_acc', self.adv_acc, batch_size=batch_size)
+        self.log('val_cos_inf_irr', self.cos_inf_irr, batch_size=batch_size)
+        self.log('val_cos_inf_inv', self.cos_inf_inv, batch_size=batch_size)
+
+    def _loss_terms(
+        self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """Compute every loss term over the samples of all modalities.
+
+        Args:
+            outputs: Model outputs per modality.
+            masks: Masks per modality.
+
+        Returns:
+            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
+        """
+        names = list(outputs)
+
+        def scales(field: str) -> list[Tensor]:
+            per_modality = [getattr(outputs[m], field) for m in names]
+            return [torch.cat(maps) for maps in zip(*per_modality, strict=True)]
+
+        ignore = self.hparams['ignore_index']
+        mask = torch.cat([masks[m] for m in names])
+        modality = torch.cat(
+            [
+                torch.full(
+                    (len(masks[m]),), self.model.modality_index(m), device=mask.device
+                )
+                for m in names
+            ]
+        )
+        logits = torch.cat([outputs[m].logits for m in names])
+
+        def aux(a: Tensor, b: Tensor) -> Tensor:
+            return seg.upsampled_auxiliary_loss(a, b, mask, ignore)
+
+        return {
+            'cl': seg.pixel_classification_loss(logits, mask, ignore),
+            'aux': seg.mean_over_scales(aux, scales('aux_inf'), scales('aux_inv')),
+            'mod': seg.mean_over_scales(
+                seg.modality_map_loss, scales('mod_inf'), scales('mod_irr'), (modality,)
+            ),
+            'adv': seg.mean_over_scales(
+                seg.adversarial_map_loss, scales('mod_adv'), (modality,)
+            ),
+            'perp': seg.mean_over_scales(
+                seg.orthogonality_map_loss,
+                scales('z_inf'),
+                scales('z_irr'),
+                scales('z_inv'),
+            ),
+        }
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        images, masks = unpack_masks(batch, self.modalities)
+        outputs = self.model(images)
+        terms = self._loss_terms(outputs, masks)
+        loss = losses.discomkd_loss(terms, self.loss_weights)
+        batch_size = sum(len(y) for y in masks.values())
+        self.log_loss(split, loss, batch_size)
+        self.log_dict(
+            {f'{split}_loss_{k}': v for k, v in terms.items()},
+            batch_size=batch_size,
+            sync_dist=split != 'train',
+        )
+        for m, out in outputs.items():
+            self.log_metrics(split, m, out.logits, masks[m])
+        if split == 'val':
+            self._update_diagnostics(outputs, batch_size)
+        return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Follow the DANN schedule of the gradient reversal scale, if chosen.
+
+        Args:
+            batch: The batch about to be trained on.
+            batch_idx: Its index.
+        """
+        if self.hparams['grl_schedule'] == 'dann':
+            progress = self.global_step / max(
+                self.trainer.estimated_stepping_batches, 1
+            )
+            self.model.grl.lambda_ = self.hparams['grl_lambda'] * dann_lambda(progress)
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Per-pixel class probabilities of every segmenter whose sensor is present.
+
+        Args:
+            batch: ``image_<m>`` for one or more modalities.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            Softmax probabilities ``(B, K, H, W)`` per modality.
+        """
+        return {
+            m: self.model.branches[m](batch[f'image_{m}']).softmax(dim=1)
+            for m in self.modalities
+            if f'image_{m}' in batch
+        }

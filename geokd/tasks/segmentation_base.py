@@ -1,0 +1,178 @@
+"""What every segmentation task shares: per-segmenter flood metrics and masks.
+
+Segmentation tasks keep the contract of :class:`~geokd.tasks.PerClassifierTask`
+(one best checkpoint per segmenter on ``val_f1_<name>``, the same test callback and
+benchmark), with metrics computed per pixel: ``s_f1_<name>`` and ``s_iou_<name>``
+are the F1 score and IoU of the ``positive_class`` (flooded), ``s_acc_<name>`` the
+pixel accuracy and ``s_f1_macro_<name>`` the macro F1 over classes, all over the
+labelled pixels only (the mask's ``ignore_index`` is left out).
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torchgeo.datasets.utils import Sample
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryF1Score,
+    BinaryJaccardIndex,
+    MulticlassAccuracy,
+    MulticlassF1Score,
+)
+
+from ..errors import UsageError
+from .base import DeployableClassifier, PerClassifierTask, Split
+
+
+def images_of(batch: Sample, modalities: Sequence[str]) -> dict[str, Tensor]:
+    """The images of some modalities in a batch.
+
+    Args:
+        batch: ``image_<m>`` for each modality ``m``, and other keys.
+        modalities: The modalities to take.
+
+    Returns:
+        Images keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no image in the batch.
+    """
+    if missing := [m for m in modalities if f'image_{m}' not in batch]:
+        msg = f"batch has no 'image_{missing[0]}'; keys are {sorted(batch)}"
+        raise KeyError(msg)
+    return {m: batch[f'image_{m}'] for m in modalities}
+
+
+def unpack_masks(
+    batch: Sample, modalities: Sequence[str]
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Split a segmentation batch into images and masks per modality.
+
+    Args:
+        batch: ``image_<m>`` and either ``mask`` (paired samples) or ``mask_<m>``
+            (each modality its own samples) for each modality ``m``.
+        modalities: The modalities to take.
+
+    Returns:
+        Images and masks keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no image or no mask in the batch.
+    """
+    images, masks = images_of(batch, modalities), {}
+    for m in modalities:
+        mask = batch.get(f'mask_{m}', batch.get('mask'))
+        if mask is None:
+            msg = f"batch has neither 'mask_{m}' nor 'mask' (a segmentation dataset?)"
+            raise KeyError(msg)
+        masks[m] = mask
+    return images, masks
+
+
+def check_positive_class(num_classes: int, positive_class: int) -> None:
+    """Refuse a positive class outside the classes.
+
+    Args:
+        num_classes: Number of classes.
+        positive_class: Class whose F1 and IoU are reported.
+
+    Raises:
+        UsageError: If it is not in ``0 .. num_classes - 1``.
+    """
+    if not 0 <= positive_class < num_classes:
+        msg = (
+            f'model.init_args.positive_class: {positive_class} is not a class of '
+            f'num_classes={num_classes}'
+        )
+        raise UsageError(msg)
+
+
+class PerSegmenterTask(PerClassifierTask):
+    """A task training one or more segmenters, each evaluated and kept on its own.
+
+    Subclasses need the hyperparameters ``num_classes``, ``lr``, ``ignore_index``
+    and ``positive_class``. Segmenters are not exported yet: prediction writes
+    one class per window, so :meth:`deployable_classifiers` is empty.
+    """
+
+    #: Why ``geokd export`` finds nothing to export in a segmentation task.
+    export_refusal = (
+        'geokd export and predict do not handle segmenters yet: they write one class '
+        'per window, not per pixel'
+    )
+
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """No segmenter is exported yet (prediction classifies whole windows).
+
+        Returns:
+            An empty dict.
+        """
+        return {}
+
+    def configure_metrics(self) -> None:
+        """Initialize pixel and positive-class metrics per split and segmenter."""
+        k = self.hparams['num_classes']
+        ignore = self.hparams['ignore_index']
+        self.metrics = torch.nn.ModuleDict()
+        self.positive_metrics = torch.nn.ModuleDict()
+        for split in ('train', 'val', 'test'):
+            for m in self.modalities:
+                self.metrics[f'{split}_{m}'] = MetricCollection(
+                    {
+                        'acc': MulticlassAccuracy(
+                            k, average='micro', ignore_index=ignore
+                        ),
+                        'f1_macro': MulticlassF1Score(
+                            k, average='macro', ignore_index=ignore
+                        ),
+                    },
+                    prefix=f'{split}_',
+                    postfix=f'_{m}',
+                )
+                self.positive_metrics[f'{split}_{m}'] = MetricCollection(
+                    {
+                        'f1': BinaryF1Score(ignore_index=ignore),
+                        'iou': BinaryJaccardIndex(ignore_index=ignore),
+                    },
+                    prefix=f'{split}_',
+                    postfix=f'_{m}',
+                )
+
+    def log_metrics(
+        self, split: Split, name: str, logits: Tensor, mask: Tensor
+    ) -> None:
+        """Update and log the metrics of one segmenter.
+
+        Args:
+            split: 'train', 'val' or 'test'.
+            name: Segmenter name, one of :attr:`modalities`.
+            logits: Its per-pixel logits ``(N, K, H, W)``.
+            mask: Class indices ``(N, H, W)``.
+        """
+        ignore = self.hparams['ignore_index']
+        positive = self.hparams['positive_class']
+        preds = logits.detach().argmax(dim=1)
+        metrics = self.metrics[f'{split}_{name}']
+        metrics(preds, mask)
+        target = torch.where(mask == ignore, ignore, (mask == positive).long())
+        binary = self.positive_metrics[f'{split}_{name}']
+        binary((preds == positive).long(), target)
+        self.log_dict(metrics, batch_size=len(mask))
+        self.log_dict(binary, batch_size=len(mask))
+
+    def log_loss(self, split: Split, loss: Tensor, batch_size: int) -> None:
+        """Log the total loss of a step.
+
+        Args:
+            split: 'train', 'val' or 'test'.
+            loss: The loss.
+            batch_size: Samples it was computed on.
+        """
+        self.log(
+            f'{split}_loss',
+            loss,
+            batch_size=batch_size,
+            prog_bar=split != 'test',
+            sync_dist=split != 'train',  # epoch-level: averaged over every process
+        )

@@ -1,0 +1,366 @@
+"""DisCoM-KD's competitors for segmentation: single-sensor U-Net, multi-modal teacher, pixel KD.
+
+All use the encoders and U-Net decoder of
+:class:`~geokd.tasks.DisCoMKDSegmentationTask`, so that a benchmark changes the
+training method only.
+"""
+
+import torch
+from torch import Tensor
+from torchgeo.datasets.utils import Sample
+
+from ..losses import segmentation as seg
+from ..models.segmentation import EncoderWeights
+from ..models.segmenters import SumFusionSegmenter, unet_segmenter
+from .base import PerClassifierTask, Split, check_classes, require_paired
+from .distillation import load_teacher
+from .segmentation_base import (
+    PerSegmenterTask,
+    check_positive_class,
+    images_of,
+    unpack_masks,
+)
+
+#: smp's U-Net decoder channels, the default of every segmentation task.
+DECODER_CHANNELS = (256, 128, 64, 32, 16)
+
+
+class SingleModalSegmentationTask(PerSegmenterTask):
+    """Train a U-Net of one sensor alone: the single-sensor segmentation baseline.
+
+    Also the cross-modal teacher of :class:`PixelKDSegmentationTask`. Batches are
+    those of the multi-sensor segmentation DataModules; only ``image_<modality>``
+    and the mask are used. Metrics are logged under the modality's name.
+    """
+
+    ignore = 'weights'
+
+    def __init__(
+        self,
+        modality: str,
+        in_channels: int,
+        num_classes: int = 2,
+        encoder: str = 'resnet18',
+        encoder_depth: int = 5,
+        weights: EncoderWeights = None,
+        decoder_channels: list[int] | None = None,
+        class_names: list[str] | None = None,
+        ignore_index: int = seg.IGNORE_INDEX,
+        positive_class: int = 1,
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new SingleModalSegmentationTask instance.
+
+        Args:
+            modality: Name of the sensor (``image_<modality>`` in batches).
+            in_channels: Number of channels of that sensor.
+            num_classes: Number of pixel classes.
+            encoder: smp encoder name or ``'tu-<timm name>'``.
+            encoder_depth: Number of encoder stages.
+            weights: Initial encoder weights (not saved in checkpoints).
+            decoder_channels: Channels of the decoder blocks; None takes the first
+                ``encoder_depth`` of smp's.
+            class_names: Names of the classes, in label order.
+            ignore_index: Mask value of unlabelled pixels.
+            positive_class: Class whose F1 and IoU are reported (flooded).
+            lr: Learning rate of Adam.
+
+        Raises:
+            UsageError: On fewer than two classes, class names that do not fit, or
+                a positive class outside the classes.
+        """
+        check_classes(num_classes, class_names)
+        check_positive_class(num_classes, positive_class)
+        self.weights = weights
+        super().__init__()
+
+    @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'single-modal'
+
+    @property
+    def modalities(self) -> list[str]:
+        """The one sensor this segmenter needs."""
+        return [self.hparams['modality']]
+
+    def configure_models(self) -> None:
+        """Initialize the U-Net."""
+        self.model = unet_segmenter(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            self.hparams['encoder'],
+            self.hparams['encoder_depth'],
+            self.weights,
+            self.hparams['decoder_channels']
+            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
+        )
+
+    def logits(self, batch: Sample) -> Tensor:
+        """Per-pixel logits of a batch (what a student asks its teacher).
+
+        Args:
+            batch: A batch with ``image_<modality>``.
+
+        Returns:
+            Logits ``(B, num_classes, H, W)``.
+        """
+        m = self.modalities[0]
+        return self.model(images_of(batch, [m])[m])
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        m = self.modalities[0]
+        images, masks = unpack_masks(batch, self.modalities)
+        logits = self.model(images[m])
+        loss = seg.pixel_classification_loss(
+            logits, masks[m], self.hparams['ignore_index']
+        )
+        self.log_loss(split, loss, len(logits))
+        self.log_metrics(split, m, logits, masks[m])
+        return loss
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Per-pixel class probabilities of the segmenter.
+
+        Args:
+            batch: A batch with ``image_<modality>``.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            Softmax probabilities ``(B, K, H, W)`` keyed by the modality.
+        """
+        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}
+
+
+class MultiModalSegmentationTeacherTask(PerSegmenterTask):
+    """The multi-modal teacher: one encoder per sensor, feature maps summed, one decoder.
+
+    Needs paired batches. Its one segmenter is named after its sensors joined by
+    ``+`` (``val_f1_ms+sar``); it needs every sensor, so it is never deployed alone.
+    """
+
+    ignore = 'weights'
+
+    def __init__(
+        self,
+        in_channels: dict[str, int],
+        num_classes: int = 2,
+        encoder: str = 'resnet18',
+        encoder_depth: int = 5,
+        weights: dict[str, EncoderWeights] | None = None,
+        decoder_channels: list[int] | None = None,
+        class_names: list[str] | None = None,
+        ignore_index: int = seg.IGNORE_INDEX,
+        positive_class: int = 1,
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new MultiModalSegmentationTeacherTask instance.
+
+        Args:
+            in_channels: Channel count per modality.
+            num_classes: Number of pixel classes.
+            encoder: smp encoder name of every sensor.
+            encoder_depth: Number of encoder stages.
+            weights: Initial encoder weights per modality (not saved).
+            decoder_channels: Channels of the decoder blocks; None takes the first
+                ``encoder_depth`` of smp's.
+            class_names: Names of the classes, in label order.
+            ignore_index: Mask value of unlabelled pixels.
+            positive_class: Class whose F1 and IoU are reported (flooded).
+            lr: Learning rate of Adam.
+
+        Raises:
+            UsageError: On fewer than two classes, class names that do not fit, or
+                a positive class outside the classes.
+        """
+        check_classes(num_classes, class_names)
+        check_positive_class(num_classes, positive_class)
+        self.weights = weights
+        super().__init__()
+
+    @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'multi-modal teacher'
+
+    @property
+    def sensors(self) -> list[str]:
+        """The sensors the teacher reads."""
+        return list(self.hparams['in_channels'])
+
+    @property
+    def modalities(self) -> list[str]:
+        """One segmenter, named after all its sensors."""
+        return ['+'.join(self.sensors)]
+
+    def configure_models(self) -> None:
+        """Initialize the sum-fusion segmenter."""
+        self.model = SumFusionSegmenter(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            self.hparams['encoder'],
+            self.hparams['encoder_depth'],
+            self.weights,
+            self.hparams['decoder_channels']
+            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
+        )
+
+    def logits(self, batch: Sample) -> Tensor:
+        """Per-pixel logits from every sensor of a paired batch.
+
+        Args:
+            batch: ``image_<m>`` of every sensor.
+
+        Returns:
+            Logits ``(B, num_classes, H, W)``.
+        """
+        return self.model(images_of(batch, self.sensors))
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        require_paired(batch, type(self).__name__)
+        mask = batch.get('mask')
+        if mask is None:
+            msg = f"batch has no 'mask'; keys are {sorted(batch)}"
+            raise KeyError(msg)
+        logits = self.logits(batch)
+        loss = seg.pixel_classification_loss(logits, mask, self.hparams['ignore_index'])
+        self.log_loss(split, loss, len(logits))
+        self.log_metrics(split, self.modalities[0], logits, mask)
+        return loss
+
+
+class PixelKDSegmentationTask(SingleModalSegmentationTask):
+    """Distil a trained segmenter into a single-sensor U-Net, pixel by pixel (Hinton).
+
+    Loss: ``ce_weight * CE(student, mask) + kd_weight * T**2 KL`` at every labelled
+    pixel between the softened teacher and student. The teacher (e.g. the Sentinel-2
+    U-Net of :class:`SingleModalSegmentationTask`, or the multi-modal teacher) sees
+    the same augmented paired batch, in its own sensors; it is frozen, stays in
+    eval mode and is not saved with the student. Validation and test losses are the
+    cross-entropy alone.
+    """
+
+    def __init__(
+        self,
+        modality: str,
+        in_channels: int,
+        teacher_checkpoint: str,
+        num_classes: int = 2,
+        teacher_class: str | None = None,
+        temperature: float = 4.0,
+        ce_weight: float = 1.0,
+        kd_weight: float = 1.0,
+        encoder: str = 'resnet18',
+        encoder_depth: int = 5,
+        weights: EncoderWeights = None,
+        decoder_channels: list[int] | None = None,
+        class_names: list[str] | None = None,
+        ignore_index: int = seg.IGNORE_INDEX,
+        positive_class: int = 1,
+        lr: float = 1e-4,
+    ) -> None:
+        """Initialize a new PixelKDSegmentationTask instance.
+
+        Args:
+            modality: Sensor of the student.
+            in_channels: Number of channels of that sensor.
+            teacher_checkpoint: Checkpoint of the trained teacher segmenter.
+            num_classes: Number of pixel classes.
+            teacher_class: Task class of the teacher, for checkpoints that do not
+                record it.
+            temperature: Softening temperature ``T``.
+            ce_weight: Weight of the cross-entropy with the mask.
+            kd_weight: Weight of the distillation loss.
+            encoder: smp encoder name of the student.
+            encoder_depth: Number of encoder stages.
+            weights: Initial student encoder weights (not saved).
+            decoder_channels: Channels of the decoder blocks; None takes the first
+                ``encoder_depth`` of smp's.
+            class_names: Names of the classes, in label order.
+            ignore_index: Mask value of unlabelled pixels.
+            positive_class: Class whose F1 and IoU are reported (flooded).
+            lr: Learning rate of Adam.
+        """
+        super().__init__(
+            modality,
+            in_channels,
+            num_classes,
+            encoder,
+            encoder_depth,
+            weights,
+            decoder_channels,
+            class_names,
+            ignore_index,
+            positive_class,
+            lr,
+        )
+        # A list keeps the teacher out of the module tree: not trained, not saved.
+        self._teacher: list[PerClassifierTask] = []
+
+    @property
+    def method_name(self) -> str:
+        """Name of the training method, recorded in exported models."""
+        return 'pixel KD'
+
+    @property
+    def teacher(self) -> PerClassifierTask:
+        """The frozen teacher, loaded from ``teacher_checkpoint`` on first use.
+
+        Raises:
+            ValueError: If it cannot be loaded, is no segmenter, or predicts another
+                number of classes.
+        """
+        if not self._teacher:
+            path = self.hparams['teacher_checkpoint']
+            teacher = load_teacher(path, self.hparams['teacher_class'])
+            if not isinstance(teacher, PerSegmenterTask):
+                msg = f'{path}: a {type(teacher).__name__} is not a segmenter'
+                raise ValueError(msg)
+            if teacher.hparams['num_classes'] != self.hparams['num_classes']:
+                msg = (
+                    f'{path}: teacher has {teacher.hparams["num_classes"]} classes, '
+                    f'the student {self.hparams["num_classes"]}'
+                )
+                raise ValueError(msg)
+            self._teacher.append(teacher.eval())
+        return self._teacher[0]
+
+    def setup(self, stage: str) -> None:
+        """Load the teacher before training starts, so a bad one fails early.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+        """
+        super().setup(stage)
+        if stage == 'fit':
+            self.teacher  # noqa: B018
+
+    def on_fit_start(self) -> None:
+        """Put the teacher on the student's device."""
+        self.teacher.to(self.device)
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        if split != 'train':
+            return super()._shared_step(batch, split)
+        # The teacher must see the same pixels as the student, in its own sensors.
+        require_paired(batch, type(self).__name__)
+        m = self.modalities[0]
+        _, masks = unpack_masks(batch, self.modalities)
+        mask = masks[m]
+        student = self.logits(batch)
+        with torch.no_grad():
+            teacher = self.teacher.logits(batch)  # type: ignore[operator]
+        ignore = self.hparams['ignore_index']
+        ce = seg.pixel_classification_loss(student, mask, ignore)
+        kd = seg.pixel_kd_loss(
+            student, teacher, self.hparams['temperature'], mask, ignore
+        )
+        loss = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
+        n = len(mask)
+        self.log('train_loss', loss, batch_size=n, prog_bar=True)
+        self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)
+        self.log_metrics('train', m, student, mask)
+        return loss
