@@ -149,7 +149,7 @@ def _run(
         'results': results,
         'fingerprint': fingerprint,
     }
-    from .deploy.writers import write_json
+    from .predict.output.writers import write_json
 
     # Written last and atomically (under a random name, never through a link
     # planted at a predictable one): its presence means the run is complete.

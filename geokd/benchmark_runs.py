@@ -105,7 +105,7 @@ def create_run(run_dir: Path, output_dir: Path) -> None:
         run_dir: The directory (it must not exist).
         output_dir: The benchmark's output directory, holding :data:`RUNS_FILE`.
     """
-    from .deploy.writers import write_json
+    from .predict.output.writers import write_json
 
     run_dir.mkdir(parents=True)
     run_id = uuid.uuid4().hex

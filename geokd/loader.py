@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     'LIMITED_HYPERPARAMETERS',
-    'LoadError',
     'LoadedCheckpoint',
     'check_ckpt_path',
     'check_hyperparameters',

@@ -83,7 +83,7 @@ def write_snippet(output: Path, text: str) -> None:
     Raises:
         GeokdError: If it cannot be written (a full disk, ...).
     """
-    from .deploy.writers import write_text
+    from .predict.output.writers import write_text
 
     try:
         write_text(output, text)

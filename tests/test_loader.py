@@ -7,7 +7,8 @@ import torch
 
 from geokd.cli import load_config
 from geokd.datamodules import SyntheticMSSARDataModule
-from geokd.loader import LoadError, load_checkpoint
+from geokd.errors import LoadError
+from geokd.loader import load_checkpoint
 from geokd.tasks import DisCoMKDTask, SingleModalTask
 
 from .checkpoints import save_checkpoint

@@ -16,7 +16,7 @@ from jsonargparse.typing import restricted_number_type, restricted_string_type
 
 import geokd
 
-from ..loader import LoadError
+from ..errors import LoadError
 from ..models import ClassifierSpec
 from ..schema import Channels, Classes, EmbedDim, Label, PatchSize, SafeName
 from ..transforms import SensorNormalization

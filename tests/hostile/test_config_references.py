@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from geokd.cli import load_config
-from geokd.loader import LoadError, load_checkpoint
+from geokd.errors import LoadError
+from geokd.loader import load_checkpoint
 
 from .conftest import Evil, Geokd, TinyRun, write_config
 from .helpers import Sandbox, assert_clean_error, run_subprocess

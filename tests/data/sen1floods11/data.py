@@ -34,7 +34,9 @@ def write(path: str, array: np.ndarray, nodata: float | None) -> None:
         'count': array.shape[0],
         'dtype': array.dtype.name,
         'crs': 'EPSG:4326',
-        'transform': from_origin(-1.5, 6.0, 8.983152841195215e-05, 8.983152841195215e-05),
+        'transform': from_origin(
+            -1.5, 6.0, 8.983152841195215e-05, 8.983152841195215e-05
+        ),
         'compress': 'deflate',
         'nodata': nodata,
     }
