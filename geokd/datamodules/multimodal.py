@@ -131,9 +131,10 @@ class MultiModalDataModule(NonGeoDataModule):
             msg = f'data.init_args.num_workers: must be at least 0, got {num_workers}'
             raise UsageError(msg)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
-        self.collate_fn = functools.partial(
-            collate_samples, source=str(kwargs.get('root', dataset_class.__name__))
-        )
+        # Read from self.kwargs, not kwargs: jsonargparse would take a
+        # kwargs.get('root') here for a parameter of every subclass.
+        source = str(self.kwargs.get('root', dataset_class.__name__))
+        self.collate_fn = functools.partial(collate_samples, source=source)
         self.modalities = list(modalities)
         self.norm_method = norm_method
         self.to_db = set(to_db)
