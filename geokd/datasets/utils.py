@@ -3,8 +3,8 @@
 import logging
 import os
 import warnings
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Sized
+from typing import Any, Literal
 
 import numpy as np
 import rasterio
@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from ..errors import DataError
 
@@ -125,31 +126,25 @@ def check_valid(
     return image.masked_fill(torch.from_numpy(bad), fill_value)
 
 
-def select_bands(
-    image: Tensor, all_bands: Sequence[str], bands: Sequence[str], source: str
-) -> Tensor:
-    """Keep ``bands`` of an image whose channels are ``all_bands``.
+def dataset_length(dataset: Dataset[Any]) -> int:
+    """Number of samples of a map-style dataset.
+
+    torch's ``Dataset`` does not declare ``__len__``, though every dataset geokd
+    builds or wraps (torchgeo's, packed, subsets) has one.
 
     Args:
-        image: ``(C, H, W)`` with ``C == len(all_bands)``.
-        all_bands: Names of the image's channels.
-        bands: Names to keep, in the order wanted.
-        source: File the image came from, for messages.
+        dataset: The dataset.
 
     Returns:
-        The selected channels.
+        Its length.
 
     Raises:
-        ValueError: On a wrong channel count or an unknown band name.
+        TypeError: If the dataset has no length (an iterable-style dataset).
     """
-    if image.shape[0] != len(all_bands):
-        msg = f'{source}: {image.shape[0]} bands, expected {len(all_bands)}'
-        raise DataError(msg)
-    unknown = [b for b in bands if b not in all_bands]
-    if unknown:
-        msg = f'unknown bands {unknown}; choose from {list(all_bands)}'
-        raise DataError(msg)
-    return image[[all_bands.index(b) for b in bands]]
+    if not isinstance(dataset, Sized):
+        msg = f'{type(dataset).__name__} has no length: a map-style dataset is needed'
+        raise TypeError(msg)
+    return len(dataset)
 
 
 def relative_stem(path: str, folder: str) -> str:
