@@ -75,7 +75,8 @@ def nodata_mask(
         ``(h, w)`` boolean, True where the scene has no data.
     """
     y, x = np.mgrid[row : row + h, col : col + w]
-    return x / width + y / height < 0.25
+    empty: np.ndarray = x / width + y / height < 0.25
+    return empty
 
 
 def render_block(

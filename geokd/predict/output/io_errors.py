@@ -97,7 +97,7 @@ def reason(err: BaseException, gdal_output: str = '', where: Path | None = None)
         The OS's reason when known (e.g. 'No space left on device'), else GDAL's
         last message, else the exception's.
     """
-    chain = []
+    chain: list[BaseException] = []
     e: BaseException | None = err
     while e is not None and len(chain) < 10:
         chain.append(e)

@@ -42,9 +42,9 @@ def class_map(
     """
     valid = ~probs.isnan().any(0)
     confidence, classes = probs.nan_to_num(0).max(0)
-    classes = torch.where(valid, classes, nodata).numpy().astype(dtype)
-    confidence = torch.where(valid, confidence, torch.nan).numpy()
-    return classes, confidence, valid.numpy()
+    class_map = torch.where(valid, classes, nodata).numpy().astype(dtype)
+    confidence_map = torch.where(valid, confidence, torch.nan).numpy()
+    return class_map, confidence_map, valid.numpy()
 
 
 class WorkingRasters:

@@ -84,12 +84,12 @@ class Scene:
     @property
     def height(self) -> int:
         """Height in pixels."""
-        return self.dataset.height
+        return int(self.dataset.height)
 
     @property
     def width(self) -> int:
         """Width in pixels."""
-        return self.dataset.width
+        return int(self.dataset.width)
 
     @property
     def crs(self) -> CRS | None:
@@ -99,17 +99,19 @@ class Scene:
     @property
     def transform(self) -> Affine:
         """Pixel-to-CRS transform (the identity when the file has none)."""
-        return self.dataset.transform
+        transform: Affine = self.dataset.transform
+        return transform
 
     @property
     def nodata(self) -> float | None:
         """Nodata value of the bands."""
-        return self.dataset.nodata
+        nodata: float | None = self.dataset.nodata
+        return nodata
 
     @property
     def block(self) -> int:
         """Block (tile) height of the file, in pixels."""
-        return self.dataset.block_shapes[0][0]
+        return int(self.dataset.block_shapes[0][0])
 
     @property
     def resolution(self) -> tuple[float, float] | None:
@@ -229,7 +231,7 @@ def _metadata_names(source: SceneInput, count: int) -> list[str | None]:
 
 def _is_synthetic(dataset: Any) -> bool:
     """Whether a raster is one of geokd's SYNTHETIC scenes (tagged so)."""
-    return dataset.tags().get('SYNTHETIC', '').startswith('yes')
+    return bool(dataset.tags().get('SYNTHETIC', '').startswith('yes'))
 
 
 def _stacked(source: SceneInput, resources: ExitStack) -> tuple[Any, list[str], bool]:
@@ -291,6 +293,7 @@ def open_scene(
     try:
         if source.remote:
             resources.enter_context(rasterio.Env(**remote_options()))
+        names: Sequence[str | None]
         if source.band_files:
             dataset, names, synthetic = _stacked(source, resources)
             files = [str(f) for _, f in source.band_files]
