@@ -187,7 +187,8 @@ def predict_scene(
         state = start_or_resume(paths, run_id, options, meta.num_classes, windows)
         if state.staged:  # stopped while moving the outputs in
             commit(paths, state.staged, state.remove)
-            return json.loads(paths.summary.read_text())
+            summary: dict[str, Any] = json.loads(paths.summary.read_text())
+            return summary
         work = _working_rasters(source, classifier, plan, paths, state, options)
         engine = WindowClassifier(classifier, plan.grid, options, device, source.nodata)
         done = plan.patches() - plan.patches(state.completed)

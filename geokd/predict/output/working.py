@@ -20,6 +20,7 @@ from torch import Tensor
 import geokd
 
 from ..engine.tiling import GridWindow
+from ..scene.sources import Location
 from . import writers
 from .io_errors import FAILURES, writing
 from .paths import OutputPaths
@@ -83,7 +84,7 @@ class WorkingRasters:
         block: int,
         class_names: Sequence[str],
         modality: str,
-        scene: Path,
+        scene: Location,
     ) -> None:
         """Create the empty rasters, with colours, names and descriptions.
 
