@@ -21,7 +21,7 @@ from typing import BinaryIO
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
-from ..options import PredictError
+from ...errors import PredictError
 from ..scene.sources import Location
 
 #: What file writes raise: the OS's errors, rasterio's, GDAL's own (CPLE_*, which
