@@ -63,9 +63,7 @@ def _described_dataset(datamodule: TrainingData) -> object:
     if getattr(dataset_class, 'gsd', None) is not None or not datamodule.kwargs:
         return dataset_class
     try:
-        # NonGeoDataset declares no __init__; a dataset_class takes split, as
-        # torchgeo's own setup assumes.
-        return dataset_class(split='train', **datamodule.kwargs)  # type: ignore[call-arg]
+        return dataset_class(split='train', **datamodule.kwargs)
     except (OSError, ValueError, TypeError):
         return dataset_class
 
