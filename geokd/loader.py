@@ -424,7 +424,9 @@ def load_checkpoint(
     )
 
 
-def _task_class(path: Path, class_path: Any, expected: type) -> type:
+def _task_class(
+    path: Path, class_path: Any, expected: type['PerClassifierTask']
+) -> type['PerClassifierTask']:
     """The task class a checkpoint records, if it is an imported ``expected`` one.
 
     Only classes already imported are considered (as Lightning's own check), so a
