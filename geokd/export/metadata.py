@@ -158,9 +158,20 @@ class ModelMetadata:
             metrics, export date and versions.
         """
         data = self.to_dict()
-        keys = ('training_data', 'band_names', 'gsd', 'patch_size', 'normalization',
-                'test_metrics', 'method', 'source', 'exported_at', 'geokd_version',
-                'torch_version', 'format_version')  # fmt: skip
+        keys = (
+            'training_data',
+            'band_names',
+            'gsd',
+            'patch_size',
+            'normalization',
+            'test_metrics',
+            'method',
+            'source',
+            'exported_at',
+            'geokd_version',
+            'torch_version',
+            'format_version',
+        )
         return {k: data[k] for k in keys}
 
     def to_dict(self) -> dict[str, Any]:

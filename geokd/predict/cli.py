@@ -254,10 +254,13 @@ def _synthetic_scene(
     meta = classifier.metadata
     try:
         scene = write_synthetic_scene(
-            args.synthetic_scene, meta.modality, args.synthetic_size,
-            args.synthetic_size, block=meta.patch_size,
+            args.synthetic_scene,
+            meta.modality,
+            args.synthetic_size,
+            args.synthetic_size,
+            block=meta.patch_size,
             resolution=meta.gsd or 10.0,
-        )  # fmt: skip
+        )
     except (ValueError, OSError) as err:
         raise PredictError(one_line(err)) from err
     if not args.quiet:
@@ -322,8 +325,10 @@ def _report(
     scene: 'Path | SceneInput', summary: dict[str, Any], truth: Path | None
 ) -> None:
     """Print what was written for a scene (and its agreement with a synthetic truth)."""
-    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
-          f'{summary["grid"].get("cell", "")}')  # fmt: skip
+    print(
+        f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
+        f'{summary["grid"].get("cell", "")}'
+    )
     for name, path in summary['outputs'].items():
         print(f'  {name:<14}{path}')
     if truth is not None:

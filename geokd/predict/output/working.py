@@ -165,9 +165,11 @@ class WorkingRasters:
                     return f'{path.name} is not a regular file'
                 with rasterio.open(path) as src:
                     if (src.count, src.dtypes[0], src.shape, src.block_shapes[0]) != (
-                        profile['count'], profile['dtype'],
-                        (profile['height'], profile['width']), (block, block),
-                    ):  # fmt: skip
+                        profile['count'],
+                        profile['dtype'],
+                        (profile['height'], profile['width']),
+                        (block, block),
+                    ):
                         return f'{path.name} has another layout'
                     for w in done:
                         src.read(window=w.cells)

@@ -211,8 +211,10 @@ def scene_band_names(dataset: Any, path: Location) -> list[str | None]:
     Returns:
         One name per band, None where unnamed.
     """
-    names = [(band_code(d) or d.strip()) if d and d.strip() else None
-             for d in dataset.descriptions]  # fmt: skip
+    names = [
+        (band_code(d) or d.strip()) if d and d.strip() else None
+        for d in dataset.descriptions
+    ]
     if dataset.count == 1 and names[0] is None:
         names[0] = band_code(path.stem)
     return names
