@@ -76,13 +76,16 @@ def train_run(argv: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
         GeokdError: If the run's callbacks do not test its classifiers.
     """
     from geokd.callbacks import EvaluateClassifiers
+    from geokd.callbacks.trainer_attributes import trainer_callbacks
 
     from .cli import load_config
 
     # The same config loading as `geokd fit`, without running it, so fit is timed.
     cli = load_config(argv)
     evaluations = [
-        cb for cb in cli.trainer.callbacks if isinstance(cb, EvaluateClassifiers)
+        cb
+        for cb in trainer_callbacks(cli.trainer)
+        if isinstance(cb, EvaluateClassifiers)
     ]
     if not evaluations or not evaluations[0].enabled:
         msg = f'{argv}: the run has no enabled EvaluateClassifiers callback'

@@ -8,19 +8,30 @@ restricted to characters that cannot form a path.
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jsonargparse.typing import restricted_number_type, restricted_string_type
 
-#: A modality name: it becomes a directory name, so no separator, no leading dot.
-SafeName = restricted_string_type('SafeName', r'^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$')
-#: A class or band name: shown in rasters, styles and tables (letters, digits,
-#: spaces and ``_ . , ( ) + -``; no ``/``).
-Label = restricted_string_type('Label', r'^[\w][\w .,()+-]{0,99}$')
-#: Bounds that keep a hostile file from asking for absurd allocations.
-Channels = restricted_number_type('Channels', int, [('>=', 1), ('<=', 1024)])
-Classes = restricted_number_type('Classes', int, [('>=', 2), ('<=', 65535)])
-PatchSize = restricted_number_type('PatchSize', int, [('>=', 1), ('<=', 4096)])
-EmbedDim = restricted_number_type('EmbedDim', int, [('>=', 1), ('<=', 65536)])
+if TYPE_CHECKING:
+    # mypy cannot read the classes jsonargparse builds at run time; they subclass
+    # these.
+    SafeName = str
+    Label = str
+    Channels = int
+    Classes = int
+    PatchSize = int
+    EmbedDim = int
+else:
+    #: A modality name: it becomes a directory name, so no separator, no leading dot.
+    SafeName = restricted_string_type('SafeName', r'^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$')
+    #: A class or band name: shown in rasters, styles and tables (letters, digits,
+    #: spaces and ``_ . , ( ) + -``; no ``/``).
+    Label = restricted_string_type('Label', r'^[\w][\w .,()+-]{0,99}$')
+    #: Bounds that keep a hostile file from asking for absurd allocations.
+    Channels = restricted_number_type('Channels', int, [('>=', 1), ('<=', 1024)])
+    Classes = restricted_number_type('Classes', int, [('>=', 2), ('<=', 65535)])
+    PatchSize = restricted_number_type('PatchSize', int, [('>=', 1), ('<=', 4096)])
+    EmbedDim = restricted_number_type('EmbedDim', int, [('>=', 1), ('<=', 65536)])
 
 
 @dataclass
@@ -40,9 +51,9 @@ class HyperparameterLimits:
         embed_dim: Embedding size of DisCoM-KD.
     """
 
-    num_classes: Classes  # type: ignore[valid-type]
-    class_names: list[Label] | None = None  # type: ignore[valid-type]
-    in_channels: Channels | None = None  # type: ignore[valid-type]
-    channels_per_modality: dict[str, Channels] | None = None  # type: ignore[valid-type]
-    modality: SafeName | None = None  # type: ignore[valid-type]
-    embed_dim: EmbedDim | None = None  # type: ignore[valid-type]
+    num_classes: Classes
+    class_names: list[Label] | None = None
+    in_channels: Channels | None = None
+    channels_per_modality: dict[str, Channels] | None = None
+    modality: SafeName | None = None
+    embed_dim: EmbedDim | None = None

@@ -38,7 +38,8 @@ def statistics_snippet(datamodule: 'MultiModalDataModule', samples: int = 0) -> 
     datamodule.estimate_normalization(samples=samples)
     normalization = {m: n.to_dict() for m, n in datamodule.normalization.items()}
     snippet: dict[str, Any] = {'data': {'init_args': {'normalization': normalization}}}
-    return yaml.safe_dump(snippet, sort_keys=False, default_flow_style=None)
+    text: str = yaml.safe_dump(snippet, sort_keys=False, default_flow_style=None)
+    return text
 
 
 def check_output(output: Path, configs: Sequence[Path]) -> None:

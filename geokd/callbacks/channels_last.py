@@ -51,7 +51,7 @@ class ChannelsLast(Callback):
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
         if self.enabled:
-            pl_module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            pl_module.to(memory_format=torch.channels_last)
 
     def _convert(self, batch: Any) -> None:
         if self.enabled:

@@ -9,6 +9,8 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from .trainer_attributes import trainer_callbacks
+
 
 def random_states() -> dict[str, Any]:
     """The states of every random generator training uses, as plain values.
@@ -121,7 +123,7 @@ class ClassifierCheckpoints(ModelCheckpoint):
             self.best[name] = callback
             # The trainer iterates this list to call the setup hook we are in, so
             # the new callback's own setup runs next, before checkpoint restore.
-            trainer.callbacks.append(callback)
+            trainer_callbacks(trainer).append(callback)
 
     def state_dict(self) -> dict[str, Any]:
         """ModelCheckpoint's state and the random states, saved in checkpoints.
@@ -160,8 +162,8 @@ class ClassifierCheckpoints(ModelCheckpoint):
             trainer: The trainer.
             pl_module: The task.
         """
-        trainer.callbacks.remove(self)
-        trainer.callbacks.append(self)
+        trainer_callbacks(trainer).remove(self)
+        trainer_callbacks(trainer).append(self)
         if self._resumed_random_states is not None:
             restore_random_states(self._resumed_random_states)
             self._resumed_random_states = None

@@ -10,6 +10,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback
 
 from .checkpoint import ClassifierCheckpoints
+from .trainer_attributes import trainer_datamodule
 
 #: Metrics reported per classifier (logged as ``test_<metric>_<classifier>``).
 METRICS = ('f1', 'f1_macro', 'acc')
@@ -103,7 +104,8 @@ class EvaluateClassifiers(Callback):
             pl_module: The trained task.
         """
         names = list(getattr(pl_module, 'modalities', []))
-        if not self.enabled or not names or trainer.datamodule is None:
+        datamodule = trainer_datamodule(trainer)
+        if not self.enabled or not names or datamodule is None:
             return
         start = time.perf_counter()
         best = best_checkpoints(trainer)
@@ -111,7 +113,7 @@ class EvaluateClassifiers(Callback):
         for name in names:
             ckpt = best.get(name)
             [metrics] = trainer.test(
-                pl_module, datamodule=trainer.datamodule, ckpt_path=ckpt, verbose=False
+                pl_module, datamodule=datamodule, ckpt_path=ckpt, verbose=False
             )
             self.results[name] = {
                 'checkpoint': ckpt,

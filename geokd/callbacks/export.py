@@ -14,7 +14,24 @@ from ..export.classifier import (
     export_directory,
     export_model,
 )
+from ..tasks import PerClassifierTask
+from ..tasks.base import DeployableClassifier
 from .evaluation import METRICS, EvaluateClassifiers, best_checkpoints
+from .trainer_attributes import trainer_callbacks, trainer_datamodule
+
+
+def deployable_of(pl_module: LightningModule) -> dict[str, DeployableClassifier]:
+    """The single-sensor classifiers a task can export (none for other modules).
+
+    Args:
+        pl_module: The task.
+
+    Returns:
+        Its deployable classifiers, keyed by sensor.
+    """
+    if not isinstance(pl_module, PerClassifierTask):
+        return {}
+    return pl_module.deployable_classifiers()
 
 
 def measured_metrics(trainer: Trainer) -> dict[str, dict[str, float]] | None:
@@ -27,7 +44,7 @@ def measured_metrics(trainer: Trainer) -> dict[str, dict[str, float]] | None:
         :data:`METRICS` per classifier, or None when no :class:`EvaluateClassifiers`
         ran before the export (not configured, disabled, or listed after it).
     """
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+    for callback in trainer_callbacks(trainer):
         if isinstance(callback, EvaluateClassifiers) and callback.results:
             return {
                 name: {k: float(r[k]) for k in METRICS}
@@ -90,7 +107,7 @@ class ExportClassifiers(Callback):
             GeokdError: If an export of a classifier is already there, or a
                 classifier's name cannot be a directory inside it.
         """
-        deployable = getattr(pl_module, 'deployable_classifiers', dict)()
+        deployable = deployable_of(pl_module)
         if stage != 'fit' or not self.enabled:
             return
         # Every process asks (trainer.log_dir is a broadcast) and every process
@@ -118,8 +135,12 @@ class ExportClassifiers(Callback):
             trainer: The trainer that ran ``fit``.
             pl_module: The trained task.
         """
-        deployable = getattr(pl_module, 'deployable_classifiers', dict)()
-        if not self.enabled or not deployable:
+        deployable = deployable_of(pl_module)
+        if (
+            not self.enabled
+            or not deployable
+            or not isinstance(pl_module, PerClassifierTask)
+        ):
             return
         # Every process must ask: trainer.log_dir is broadcast from global zero.
         root = self.directory(trainer)
@@ -128,7 +149,7 @@ class ExportClassifiers(Callback):
             # job) while they are being written.
             trainer.strategy.barrier('geokd-export')
             return
-        datamodule = trainer.datamodule
+        datamodule = trainer_datamodule(trainer)
         state = datamodule.state_dict() if datamodule is not None else {}
         best = best_checkpoints(trainer)
         self.exported = {}

@@ -28,4 +28,5 @@ def collate_samples(samples: list[Sample], source: str = 'data') -> Sample:
                 'them)'
             )
             raise DataError(msg)
-    return default_collate(samples)
+    batch: Sample = default_collate(samples)
+    return batch

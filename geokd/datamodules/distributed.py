@@ -26,6 +26,9 @@ import os
 from lightning.pytorch import Trainer
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import Dataset, DistributedSampler
+from torchgeo.datasets.utils import Sample
+
+from ..datasets.utils import dataset_length
 
 
 def process_share(trainer: Trainer | None) -> tuple[int, int] | None:
@@ -49,8 +52,8 @@ def process_share(trainer: Trainer | None) -> tuple[int, int] | None:
 
 
 def training_sampler(
-    dataset: Dataset, trainer: Trainer | None, stream: int = 0
-) -> DistributedSampler | None:
+    dataset: Dataset[Sample], trainer: Trainer | None, stream: int = 0
+) -> DistributedSampler[Sample] | None:
     """This process's shuffled share of a training split.
 
     Every process draws the same permutation (seeded by ``seed_everything``'s seed,
@@ -79,7 +82,7 @@ def training_sampler(
 
 
 def evaluation_sampler(
-    dataset: Dataset, trainer: Trainer | None, split: str
+    dataset: Dataset[Sample], trainer: Trainer | None, split: str
 ) -> UnrepeatedDistributedSampler | None:
     """This process's share of an evaluation split, in order, nothing repeated.
 
@@ -98,7 +101,7 @@ def evaluation_sampler(
     if share is None:
         return None
     processes, rank = share
-    n = len(dataset)  # type: ignore[arg-type]
+    n = dataset_length(dataset)
     if 0 < n < processes:
         msg = (
             f'the {split} split has {n} samples, fewer than the {processes} '

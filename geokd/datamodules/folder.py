@@ -6,8 +6,6 @@ from typing import Any
 from ..datasets import PairedFolder
 from ..datasets.splits import DEFAULT_FRACTIONS
 from ..datasets.utils import Invalid
-from ..transforms import Augmentation
-from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
 
 
@@ -31,20 +29,12 @@ class PairedFolderDataModule(MultiModalDataModule):
         channels: Expected channel count per modality (checked per file).
         fractions: Train/val/test fractions without a split column.
         split_seed: Seed of the stratified split.
-        batch_size: Size of each mini-batch (per modality in unpaired mode).
-        num_workers: Number of workers for parallel data loading.
-        normalization: Statistics per modality (``SensorNormalization.to_dict()``,
-            as printed by ``geokd stats``); None estimates them at set-up.
-        norm_method: 'standard' or 'percentile'.
-        to_db: Modalities stored as linear power, converted to dB first.
-        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
-            flips and quarter turns), 'none', or a list of kornia augmentations.
-        paired: Batch co-registered samples; False shuffles each modality on its own.
         stats_samples: Training samples used to estimate statistics (0: all).
         drop_unpaired: Skip files missing in some folder instead of raising.
         invalid: 'error' or 'fill' for NaN, inf and nodata pixels.
         fill_value: Replacement of invalid pixels in 'fill' mode.
-        cache_dir: Pack each split into memory-mapped arrays here, once.
+        **kwargs: Passed to :class:`~geokd.datamodules.MultiModalDataModule`
+            (``batch_size``, ``normalization``, ``norm_method``, ``to_db``, ...).
     """
 
     def __init__(
@@ -58,32 +48,17 @@ class PairedFolderDataModule(MultiModalDataModule):
         channels: Mapping[str, int] | None = None,
         fractions: Sequence[float] = DEFAULT_FRACTIONS,
         split_seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        normalization: Mapping[str, Mapping[str, Any]] | None = None,
-        norm_method: Method = 'standard',
-        to_db: Sequence[str] = (),
-        augmentation: Augmentation = 'reference',
-        paired: bool = True,
         stats_samples: int = 2048,
         drop_unpaired: bool = False,
         invalid: Invalid = 'error',
         fill_value: float = 0.0,
-        cache_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
         """Initialize a new PairedFolderDataModule instance."""
         super().__init__(
             PairedFolder,
             modalities=list(folders),
-            normalization=normalization,
-            norm_method=norm_method,
-            to_db=to_db,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            augmentation=augmentation,
             stats_samples=stats_samples,
-            paired=paired,
-            cache_dir=cache_dir,
             root=root,
             folders=dict(folders),
             manifest=manifest,
@@ -96,4 +71,5 @@ class PairedFolderDataModule(MultiModalDataModule):
             drop_unpaired=drop_unpaired,
             invalid=invalid,
             fill_value=fill_value,
+            **kwargs,
         )

@@ -17,6 +17,7 @@ from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
 from ..datasets.packed import PackedDataset, pack
+from ..datasets.utils import dataset_length
 from ..errors import DataError, UsageError
 from ..transforms import (
     Augmentation,
@@ -47,7 +48,7 @@ class ModalityView(Dataset[Sample]):
 
     def __len__(self) -> int:
         """Number of samples."""
-        return len(self.dataset)  # type: ignore[arg-type]
+        return dataset_length(self.dataset)
 
     def __getitem__(self, index: int) -> Sample:
         """Return the modality's image and label of one sample.
@@ -135,9 +136,10 @@ class MultiModalDataModule(NonGeoDataModule):
             msg = f'data.init_args.num_workers: must be at least 0, got {num_workers}'
             raise UsageError(msg)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
-        self.collate_fn = functools.partial(
-            collate_samples, source=str(kwargs.get('root', dataset_class.__name__))
-        )
+        # Read from self.kwargs, not kwargs: jsonargparse would take a
+        # kwargs.get('root') here for a parameter of every subclass.
+        source = str(self.kwargs.get('root', dataset_class.__name__))
+        self.collate_fn = functools.partial(collate_samples, source=source)
         self.modalities = list(modalities)
         self.norm_method = norm_method
         self.to_db = set(to_db)
@@ -223,14 +225,16 @@ class MultiModalDataModule(NonGeoDataModule):
             samples: Number of training samples; None takes ``stats_samples``, 0 all.
             pixels_per_sample: Pixels drawn from each sample.
         """
+        # NonGeoDataset declares no __init__; a dataset_class takes split, as
+        # torchgeo's own setup assumes.
         dataset = self.train_dataset or self.dataset_class(
             split='train',  # type: ignore[call-arg]
             **self.kwargs,
         )
-        n = len(dataset)  # type: ignore[arg-type]
+        n = dataset_length(dataset)
         wanted = self.stats_samples if samples is None else samples
         count = n if wanted <= 0 else min(n, wanted)
-        indices = torch.linspace(0, n - 1, count).round().long().unique().tolist()
+        indices = torch.unique(torch.linspace(0, n - 1, count).round().long()).tolist()
         loader = DataLoader(
             torch.utils.data.Subset(dataset, indices),
             batch_size=32,
@@ -276,7 +280,7 @@ class MultiModalDataModule(NonGeoDataModule):
                 if dataset is not None and not isinstance(dataset, PackedDataset):
                     setattr(self, name, self._packed(dataset, split))
         dataset = self.train_dataset or self.val_dataset or self.test_dataset
-        if dataset is not None and len(dataset) > 0:  # type: ignore[arg-type]
+        if dataset is not None and dataset_length(dataset) > 0:
             sample = dataset[0]
             images = {
                 k.removeprefix('image_') for k in sample if k.startswith('image_')
@@ -323,7 +327,9 @@ class MultiModalDataModule(NonGeoDataModule):
             trainer.strategy.barrier(f'geokd-pack-{split}')
         return PackedDataset(directory)
 
-    def train_dataloader(self) -> DataLoader[Sample] | CombinedLoader:
+    # torchgeo narrows Lightning's return type to a DataLoader; Lightning also takes
+    # the CombinedLoader of unpaired training.
+    def train_dataloader(self) -> DataLoader[Sample] | CombinedLoader:  # type: ignore[override]
         """Training batches: one loader (paired) or one per modality (unpaired).
 
         The last incomplete batch is dropped, unless a process's share of the split
@@ -340,7 +346,7 @@ class MultiModalDataModule(NonGeoDataModule):
 
         def loader(data: Dataset[Sample], stream: int) -> DataLoader[Sample]:
             sampler = training_sampler(data, self.trainer, stream)
-            share = len(sampler if sampler is not None else data)  # type: ignore[arg-type]
+            share = len(sampler) if sampler is not None else dataset_length(data)
             return DataLoader(
                 data,
                 batch_size=batch_size,
@@ -414,9 +420,12 @@ class MultiModalDataModule(NonGeoDataModule):
             ValueError: If an image's band count differs from its statistics'.
         """
         self.require_normalization()
-        return self.normalizer(batch)
+        normalized: Sample = self.normalizer(batch)
+        return normalized
 
-    def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
+    def on_after_batch_transfer(
+        self, batch: dict[str, Any], dataloader_idx: int
+    ) -> Sample:
         """Normalise, and augment when training, through torchgeo's stage hooks.
 
         Unpaired training batches (``{modality: {image_m, label_m}}`` from the

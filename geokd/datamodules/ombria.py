@@ -1,11 +1,10 @@
 """DataModule of OMBRIA flood pairs (Sentinel-1 + Sentinel-2 sub-patches, 3 classes)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..datasets import OMBRIA
 from ..datasets.ombria import band_names
-from ..transforms import Augmentation
 from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
 
@@ -27,17 +26,10 @@ class OMBRIADataModule(MultiModalDataModule):
         thresholds: Flooded fractions where 'partly flooded' and 'flooded' start.
         val_fraction: Share of the training tiles of each class held out to validate.
         split_seed: Seed of that hold-out.
-        batch_size: Size of each mini-batch (per modality in unpaired mode).
-        num_workers: Number of workers for parallel data loading.
-        normalization: Statistics per modality (``SensorNormalization.to_dict()``);
-            None estimates them when first needed.
         norm_method: 'per_patch' (default), 'standard' or 'percentile'.
-        augmentation: Training augmentation: 'reference' (the DisCoM-KD reference's
-            flips and quarter turns), 'none', or a list of kornia augmentations.
-        paired: Batch co-registered pairs; False shuffles each modality on its own.
-        stats_samples: Training samples used to estimate statistics (0: all).
-        cache_dir: Pack each split into memory-mapped arrays here, once.
         download: Download the OMBRIA repository archive if the data is absent.
+        **kwargs: Passed to :class:`~geokd.datamodules.MultiModalDataModule`
+            (``batch_size``, ``normalization``, ``augmentation``, ``paired``, ...).
     """
 
     def __init__(
@@ -49,28 +41,15 @@ class OMBRIADataModule(MultiModalDataModule):
         thresholds: Sequence[float] = (0.05, 0.5),
         val_fraction: float = 0.1,
         split_seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        normalization: Mapping[str, Mapping[str, Any]] | None = None,
         norm_method: Method = 'per_patch',
-        augmentation: Augmentation = 'reference',
-        paired: bool = True,
-        stats_samples: int = 512,
-        cache_dir: str | None = None,
         download: bool = False,
+        **kwargs: Any,
     ) -> None:
         """Initialize a new OMBRIADataModule instance."""
         super().__init__(
             OMBRIA,
             modalities=list(modalities),
-            normalization=normalization,
             norm_method=norm_method,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            augmentation=augmentation,
-            stats_samples=stats_samples,
-            paired=paired,
-            cache_dir=cache_dir,
             root=root,
             before=before,
             patch_size=patch_size,
@@ -78,6 +57,7 @@ class OMBRIADataModule(MultiModalDataModule):
             val_fraction=val_fraction,
             split_seed=split_seed,
             download=download,
+            **kwargs,
         )
         # The dataset's own 'modalities' argument: the base class takes that name.
         self.kwargs['modalities'] = list(modalities)

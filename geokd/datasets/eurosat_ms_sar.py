@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 import torch
 from torchgeo.datasets import (
+    CopernicusBenchBase,
     CopernicusBenchEuroSATS1,
     CopernicusBenchEuroSATS2,
     DatasetNotFoundError,
@@ -98,7 +99,6 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
             if unknown:
                 msg = f'unknown {m} bands {unknown}; choose from {self.all_band_names}'
                 raise DataError(msg)
-        kwargs = {'root': root, 'split': split, 'download': download}
         where = (
             f'EuroSat-MS-SAR not found under {root}: expected eurosat_s2/ and '
             "eurosat_s1/ there (torchgeo's CopernicusBenchEuroSATS2 and "
@@ -106,10 +106,10 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
         )
         try:
             self.ms = CopernicusBenchEuroSATS2(
-                bands=bands.get('ms'), checksum=checksum, **kwargs
+                root, split, bands.get('ms'), download=download, checksum=checksum
             )
             self.sar = CopernicusBenchEuroSATS1(
-                bands=bands.get('sar'), checksum=checksum, **kwargs
+                root, split, bands.get('sar'), download=download, checksum=checksum
             )
         except DatasetNotFoundError:
             msg = f'{where}; pass download=True to fetch them ({CopernicusBenchEuroSATS2.url})'
@@ -142,7 +142,7 @@ class EuroSATMSSAR(PlotMixin, NonGeoDataset):
         """Number of pairs in the split."""
         return len(self.pairs)
 
-    def _path(self, half: CopernicusBenchEuroSATS1, index: int) -> str:
+    def _path(self, half: CopernicusBenchBase, index: int) -> str:
         file = str(half.files[index]).replace('.jpg', '.tif')
         return os.path.join(
             half.root, half.directory, 'all_imgs', file.split('_')[0], file

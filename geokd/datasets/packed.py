@@ -16,6 +16,7 @@ from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
 from ..errors import DataError
+from .utils import dataset_length
 
 _DONE = 'packed.json'
 
@@ -42,7 +43,7 @@ def pack(
     tmp = directory + '.partial'
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    n = len(dataset)  # type: ignore[arg-type]
+    n = dataset_length(dataset)
     loader = DataLoader(dataset, batch_size=64, num_workers=num_workers)
     arrays: dict[str, np.memmap] = {}
     labels = np.empty(n, dtype=np.int64)

@@ -85,13 +85,18 @@ class So2SatMSSAR(PlotMixin, NonGeoDataset):
         }
         official = So2Sat.filenames_by_version[version]
         hold_out = 'validation' not in official and split != 'test'
-        file_split = {'train': 'train', 'val': 'validation', 'test': 'test'}[split]
+        files: dict[str, Literal['train', 'validation', 'test']] = {
+            'train': 'train',
+            'val': 'validation',
+            'test': 'test',
+        }
+        file_split = files[split]
         try:
             self.so2sat = So2Sat(
                 root,
                 version=version,
-                split='train' if hold_out else file_split,  # type: ignore[arg-type]
-                bands=self.bands['sar'] + self.bands['ms'],
+                split='train' if hold_out else file_split,
+                bands=[*self.bands['sar'], *self.bands['ms']],
                 checksum=checksum,
             )
         except DatasetNotFoundError:

@@ -40,8 +40,8 @@ def stratified_split(
     y = torch.as_tensor(list(labels), dtype=torch.long)
     out: dict[str, list[int]] = {s: [] for s in SPLITS}
     for cls in torch.unique(y).tolist():
-        idx = torch.nonzero(y == cls).flatten()
-        idx = idx[torch.randperm(len(idx), generator=gen)].tolist()
+        members = torch.nonzero(y == cls).flatten()
+        idx = members[torch.randperm(len(members), generator=gen)].tolist()
         n_train = round(fractions[0] * len(idx))
         n_val = round(fractions[1] * len(idx))
         out['train'] += idx[:n_train]

@@ -212,7 +212,7 @@ class SyntheticMSSAR(PlotMixin, NonGeoDataset):
     """
 
     #: EuroSAT's ten classes, in the same order as :class:`EuroSATMSSAR`.
-    classes: ClassVar[tuple[str, ...]] = EUROSAT_CLASSES
+    classes: tuple[str, ...] = EUROSAT_CLASSES
     all_band_names: ClassVar[dict[str, tuple[str, ...]]] = {
         'ms': MS_BANDS,
         'sar': SAR_BANDS,

@@ -3,7 +3,8 @@
 import logging
 import os
 import warnings
-from typing import Literal
+from collections.abc import Sized
+from typing import Any, Literal
 
 import numpy as np
 import rasterio
@@ -11,6 +12,7 @@ import torch
 from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from ..errors import DataError
 
@@ -122,6 +124,27 @@ def check_valid(
         '%s: replaced %d NaN, inf or nodata values with %s', source, count, fill_value
     )
     return image.masked_fill(torch.from_numpy(bad), fill_value)
+
+
+def dataset_length(dataset: Dataset[Any]) -> int:
+    """Number of samples of a map-style dataset.
+
+    torch's ``Dataset`` does not declare ``__len__``, though every dataset geokd
+    builds or wraps (torchgeo's, packed, subsets) has one.
+
+    Args:
+        dataset: The dataset.
+
+    Returns:
+        Its length.
+
+    Raises:
+        TypeError: If the dataset has no length (an iterable-style dataset).
+    """
+    if not isinstance(dataset, Sized):
+        msg = f'{type(dataset).__name__} has no length: a map-style dataset is needed'
+        raise TypeError(msg)
+    return len(dataset)
 
 
 def relative_stem(path: str, folder: str) -> str:

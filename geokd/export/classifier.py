@@ -164,8 +164,8 @@ def load_exported(path: str | Path) -> SingleSensorClassifier:
     try:
         model.load_state_dict(load_file(weights_path))
     except Exception as err:
-        msg = f'{weights_path}: weights do not match the metadata: {err}'.splitlines()
-        raise ModelLoadError(msg[0]) from err
+        msg = f'{weights_path}: weights do not match the metadata: {err}'
+        raise ModelLoadError(msg.splitlines()[0]) from err
     return SingleSensorClassifier(model.eval(), meta)
 
 

@@ -27,9 +27,10 @@ def export(argv: Sequence[str]) -> None:
     p.add_argument('checkpoint', help='training checkpoint (.ckpt)')
     p.add_argument('-o', '--output', default='export', help='output directory')
     p.add_argument(
-        '--modality', action='append',
+        '--modality',
+        action='append',
         help='modality to export (repeatable; default: every one the task has)',
-    )  # fmt: skip
+    )
     p.add_argument(
         '--patch-size',
         type=int_at_least(1),

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jsonargparse.typing import restricted_number_type, restricted_string_type
 
@@ -27,17 +27,28 @@ from ..transforms import SensorNormalization
 FORMAT = 'geokd-single-sensor-classifier'
 FORMAT_VERSION = 3
 
-Version = restricted_number_type('Version', int, [('>=', 1), ('<=', FORMAT_VERSION)])
-#: Ground sample distance in metres: from a millimetre to 100 km.
-Metres = restricted_number_type('Metres', float, [('>', 0.001), ('<=', 100_000)])
-#: An importable class name (module path and qualified name).
-ClassPath = restricted_string_type('ClassPath', r'^[A-Za-z_][\w.]{0,199}$')
-#: A package version such as ``2.14.1+cu130``.
-PackageVersion = restricted_string_type('PackageVersion', r'^[\w.+!-]{1,64}$')
-#: A UTC date and time, ISO 8601 (``2025-01-31T12:00:00Z``).
-Timestamp = restricted_string_type(
-    'Timestamp', r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$'
-)
+if TYPE_CHECKING:
+    # mypy cannot read the classes jsonargparse builds at run time; they subclass
+    # these.
+    Version = int
+    Metres = float
+    ClassPath = str
+    PackageVersion = str
+    Timestamp = str
+else:
+    Version = restricted_number_type(
+        'Version', int, [('>=', 1), ('<=', FORMAT_VERSION)]
+    )
+    #: Ground sample distance in metres: from a millimetre to 100 km.
+    Metres = restricted_number_type('Metres', float, [('>', 0.001), ('<=', 100_000)])
+    #: An importable class name (module path and qualified name).
+    ClassPath = restricted_string_type('ClassPath', r'^[A-Za-z_][\w.]{0,199}$')
+    #: A package version such as ``2.14.1+cu130``.
+    PackageVersion = restricted_string_type('PackageVersion', r'^[\w.+!-]{1,64}$')
+    #: A UTC date and time, ISO 8601 (``2025-01-31T12:00:00Z``).
+    Timestamp = restricted_string_type(
+        'Timestamp', r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$'
+    )
 
 
 class ModelLoadError(LoadError):
@@ -55,8 +66,8 @@ class TrainingData:
             scenes), False for real data, None when the dataset does not say.
     """
 
-    datamodule: ClassPath | None = None  # type: ignore[valid-type]
-    dataset: ClassPath | None = None  # type: ignore[valid-type]
+    datamodule: ClassPath | None = None
+    dataset: ClassPath | None = None
     synthetic: bool | None = None
 
 
@@ -96,26 +107,26 @@ class ModelMetadata:
         format_version: Schema version, at most :data:`FORMAT_VERSION`.
     """
 
-    modality: SafeName  # type: ignore[valid-type]
-    in_channels: Channels  # type: ignore[valid-type]
-    num_classes: Classes  # type: ignore[valid-type]
-    class_names: list[Label]  # type: ignore[valid-type]
-    band_names: list[Label]  # type: ignore[valid-type]
+    modality: SafeName
+    in_channels: Channels
+    num_classes: Classes
+    class_names: list[Label]
+    band_names: list[Label]
     normalization: dict[str, Any]
-    patch_size: PatchSize  # type: ignore[valid-type]
+    patch_size: PatchSize
     backbone: str
-    embed_dim: EmbedDim | None  # type: ignore[valid-type]
+    embed_dim: EmbedDim | None
     architecture: Literal['discomkd_branch', 'linear'] = 'discomkd_branch'
     method: str = 'DisCoM-KD'
     geokd_version: str = geokd.__version__
     source: str | None = None
     training_data: TrainingData | None = None
-    gsd: Metres | None = None  # type: ignore[valid-type]
-    test_metrics: dict[SafeName, dict[str, float]] | None = None  # type: ignore[valid-type]
-    exported_at: Timestamp | None = None  # type: ignore[valid-type]
-    torch_version: PackageVersion | None = None  # type: ignore[valid-type]
+    gsd: Metres | None = None
+    test_metrics: dict[SafeName, dict[str, float]] | None = None
+    exported_at: Timestamp | None = None
+    torch_version: PackageVersion | None = None
     format: str = field(default=FORMAT)
-    format_version: Version = FORMAT_VERSION  # type: ignore[valid-type]
+    format_version: Version = FORMAT_VERSION
 
     @property
     def spec(self) -> ClassifierSpec:
@@ -147,9 +158,20 @@ class ModelMetadata:
             metrics, export date and versions.
         """
         data = self.to_dict()
-        keys = ('training_data', 'band_names', 'gsd', 'patch_size', 'normalization',
-                'test_metrics', 'method', 'source', 'exported_at', 'geokd_version',
-                'torch_version', 'format_version')  # fmt: skip
+        keys = (
+            'training_data',
+            'band_names',
+            'gsd',
+            'patch_size',
+            'normalization',
+            'test_metrics',
+            'method',
+            'source',
+            'exported_at',
+            'geokd_version',
+            'torch_version',
+            'format_version',
+        )
         return {k: data[k] for k in keys}
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 import os
 import pickle
 import warnings
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import timm
 import torch
@@ -11,11 +11,13 @@ from timm.models import split_model_name_tag
 from torch import Tensor, nn
 from torchvision.models._api import WeightsEnum
 
+# (A TypeAlias, not a PEP 695 alias: the models' signatures, which LightningCLI
+# reads, keep a plain Union at run time.)
 #: What a weights argument may be: a TorchGeo weight enum, its name as a string
 #: (``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``), a path to a state dict or to a
 #: Lightning checkpoint (a TorchGeo ``ClassificationTask``'s included), True for timm's
 #: own pretrained weights, or None / False for random initialisation.
-Weights = WeightsEnum | str | bool | None
+Weights: TypeAlias = WeightsEnum | str | bool | None  # noqa: UP040
 
 #: How a trunk without pretrained weights starts, see :func:`create_trunk`.
 TrunkInit = Literal['torchvision', 'timm']
@@ -38,6 +40,25 @@ def torchvision_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm) and m.weight is not None:
             nn.init.constant_(m.weight, 1)
             nn.init.constant_(m.bias, 0)
+
+
+def feature_dim(trunk: nn.Module) -> int:
+    """Size of the feature vector of a trunk built by :func:`create_trunk`.
+
+    Args:
+        trunk: A timm backbone.
+
+    Returns:
+        Its ``num_features``.
+
+    Raises:
+        TypeError: If the module does not state its feature size.
+    """
+    dim = getattr(trunk, 'num_features', None)
+    if not isinstance(dim, int):
+        msg = f'{type(trunk).__name__} does not state its feature size (num_features)'
+        raise TypeError(msg)
+    return dim
 
 
 def create_trunk(
@@ -148,7 +169,8 @@ def _read_weights_file(path: str, name: str) -> dict[str, Tensor]:
             raise ValueError(msg)
         return state_dict
     if isinstance(checkpoint.get('state_dict'), dict):  # a Lightning checkpoint
-        return checkpoint['state_dict']
+        lightning_state: dict[str, Tensor] = checkpoint['state_dict']
+        return lightning_state
     return checkpoint
 
 

@@ -7,11 +7,12 @@ code (see ``method.md``), generalised from two to ``M >= 2`` modalities.
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from .backbone import TrunkInit, Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk, feature_dim
 from .grl import GradientReversal
 
 
@@ -84,7 +85,7 @@ class ModalityBranch(nn.Module):
         super().__init__()
         self.e_inv = create_trunk(backbone, in_chans, weights, trunk_init)
         self.e_spec = create_trunk(backbone, in_chans, weights, trunk_init)
-        num_features: int = self.e_spec.num_features
+        num_features = feature_dim(self.e_spec)
         embed_dim = embed_dim or num_features // 2
         if 2 * embed_dim != num_features:
             msg = (
@@ -170,13 +171,25 @@ class DisCoMKD(nn.Module):
                 for m, c in in_channels.items()
             }
         )
-        dim = self.branches[self.modalities[0]].embed_dim
+        dim = self.branch(self.modalities[0]).embed_dim
         num_modalities = len(self.modalities)
         self.aux_head = nn.Linear(dim, num_classes)
         self.d_inf = nn.Linear(dim, num_modalities)
         self.d_irr = nn.Linear(dim, num_modalities)
         self.d_adv = nn.Linear(dim, num_modalities)
         self.grl = GradientReversal(grl_lambda)
+
+    def branch(self, modality: str) -> ModalityBranch:
+        """The branch of one modality.
+
+        Args:
+            modality: Modality name.
+
+        Returns:
+            Its :class:`ModalityBranch`.
+        """
+        # Every value of the ModuleDict is a ModalityBranch (built above).
+        return cast(ModalityBranch, self.branches[modality])
 
     def modality_index(self, modality: str) -> int:
         """Integer label of a modality for the modality classifiers.
@@ -201,7 +214,7 @@ class DisCoMKD(nn.Module):
         """
         outputs = {}
         for modality, x in images.items():
-            out = self.branches[modality].embed(x)
+            out = self.branch(modality).embed(x)
             outputs[modality] = ModalityOutput(
                 **vars(out),
                 aux_inv=self.aux_head(out.z_inv),
@@ -228,4 +241,4 @@ class DisCoMKD(nn.Module):
         if modality not in self.branches:
             msg = f'no modality {modality!r}; the model has {self.modalities}'
             raise KeyError(msg)
-        return copy.deepcopy(self.branches[modality]).eval()
+        return copy.deepcopy(self.branch(modality)).eval()

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from .backbone import TrunkInit, Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk, feature_dim
 
 
 class SumFusionClassifier(nn.Module):
@@ -38,7 +38,7 @@ class SumFusionClassifier(nn.Module):
             }
         )
         first = next(iter(self.trunks.values()))
-        self.head = nn.Linear(first.num_features, num_classes)
+        self.head = nn.Linear(feature_dim(first), num_classes)
 
     def forward(self, images: Mapping[str, Tensor]) -> Tensor:
         """Sum the features of every sensor and classify.
@@ -50,4 +50,5 @@ class SumFusionClassifier(nn.Module):
             Logits ``(B, num_classes)``.
         """
         features = torch.stack([trunk(images[m]) for m, trunk in self.trunks.items()])
-        return self.head(features.sum(dim=0))
+        logits: Tensor = self.head(features.sum(dim=0))
+        return logits

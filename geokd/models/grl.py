@@ -30,7 +30,8 @@ def grad_reverse(x: Tensor, lambda_: float = 1.0) -> Tensor:
     Returns:
         ``x`` unchanged; its gradient is multiplied by ``-lambda_`` on the way back.
     """
-    return _GradientReversal.apply(x, lambda_)
+    out: Tensor = _GradientReversal.apply(x, lambda_)
+    return out
 
 
 def dann_lambda(progress: float) -> float:

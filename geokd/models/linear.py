@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from .backbone import TrunkInit, Weights, create_trunk
+from .backbone import TrunkInit, Weights, create_trunk, feature_dim
 
 
 def linear_classifier(
@@ -26,4 +26,4 @@ def linear_classifier(
         A module mapping images ``(B, in_chans, H, W)`` to logits ``(B, num_classes)``.
     """
     trunk = create_trunk(backbone, in_chans, weights, trunk_init)
-    return nn.Sequential(trunk, nn.Linear(trunk.num_features, num_classes))
+    return nn.Sequential(trunk, nn.Linear(feature_dim(trunk), num_classes))

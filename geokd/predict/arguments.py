@@ -61,92 +61,109 @@ def predict_parser() -> argparse.ArgumentParser:
 def _add_scene_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('scenes')
     g.add_argument(
-        'scenes', nargs='*',
+        'scenes',
+        nargs='*',
         help='scene files, glob patterns, or directories of single-band files whose '
         'names carry the band code (..._B08.tif, T31TCJ_..._B8A_20m.jp2, '
         '..._VV.tif, s1a-iw-grd-vh-....tiff): each directory is one scene',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--band-file', action='append', metavar='NAME=PATH',
+        '--band-file',
+        action='append',
+        metavar='NAME=PATH',
         help='one band of a scene delivered as single-band files (repeat it: '
         '--band-file VV=vv.tif --band-file VH=vh.tif); the files are stacked on the '
         'fly, never copied',
-    )  # fmt: skip
+    )
     g.add_argument(
         '--bands',
         help="the scene's bands in the model's order, comma-separated 1-based indexes "
         "or names (e.g. 'VV,VH' or '2,1'), or 'file-order' for a scene whose bands "
         "are unnamed but known to be in the model's order; default: match the band "
         'names (unnamed bands are refused)',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--synthetic-scene', metavar='PATH',
+        '--synthetic-scene',
+        metavar='PATH',
         help="first write a SYNTHETIC scene of the model's sensor (the demo dataset's "
         'classes and sensor model) to PATH, then classify it and report the agreement '
         'with its true classes',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--synthetic-size', type=int, default=1024,
+        '--synthetic-size',
+        type=int,
+        default=1024,
         help='height and width of the synthetic scene in pixels (default: 1024)',
-    )  # fmt: skip
+    )
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('model and patches')
     g.add_argument(
-        '-m', '--model',
+        '-m',
+        '--model',
         help='exported model directory (geokd export), or a training .ckpt with '
         '--modality; default: the newest model of --modality that geokd fit exported '
         'under ./runs (or $GEOKD_RUNS)',
-    )  # fmt: skip
+    )
     g.add_argument(
         '--modality',
         help='the sensor to classify (e.g. sar): picks the model when --model is not '
         'given, and the classifier taken from a checkpoint',
-    )  # fmt: skip
+    )
     g.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
     g.add_argument(
-        '--stride', type=int,
+        '--stride',
+        type=int,
         help='stride in pixels, dividing the patch size (default: patch size); smaller '
         'strides average the probabilities of overlapping patches per output cell',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--min-valid', type=float, default=0.5,
+        '--min-valid',
+        type=float,
+        default=0.5,
         help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
         'classified; other cells get the nodata value (default: 0.5)',
-    )  # fmt: skip
+    )
     g.add_argument('--batch-size', type=int, default=64)
     g.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
     g.add_argument(
-        '--precision', default='auto', choices=('auto', '32', '16-mixed', 'bf16-mixed'),
+        '--precision',
+        default='auto',
+        choices=('auto', '32', '16-mixed', 'bf16-mixed'),
         help="'32', or float16/bfloat16 autocast (default: '16-mixed' on CUDA, "
         "'32' elsewhere)",
-    )  # fmt: skip
+    )
     g.add_argument('--window', type=int, default=1024, help='window side in pixels')
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('outputs')
     g.add_argument(
-        '-o', '--output', default='predictions/',
+        '-o',
+        '--output',
+        default='predictions/',
         help='output directory (one PREFIX per scene: DIR/<scene name>) or, for one '
         'scene, a file prefix (default: predictions/)',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--probabilities', action='store_true',
+        '--probabilities',
+        action='store_true',
         help='also write all class probabilities',
-    )  # fmt: skip
+    )
     g.add_argument(
         '--polygons', action='store_true', help='also write polygons (GeoPackage)'
     )
     g.add_argument(
-        '--resume', action='store_true',
+        '--resume',
+        action='store_true',
         help='continue an interrupted run of the same scene, model and options',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--overwrite', action='store_true',
+        '--overwrite',
+        action='store_true',
         help='replace existing outputs (only once the new ones are complete)',
-    )  # fmt: skip
+    )
     g.add_argument(
         '-q', '--quiet', action='store_true', help='no progress bar or messages'
     )
@@ -155,14 +172,17 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
 def _add_parallel_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group('many scenes in parallel')
     g.add_argument(
-        '--workers', type=int, metavar='N',
+        '--workers',
+        type=int,
+        metavar='N',
         help='classify scenes in N processes at once (default: 1, or one per '
         '--devices entry); outputs are the same as one by one',
-    )  # fmt: skip
+    )
     g.add_argument(
-        '--devices', metavar='I,J',
+        '--devices',
+        metavar='I,J',
         help='CUDA devices to spread the workers over, e.g. 0,1',
-    )  # fmt: skip
+    )
 
 
 def options_from(args: argparse.Namespace) -> 'PredictOptions':

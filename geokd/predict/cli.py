@@ -8,7 +8,7 @@ import argparse
 import glob
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,13 +107,21 @@ def run(args: argparse.Namespace) -> None:
     files = [f for scene in band_scenes.values() for f in scene.files]
     try:
         with _locked_outputs(args, prefixes, options, devices, files):
-            jobs = [(band_scenes.get(s, s), p) for s, p in prefixes.items()]
+            jobs = [(_job_scene(s, band_scenes), p) for s, p in prefixes.items()]
             failed = _classify(args, classifier, model, jobs, options, devices)
     except KeyboardInterrupt:
         msg = 'interrupted; run the same command with --resume to continue'
         raise Interrupted(msg) from None
     if failed:
         sys.exit(1)
+
+
+def _job_scene(
+    key: 'SceneKey', inputs: dict['SceneKey', 'SceneInput']
+) -> 'Path | SceneInput':
+    """The scene of an output prefix: a scene input given as such, else its file."""
+    scene = inputs.get(key)
+    return scene if scene is not None else Path(key)
 
 
 def _load_model(args: argparse.Namespace, model: Path) -> 'SingleSensorClassifier':
@@ -129,7 +137,7 @@ def _locked_outputs(
     prefixes: dict['SceneKey', Path],
     options: 'PredictOptions',
     devices: Sequence[str],
-    band_files: Sequence[Path] = (),
+    band_files: Sequence[Path | str] = (),
 ) -> Iterator[None]:
     """Check every prefix's outputs and lock it, before any scene is classified.
 
@@ -147,7 +155,7 @@ def _locked_outputs(
     from .output.run_state import check_existing
     from .synthetic_scene import truth_path
 
-    inputs = [*prefixes, *band_files]
+    inputs: list[Path | str] = [*prefixes, *band_files]
     if args.synthetic_scene:
         inputs.append(truth_path(args.synthetic_scene))
     if args.model:
@@ -184,13 +192,13 @@ def _classify(
     from .output.paths import OutputPaths
     from .workers import classify_scenes
 
-    truths = {}
+    truths: dict[Path | SceneInput, Path] = {}
     if args.synthetic_scene:
-        scene, truths[scene] = _synthetic_scene(args, classifier)
+        synthetic, truths[synthetic] = _synthetic_scene(args, classifier)
     warned: set[str] = set()
     if len(devices) == 1:
         options = replace(options, device=devices[0])
-        results = (
+        results: Iterable[tuple[Path | SceneInput, SceneResult]] = (
             (scene, _predict_one(classifier, scene, prefix, options, warned))
             for scene, prefix in jobs
         )
@@ -246,10 +254,13 @@ def _synthetic_scene(
     meta = classifier.metadata
     try:
         scene = write_synthetic_scene(
-            args.synthetic_scene, meta.modality, args.synthetic_size,
-            args.synthetic_size, block=meta.patch_size,
+            args.synthetic_scene,
+            meta.modality,
+            args.synthetic_size,
+            args.synthetic_size,
+            block=meta.patch_size,
             resolution=meta.gsd or 10.0,
-        )  # fmt: skip
+        )
     except (ValueError, OSError) as err:
         raise PredictError(one_line(err)) from err
     if not args.quiet:
@@ -314,8 +325,10 @@ def _report(
     scene: 'Path | SceneInput', summary: dict[str, Any], truth: Path | None
 ) -> None:
     """Print what was written for a scene (and its agreement with a synthetic truth)."""
-    print(f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
-          f'{summary["grid"].get("cell", "")}')  # fmt: skip
+    print(
+        f'{scene}: {summary["patches"]} patches in {summary["seconds"]:.1f} s; '
+        f'{summary["grid"].get("cell", "")}'
+    )
     for name, path in summary['outputs'].items():
         print(f'  {name:<14}{path}')
     if truth is not None:

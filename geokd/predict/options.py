@@ -113,8 +113,12 @@ def check_device(name: object) -> None:
 
 def _check_int(name: str, value: object, low: int, high: int | None) -> None:
     """Refuse a value that is not an integer in ``[low, high]``."""
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    if ok and value >= low and (high is None or value <= high):
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= low
+        and (high is None or value <= high)
+    ):
         return
     bound = f'an integer >= {low}' if high is None else f'an integer in [{low}, {high}]'
     msg = f'{name} {value}: must be {bound}'

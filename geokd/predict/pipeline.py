@@ -124,9 +124,15 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
             f'windows, more than {MAX_WINDOWS} (use a larger --window or --stride)'
         )
         raise PredictError(msg)
-    key = {'patch': patch, 'stride': stride, 'bands': scene.indexes, 'window': size,
-           'min_valid': options.min_valid, 'probabilities': options.probabilities,
-           'precision': options.precision}  # fmt: skip
+    key = {
+        'patch': patch,
+        'stride': stride,
+        'bands': scene.indexes,
+        'window': size,
+        'min_valid': options.min_valid,
+        'probabilities': options.probabilities,
+        'precision': options.precision,
+    }
     transform = scene.transform @ Affine.scale(stride)
     windows = list(grid_windows(grid, size))
     return RunPlan(grid, size, windows, scene.crs, transform, key)
@@ -189,7 +195,8 @@ def predict_scene(
         state = start_or_resume(paths, run_id, options, meta.num_classes, windows)
         if state.staged:  # stopped while moving the outputs in
             commit(paths, state.staged, state.remove)
-            return json.loads(paths.summary.read_text())
+            summary: dict[str, Any] = json.loads(paths.summary.read_text())
+            return summary
         work = _working_rasters(source, classifier, plan, paths, state, options)
         engine = WindowClassifier(classifier, plan.grid, options, device, source.nodata)
         done = plan.patches() - plan.patches(state.completed)
@@ -201,10 +208,13 @@ def predict_scene(
         summary |= {'patches_classified_this_run': classified, 'resumed': done > 0}
         staged = _stage(work, paths, state, meta.class_names, options)
     seconds = time.perf_counter() - start_time
-    summary |= {'outputs': {n: str(p) for n, p in paths.written(options).items()},
-                'geokd_version': geokd.__version__,
-                'fingerprint': run_id, 'seconds': round(seconds, 3),
-                'patches_per_second': round((plan.patches() - done) / seconds, 2)}  # fmt: skip
+    summary |= {
+        'outputs': {n: str(p) for n, p in paths.written(options).items()},
+        'geokd_version': geokd.__version__,
+        'fingerprint': run_id,
+        'seconds': round(seconds, 3),
+        'patches_per_second': round((plan.patches() - done) / seconds, 2),
+    }
     _commit(paths, state, staged, summary, options)
     return summary
 
@@ -301,9 +311,13 @@ def _classify_windows(
     """
     total, todo = plan.patches(), plan.windows[state.completed :]
     bar = tqdm(
-        total=total, initial=total - plan.patches(state.completed), unit='patch',
-        disable=options.quiet, desc=scene.source.name, dynamic_ncols=True,
-    )  # fmt: skip
+        total=total,
+        initial=total - plan.patches(state.completed),
+        unit='patch',
+        disable=options.quiet,
+        desc=scene.source.name,
+        dynamic_ncols=True,
+    )
     classified = 0
     with bar:
         for w, pixels in prefetch(reading(scene.path, scene.read), todo):
@@ -359,19 +373,29 @@ def _summary(
     return {
         'input': absolute(scene.source.path),
         'model': {
-            'modality': meta.modality, 'backbone': meta.backbone,
-            'source': meta.source, 'geokd_version': meta.geokd_version,
+            'modality': meta.modality,
+            'backbone': meta.backbone,
+            'source': meta.source,
+            'geokd_version': meta.geokd_version,
             'provenance': meta.provenance,
         },
         'bands': [asdict(m) for m in scene.matches],
         'read': scene.reading(),
-        'options': {**plan.key, 'batch_size': options.batch_size, 'device': str(device),
-                    'precision': options.resolved_precision(device.type)},
+        'options': {
+            **plan.key,
+            'batch_size': options.batch_size,
+            'device': str(device),
+            'precision': options.resolved_precision(device.type),
+        },
         'crs': plan.crs.to_string() if plan.crs else None,
-        'grid': {'rows': rows, 'cols': cols, 'cell_size_pixels': plan.grid.stride,
-                 'transform': list(plan.transform)[:6],
-                 **cell_summary(scene, plan.grid)},
+        'grid': {
+            'rows': rows,
+            'cols': cols,
+            'cell_size_pixels': plan.grid.stride,
+            'transform': list(plan.transform)[:6],
+            **cell_summary(scene, plan.grid),
+        },
         'classes': state.tally.per_class(meta.class_names),
         'nodata_cells': rows * cols - sum(state.tally.cells),
         'patches': plan.patches(),
-    }  # fmt: skip
+    }

@@ -75,7 +75,8 @@ def nodata_mask(
         ``(h, w)`` boolean, True where the scene has no data.
     """
     y, x = np.mgrid[row : row + h, col : col + w]
-    return x / width + y / height < 0.25
+    empty: np.ndarray = x / width + y / height < 0.25
+    return empty
 
 
 def render_block(
@@ -154,12 +155,19 @@ def write_synthetic_scene(
     classes = block_classes(rows, cols, region, seed)
     transform = Affine.translation(*origin) @ Affine.scale(resolution, -resolution)
     profile = {
-        'driver': 'GTiff', 'height': height, 'width': width, 'count': len(bands),
+        'driver': 'GTiff',
+        'height': height,
+        'width': width,
+        'count': len(bands),
         'dtype': 'uint16' if modality == 'ms' else 'float32',
-        'nodata': NODATA[modality], 'crs': CRS.from_user_input(crs),
-        'transform': transform, 'tiled': True, 'blockxsize': block,
-        'blockysize': block, 'compress': 'deflate',
-    }  # fmt: skip
+        'nodata': NODATA[modality],
+        'crs': CRS.from_user_input(crs),
+        'transform': transform,
+        'tiled': True,
+        'blockxsize': block,
+        'blockysize': block,
+        'compress': 'deflate',
+    }
 
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, 'w', **profile) as dst:
@@ -201,10 +209,15 @@ def _write_truth(
     )
     truth = np.where(xc / width + yc / height < 0.25, 255, classes).astype('uint8')
     profile = {
-        'driver': 'GTiff', 'height': rows, 'width': cols, 'count': 1,
-        'dtype': 'uint8', 'nodata': 255, 'crs': crs,
+        'driver': 'GTiff',
+        'height': rows,
+        'width': cols,
+        'count': 1,
+        'dtype': 'uint8',
+        'nodata': 255,
+        'crs': crs,
         'transform': transform @ Affine.scale(block),
-    }  # fmt: skip
+    }
 
     def write(tmp: Path) -> None:
         with rasterio.open(tmp, 'w', **profile) as dst:
@@ -276,8 +289,12 @@ def agreement(classes: Path, truth: Path) -> float | None:
         pred = a.read(1)
         true = np.full(pred.shape, b.nodata, dtype=b.dtypes[0])
         reproject(
-            rasterio.band(b, 1), true, dst_transform=a.transform, dst_crs=a.crs or b.crs,
-            dst_nodata=b.nodata, resampling=Resampling.nearest,
-        )  # fmt: skip
+            rasterio.band(b, 1),
+            true,
+            dst_transform=a.transform,
+            dst_crs=a.crs or b.crs,
+            dst_nodata=b.nodata,
+            resampling=Resampling.nearest,
+        )
         both = (pred != a.nodata) & (true != b.nodata)
     return float((pred[both] == true[both]).mean()) if both.any() else None

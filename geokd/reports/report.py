@@ -310,7 +310,7 @@ def write_report(
 def _discomkd_section(
     task: DisCoMKDTask,
     datamodule: LightningDataModule,
-    results: dict,
+    results: dict[str, dict[str, Any]],
     output: Path,
     split: str,
     max_points: int,
@@ -322,7 +322,7 @@ def _discomkd_section(
     """
     first = task.modalities[0]
     checkpoint = results.get(first, {}).get('checkpoint')
-    task = load_weights(task, datamodule, checkpoint)  # type: ignore[assignment]
+    task = load_weights(task, datamodule, checkpoint)
     emb = discomkd_embeddings(task, datamodule, split)
     diag = diagnostics(emb, len(task.modalities))
     (output / 'diagnostics.json').write_text(json.dumps(diag, indent=2))

@@ -12,7 +12,9 @@ from ..loader import load_checkpoint
 from ..tasks import PerClassifierTask
 
 
-def load_run(run_dir: Path) -> tuple[PerClassifierTask, LightningDataModule, dict]:
+def load_run(
+    run_dir: Path,
+) -> tuple[PerClassifierTask, LightningDataModule, dict[str, dict[str, Any]]]:
     """Rebuild the task and DataModule of a run, and read its best checkpoints.
 
     The run's ``config.yaml`` may come from someone else: it is read as ``geokd
@@ -77,12 +79,13 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
             'an object with a checkpoint path)'
         )
         raise GeokdError(msg)
-    return results
+    checked: dict[str, dict[str, Any]] = results
+    return checked
 
 
-def load_weights(
-    task: PerClassifierTask, datamodule: LightningDataModule, checkpoint: str | None
-) -> PerClassifierTask:
+def load_weights[T: PerClassifierTask](
+    task: T, datamodule: LightningDataModule, checkpoint: str | None
+) -> T:
     """The task with a checkpoint's weights, and the DataModule with its state.
 
     Args:
@@ -99,6 +102,9 @@ def load_weights(
     loaded = load_checkpoint(checkpoint, type(task))
     if loaded.datamodule_state:
         datamodule.load_state_dict(loaded.datamodule_state)
+    if not isinstance(loaded.task, type(task)):  # load_checkpoint builds type(task)
+        msg = f'{checkpoint}: not a checkpoint of {type(task).__name__}'
+        raise GeokdError(msg)
     return loaded.task
 
 

@@ -8,7 +8,7 @@ benchmark runner and one report handle all of them.
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -258,7 +258,8 @@ class PerClassifierTask(BaseTask):
             logits: Its logits ``(N, K)``.
             labels: Class indices ``(N,)``.
         """
-        metrics = self.metrics[f'{split}_{name}']
+        # Every value of the ModuleDict is a MetricCollection (see __init__).
+        metrics = cast(MetricCollection, self.metrics[f'{split}_{name}'])
         metrics(logits.detach(), labels)
         self.log_dict(metrics, batch_size=len(labels))
 

@@ -1,7 +1,7 @@
 """Teacher/student distillation into a single-sensor student (KD, DKD, MLKD, +-LS)."""
 
 import importlib
-from typing import Literal
+from typing import Literal, Protocol, cast, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +16,22 @@ from .multimodal_teacher import MultiModalTeacherTask
 from .single_modal import SingleModalTask
 
 Method = Literal['kd', 'dkd', 'mlkd']
+
+
+@runtime_checkable
+class Teacher(Protocol):
+    """A task that can be distilled from: it gives the logits of a batch."""
+
+    def logits(self, batch: Sample) -> Tensor:
+        """Logits of a batch.
+
+        Args:
+            batch: A batch with ``image_<modality>``.
+
+        Returns:
+            Logits ``(B, num_classes)``.
+        """
+        ...
 
 
 def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
@@ -48,7 +64,7 @@ def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
     teacher = load_checkpoint(
         path, cls, default_class=cls or MultiModalTeacherTask
     ).task
-    if not hasattr(teacher, 'logits'):
+    if not isinstance(teacher, Teacher):
         msg = f'{path}: a {type(teacher).__name__} has no logits(batch) to distil from'
         raise ValueError(msg)
     teacher.requires_grad_(False)
@@ -230,10 +246,11 @@ class DistillationTask(SingleModalTask):
             raise KeyError(msg)
         student = self.logits(batch)
         with torch.no_grad():
-            teacher = self.teacher.logits(batch)
+            # load_teacher checked that the teacher is a Teacher.
+            teacher = cast(Teacher, self.teacher).logits(batch)
         ce = F.cross_entropy(student, labels)
         kd = self.distillation_loss(student, teacher, labels)
-        loss = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
+        loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
         n = len(labels)
         self.log('train_loss', loss, batch_size=n, prog_bar=True)
         self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)

@@ -108,7 +108,9 @@ class MultiModalTeacherTask(PerClassifierTask):
         if missing:
             msg = f'batch has no image of {missing}; keys are {sorted(batch)}'
             raise KeyError(msg)
-        return self.model({m: batch[f'image_{m}'] for m in self.hparams['in_channels']})
+        images = {m: batch[f'image_{m}'] for m in self.hparams['in_channels']}
+        logits: Tensor = self.model(images)
+        return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         [name] = self.modalities

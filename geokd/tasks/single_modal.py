@@ -106,7 +106,8 @@ class SingleModalTask(PerClassifierTask):
         if key not in batch:
             msg = f'batch has no {key!r}; keys are {sorted(batch)}'
             raise KeyError(msg)
-        return self.model(batch[key])
+        logits: Tensor = self.model(batch[key])
+        return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         m = self.modalities[0]

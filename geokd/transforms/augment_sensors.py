@@ -32,8 +32,12 @@ class AugmentSensors(nn.Module):
     def __init__(self, augmentations: Sequence[nn.Module]) -> None:
         """Initialize a new AugmentSensors instance."""
         super().__init__()
+        # kornia's hint names its own augmentation classes, but its containers
+        # also apply any other Module a config lists.
         self.augment = K.AugmentationSequential(
-            *augmentations, data_keys=None, keepdim=True
+            *augmentations,  # type: ignore[arg-type]
+            data_keys=None,
+            keepdim=True,
         )
 
     def forward(self, batch: Sample) -> Sample:

@@ -158,8 +158,8 @@ class SensorNormalization:
             ValueError: If a band has no finite value.
         """
         if method == 'per_patch':
-            bands = images.shape[1]
-            return cls(method, [0.0] * bands, [1.0] * bands, to_db)
+            channels = images.shape[1]
+            return cls(method, [0.0] * channels, [1.0] * channels, to_db)
         x = images.float()
         if to_db:
             x = 10 * torch.log10(x.clamp_min(1e-10))

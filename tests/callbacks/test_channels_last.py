@@ -24,7 +24,9 @@ class BatchLayouts(Callback):
         self.seen: dict[str, set[bool]] = {}
         self.losses: list[float] = []
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, *args: Any) -> None:  # fmt: skip
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, *args: Any
+    ) -> None:
         self.losses.append(float(outputs['loss']))
 
     def _record(self, stage: str, batch: Any) -> None:
@@ -35,13 +37,19 @@ class BatchLayouts(Callback):
         }
         self.seen.setdefault(stage, set()).update(layouts)
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:  # fmt: skip
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._record('train', batch)
 
-    def on_validation_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, *args: Any) -> None:  # fmt: skip
+    def on_validation_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, *args: Any
+    ) -> None:
         self._record('val', batch)
 
-    def on_test_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, *args: Any) -> None:  # fmt: skip
+    def on_test_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, *args: Any
+    ) -> None:
         self._record('test', batch)
 
 

@@ -64,9 +64,12 @@ def _fit(root: Path, callbacks: list[Callback], ckpt_path: str | None = None) ->
     seed_everything(0)
     task = DisCoMKDTask({'depth': 1, 'thermal': 1}, 3, backbone='test_resnet', lr=1e-3)
     data = PairedFolderDataModule(
-        str(DATA), {'depth': 'depth', 'thermal': 'thermal'},
-        manifest='manifest.csv', size=16, batch_size=4,
-    )  # fmt: skip
+        str(DATA),
+        {'depth': 'depth', 'thermal': 'thermal'},
+        manifest='manifest.csv',
+        size=16,
+        batch_size=4,
+    )
     trainer = Trainer(
         max_epochs=2,
         default_root_dir=root,

@@ -198,9 +198,12 @@ def test_unpaired_fit_runs_with_discomkd(tmp_path: Path) -> None:
     dm = _eurosat(paired=False)
     task = DisCoMKDTask({'ms': 13, 'sar': 2}, 10, backbone='test_resnet')
     trainer = Trainer(
-        fast_dev_run=True, logger=False, enable_checkpointing=False,
-        default_root_dir=tmp_path, enable_progress_bar=False,
-    )  # fmt: skip
+        fast_dev_run=True,
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+    )
     trainer.fit(task, dm)
     assert torch.isfinite(trainer.callback_metrics['train_loss'])
 

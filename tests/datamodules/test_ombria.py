@@ -26,8 +26,11 @@ def test_per_patch_normalisation_bands_and_state() -> None:
     }
     assert state['patch_size'] == 64
     assert state['normalization']['sar'] == {
-        'method': 'per_patch', 'shift': [0.0, 0.0], 'scale': [1.0, 1.0], 'to_db': False,
-    }  # fmt: skip
+        'method': 'per_patch',
+        'shift': [0.0, 0.0],
+        'scale': [1.0, 1.0],
+        'to_db': False,
+    }
     batch = dm.normalize(next(iter(dm.val_dataloader())))
     means = batch['image_sar'].mean((-2, -1))
     torch.testing.assert_close(means, torch.zeros_like(means), atol=1e-5, rtol=0)
@@ -44,8 +47,11 @@ def test_fit_runs_with_discomkd(tmp_path: Path) -> None:
     dm = OMBRIADataModule(root=str(FIXTURE), batch_size=4, paired=False)
     task = DisCoMKDTask({'ms': 3, 'sar': 1}, 3, backbone='test_resnet')
     trainer = Trainer(
-        fast_dev_run=True, logger=False, enable_checkpointing=False,
-        default_root_dir=tmp_path, enable_progress_bar=False,
-    )  # fmt: skip
+        fast_dev_run=True,
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+    )
     trainer.fit(task, dm)
     assert torch.isfinite(trainer.callback_metrics['train_loss'])

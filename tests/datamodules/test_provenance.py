@@ -74,9 +74,12 @@ def test_paired_folder_records_the_effective_gsd(
 def test_packed_splits_keep_the_provenance(tmp_path: Path) -> None:
     _folder(tmp_path / 'data', (32, 32))
     dm = PairedFolderDataModule(
-        str(tmp_path / 'data'), {'rgb': 'rgb', 'thermal': 'thermal'}, size=16,
-        gsd=10.0, cache_dir=str(tmp_path / 'cache'),
-    )  # fmt: skip
+        str(tmp_path / 'data'),
+        {'rgb': 'rgb', 'thermal': 'thermal'},
+        size=16,
+        gsd=10.0,
+        cache_dir=str(tmp_path / 'cache'),
+    )
     dm.setup('fit')
     assert training_provenance(dm)['gsd'] == {'rgb': 20.0, 'thermal': 20.0}
 

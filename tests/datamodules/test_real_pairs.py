@@ -95,8 +95,11 @@ def test_discomkd_trains_on_real_pairs(benv2: Path, tmp_path: Path) -> None:
     dm = _datamodule(benv2, paired=False)
     task = DisCoMKDTask({'ms': 12, 'sar': 2}, 2, backbone='test_resnet')
     trainer = Trainer(
-        fast_dev_run=True, logger=False, enable_checkpointing=False,
-        default_root_dir=tmp_path / 'run', enable_progress_bar=False,
-    )  # fmt: skip
+        fast_dev_run=True,
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path / 'run',
+        enable_progress_bar=False,
+    )
     trainer.fit(task, dm)
     assert torch.isfinite(trainer.callback_metrics['train_loss'])

@@ -96,9 +96,15 @@ def test_geotiff_nodata_and_channels(tmp_path: Path) -> None:
                 if (folder, c, i) == ('ms', 'a', 0):
                     data[:, 0, 0] = -1
                 with rasterio.open(
-                    path, 'w', driver='GTiff', width=8, height=8, count=bands,
-                    dtype='int16', nodata=-1,
-                ) as dst:  # fmt: skip
+                    path,
+                    'w',
+                    driver='GTiff',
+                    width=8,
+                    height=8,
+                    count=bands,
+                    dtype='int16',
+                    nodata=-1,
+                ) as dst:
                     dst.write(data)
     ds = PairedFolder(tmp_path, {'ms': 'ms', 'sar': 'sar'}, fractions=(1, 0, 0))
     index = ds.keys.index('a/0')
@@ -111,9 +117,11 @@ def test_geotiff_nodata_and_channels(tmp_path: Path) -> None:
     assert ds[index]['image_ms'][:, 0, 0].tolist() == [0, 0, 0, 0]
     with pytest.raises(ValueError, match='expected 3 channels'):
         PairedFolder(
-            tmp_path, {'ms': 'ms', 'sar': 'sar'}, fractions=(1, 0, 0),
+            tmp_path,
+            {'ms': 'ms', 'sar': 'sar'},
+            fractions=(1, 0, 0),
             channels={'ms': 3},
-        )[0]  # fmt: skip
+        )[0]
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -139,9 +147,12 @@ def test_real_rgbd_frames(tmp_path: Path, realdata: Path) -> None:
     files = sorted(p.stem for p in (root / 'depth').glob('*.png'))
     manifest = _manifest(tmp_path, files)
     ds = PairedFolder(
-        root, {'rgb': 'color', 'depth': 'depth'}, manifest=manifest,
-        fractions=(1, 0, 0), size=32,
-    )  # fmt: skip
+        root,
+        {'rgb': 'color', 'depth': 'depth'},
+        manifest=manifest,
+        fractions=(1, 0, 0),
+        size=32,
+    )
     assert len(ds) == 5
     sample = ds[0]
     assert sample['image_rgb'].shape == (3, 32, 32)

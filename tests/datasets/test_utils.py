@@ -1,9 +1,11 @@
 import logging
+from collections.abc import Iterator
 
 import pytest
 import torch
+from torch.utils.data import IterableDataset, TensorDataset
 
-from geokd.datasets.utils import check_valid, relative_stem
+from geokd.datasets.utils import check_valid, dataset_length, relative_stem
 
 
 def test_valid_image_passes_unchanged() -> None:
@@ -30,3 +32,16 @@ def test_all_invalid_is_always_an_error() -> None:
 
 def test_relative_stem() -> None:
     assert relative_stem('/d/rgb/kitchen/001.jpg', '/d/rgb') == 'kitchen/001'
+
+
+def test_dataset_length_of_a_map_style_dataset() -> None:
+    assert dataset_length(TensorDataset(torch.zeros(5, 2))) == 5
+
+
+def test_dataset_length_refuses_an_iterable_dataset() -> None:
+    class Stream(IterableDataset[int]):
+        def __iter__(self) -> Iterator[int]:
+            return iter(range(3))
+
+    with pytest.raises(TypeError, match='Stream has no length'):
+        dataset_length(Stream())

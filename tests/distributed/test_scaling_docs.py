@@ -75,9 +75,13 @@ def test_scaling_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def sbatch_command() -> list[str]:
     """The arguments after ``srun geokd`` in the page's sbatch script."""
-    [script] = [code for lang, code in re.findall(
-        r'^```(\w+)\n(.*?)^```', PAGE.read_text(), re.DOTALL | re.MULTILINE
-    ) if lang == 'sh']  # fmt: skip
+    [script] = [
+        code
+        for lang, code in re.findall(
+            r'^```(\w+)\n(.*?)^```', PAGE.read_text(), re.DOTALL | re.MULTILINE
+        )
+        if lang == 'sh'
+    ]
     command = script.split('\nsrun ', 1)[1].replace('\\\n', ' ')
     words = shlex.split(command)
     assert words[0] == 'geokd'

@@ -76,8 +76,12 @@ SAR_NORM = {
     'scale': [5.0, 5.0],
     'to_db': False,
 }
-MS_NORM = {'method': 'standard', 'shift': [0.0] * 13, 'scale': [1.0] * 13,
-           'to_db': False}  # fmt: skip
+MS_NORM = {
+    'method': 'standard',
+    'shift': [0.0] * 13,
+    'scale': [1.0] * 13,
+    'to_db': False,
+}
 
 
 @pytest.mark.parametrize(

@@ -41,11 +41,18 @@ TRANSFORM = Affine(10.0, 0.0, 500_000.0, 0.0, -10.0, 4_600_000.0)
 def write_raster(path: Path, data: np.ndarray) -> Path:
     """Write SAR-like ``(2, height, width)`` data as a tiled GeoTIFF (VV, VH)."""
     profile = {
-        'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],
-        'width': data.shape[2], 'dtype': data.dtype.name, 'crs': 'EPSG:32631',
-        'transform': TRANSFORM, 'nodata': float('nan'), 'tiled': True,
-        'blockxsize': 16, 'blockysize': 16,
-    }  # fmt: skip
+        'driver': 'GTiff',
+        'count': data.shape[0],
+        'height': data.shape[1],
+        'width': data.shape[2],
+        'dtype': data.dtype.name,
+        'crs': 'EPSG:32631',
+        'transform': TRANSFORM,
+        'nodata': float('nan'),
+        'tiled': True,
+        'blockxsize': 16,
+        'blockysize': 16,
+    }
     with rasterio.open(path, 'w', **profile) as dst:
         dst.descriptions = ('VV', 'VH')  # first: the header stays at the start
         dst.write(data)
@@ -405,8 +412,13 @@ def disk_full_run(scene: Path, work: Path, ballast: int) -> tuple[dict[str, Any]
     """
     (work / 'disk').mkdir()
     context = _context()
-    args = (str(scene), str(work / 'disk'), str(work / 'copied'), ballast,
-            str(work / 'child.log'))  # fmt: skip
+    args = (
+        str(scene),
+        str(work / 'disk'),
+        str(work / 'copied'),
+        ballast,
+        str(work / 'child.log'),
+    )
     process = context.Process(target=_disk_full_body, args=args, daemon=True)
     process.start()
     process.join(300)

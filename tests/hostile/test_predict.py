@@ -153,9 +153,17 @@ def test_no_scene_and_missing_scene(tmp_path: Path, run: Run) -> None:
 # Inputs are never replaced ---------------------------------------------------------
 
 
-@pytest.mark.parametrize('suffix', ['_classes.tif', '_confidence.tif',
-                                    '_probabilities.tif', '_classes.qml',
-                                    '_classes.gpkg', '_summary.json'])  # fmt: skip
+@pytest.mark.parametrize(
+    'suffix',
+    [
+        '_classes.tif',
+        '_confidence.tif',
+        '_probabilities.tif',
+        '_classes.qml',
+        '_classes.gpkg',
+        '_summary.json',
+    ],
+)
 def test_output_prefix_would_replace_the_input(
     tmp_path: Path, run: Run, suffix: str
 ) -> None:
@@ -327,8 +335,9 @@ def test_scenes_differing_by_case_or_extension(tmp_path: Path, run: Run) -> None
     (tmp_path / 'y').mkdir()
     write_raster(tmp_path / 'x' / 'Scene.tif', sar_pixels(32, 32))
     write_raster(tmp_path / 'y' / 'scene.tif', sar_pixels(32, 32, 1))
-    rasterio.shutil.copy(tmp_path / 'y' / 'scene.tif', tmp_path / 'y' / 'scene.vrt',
-                         driver='VRT')  # fmt: skip
+    rasterio.shutil.copy(
+        tmp_path / 'y' / 'scene.tif', tmp_path / 'y' / 'scene.vrt', driver='VRT'
+    )
     scenes = [tmp_path / 'x' / 'Scene.tif', *sorted((tmp_path / 'y').iterdir())]
     assert run(*scenes, '-o', out_of(tmp_path)).code == 0
     summaries = sorted(
@@ -571,8 +580,12 @@ def test_overwrite_removes_old_outputs_it_does_not_write(
     assert run(scene, '-o', out_of(tmp_path), *ALL).code == 0
     assert run(scene, '-o', out_of(tmp_path), '--overwrite').code == 0
     names = sorted(p.name for p in (tmp_path / 'out').iterdir())
-    assert names == ['scene_classes.qml', 'scene_classes.tif',
-                     'scene_confidence.tif', 'scene_summary.json']  # fmt: skip
+    assert names == [
+        'scene_classes.qml',
+        'scene_classes.tif',
+        'scene_confidence.tif',
+        'scene_summary.json',
+    ]
 
 
 # A full disk -------------------------------------------------------------------------
@@ -638,8 +651,12 @@ def test_no_space_while_saving_progress(
 
     monkeypatch.setattr(writers, 'write_text', full)
     result = run(scene, '-o', out_of(tmp_path))
-    assert_error(result, 1, 'progress.json: cannot write (No space left on device)',
-                 'free some space')  # fmt: skip
+    assert_error(
+        result,
+        1,
+        'progress.json: cannot write (No space left on device)',
+        'free some space',
+    )
     monkeypatch.setattr(writers, 'write_text', write_text)
     assert run(scene, '-o', out_of(tmp_path), '--resume').code == 0
 
@@ -744,12 +761,17 @@ def _constant_model(directory: Path, num_classes: int, winner: int, like: Path) 
         net[-1].bias.zero_()
         net[-1].bias[winner] = 10.0
     meta = ModelMetadata(
-        modality='sar', in_channels=2, num_classes=num_classes,
-        class_names=[f'c{i}' for i in range(num_classes)], band_names=['VV', 'VH'],
+        modality='sar',
+        in_channels=2,
+        num_classes=num_classes,
+        class_names=[f'c{i}' for i in range(num_classes)],
+        band_names=['VV', 'VH'],
         normalization=json.loads((like / 'model.json').read_text())['normalization'],
         patch_size=16,
-        backbone='test_resnet', embed_dim=None, architecture='linear',
-    )  # fmt: skip
+        backbone='test_resnet',
+        embed_dim=None,
+        architecture='linear',
+    )
     return export_model(net, meta, directory)
 
 
@@ -838,8 +860,10 @@ def test_header_claiming_a_huge_scene(tmp_path: Path, run: Run) -> None:
         f'<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>'
         for b, name in ((1, 'VV'), (2, 'VH'))
     )
-    vrt.write_text(f'<VRTDataset rasterXSize="2000000000" rasterYSize="2000000000">'
-                   f'{bands}</VRTDataset>')  # fmt: skip
+    vrt.write_text(
+        f'<VRTDataset rasterXSize="2000000000" rasterYSize="2000000000">'
+        f'{bands}</VRTDataset>'
+    )
     before = snapshot(tmp_path)
     assert_error(run(vrt, '-o', out_of(tmp_path)), 1, 'huge.vrt', 'windows, more than')
     assert_changes_only_under(before, snapshot(tmp_path), 'out')

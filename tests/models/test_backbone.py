@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from torchgeo.tasks import Classification
 
 from geokd.models import DisCoMKD, create_trunk, torchvision_init
+from geokd.models.backbone import feature_dim
 
 BACKBONE = 'test_resnet'  # timm's tiny ResNet, with BasicBlocks and a Bottleneck
 
@@ -268,3 +269,13 @@ def test_weights_of_other_architectures(name: str, tmp_path: Path) -> None:
     for key, value in saved.items():
         if key != f'{stem}.weight':
             torch.testing.assert_close(other.state_dict()[key], value)
+
+
+def test_feature_dim_is_the_trunks_num_features() -> None:
+    trunk = create_trunk('resnet18', 3, init='timm')
+    assert feature_dim(trunk) == 512
+
+
+def test_feature_dim_refuses_a_module_without_num_features() -> None:
+    with pytest.raises(TypeError, match='Linear does not state its feature size'):
+        feature_dim(nn.Linear(2, 2))

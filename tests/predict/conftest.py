@@ -93,11 +93,18 @@ def write_scene(tmp_path: Path) -> WriteScene:
             descriptions = ('VV', 'VH') if data.shape[0] == 2 else None
         path = tmp_path / name
         profile = {
-            'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],
-            'width': data.shape[2], 'dtype': data.dtype.name, 'crs': crs,
-            'transform': transform, 'nodata': nodata, 'tiled': True,
-            'blockxsize': 16, 'blockysize': 16,
-        }  # fmt: skip
+            'driver': 'GTiff',
+            'count': data.shape[0],
+            'height': data.shape[1],
+            'width': data.shape[2],
+            'dtype': data.dtype.name,
+            'crs': crs,
+            'transform': transform,
+            'nodata': nodata,
+            'tiled': True,
+            'blockxsize': 16,
+            'blockysize': 16,
+        }
         with rasterio.open(path, 'w', **profile) as dst:
             dst.write(data)
             if descriptions:

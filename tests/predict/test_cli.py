@@ -159,8 +159,10 @@ def test_synthetic_model_on_real_scenes_warns_once_even_quiet(
     out, err = capsys.readouterr()
     assert out == ''
     [line] = err.strip().splitlines()
-    assert line.startswith('geokd predict: warning: the sar model was trained on '
-                           'SYNTHETIC data (geokd.datasets.synthetic.SyntheticMSSAR)')  # fmt: skip
+    assert line.startswith(
+        'geokd predict: warning: the sar model was trained on '
+        'SYNTHETIC data (geokd.datasets.synthetic.SyntheticMSSAR)'
+    )
     summary = json.loads((tmp_path / 'out' / 'a_summary.json').read_text())
     provenance = summary['model']['provenance']
     assert provenance['training_data']['synthetic'] is True
@@ -175,9 +177,11 @@ def test_synthetic_model_on_real_scenes_warns_once_even_quiet(
 
 
 def test_scene_as_band_files(
-    tmp_path: Path, write_scene: WriteScene, sar_export: Path,
+    tmp_path: Path,
+    write_scene: WriteScene,
+    sar_export: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     pixels = sar_pixels(32, 48)
     vv = write_scene(pixels[:1], 'scene_vv.tif')
     vh = write_scene(pixels[1:], 'scene_vh.tif')

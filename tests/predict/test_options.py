@@ -26,6 +26,7 @@ def test_options_out_of_range(change: dict, message: str) -> None:
 
 def test_valid_options() -> None:
     PredictOptions().check()
-    PredictOptions(patch_size=1, stride=1, batch_size=1, window=1, min_valid=0,
-                   device='cuda:3').check()  # fmt: skip
+    PredictOptions(
+        patch_size=1, stride=1, batch_size=1, window=1, min_valid=0, device='cuda:3'
+    ).check()
     PredictOptions(min_valid=1, device='auto').check()

@@ -234,9 +234,13 @@ def test_s2_band_files_at_10_20_60_m_predict_without_stacking(
     # A EuroSAT model needs B10, which BigEarthNet's L2A bands lack.
     sar = tiny_classifier('ms')
     model = str(export_model(sar.model, sar.metadata, tmp_path / 'eurosat'))
-    _refused([str(directory), '--model', model], tmp_path / 'out', capsys,
-             'has no band B10 (its bands: B1, B2, B3, B4, B5, B6, B7, B8, B8A, B9, '
-             'B11, B12)')  # fmt: skip
+    _refused(
+        [str(directory), '--model', model],
+        tmp_path / 'out',
+        capsys,
+        'has no band B10 (its bands: B1, B2, B3, B4, B5, B6, B7, B8, B8A, B9, '
+        'B11, B12)',
+    )
 
 
 def test_a_20_m_scene_gives_the_class_map_of_its_10_m_original(
@@ -251,21 +255,40 @@ def test_a_20_m_scene_gives_the_class_map_of_its_10_m_original(
         )
         width, height = width // 2 * 2, height // 2 * 2
         ten = np.full((2, height, width), np.nan, 'float32')
-        reproject(src.read(), ten, src_transform=src.transform, src_crs=src.crs,
-                  dst_transform=transform, dst_crs=crs, src_nodata=np.nan,
-                  dst_nodata=np.nan, resampling=Resampling.bilinear)  # fmt: skip
+        reproject(
+            src.read(),
+            ten,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=transform,
+            dst_crs=crs,
+            src_nodata=np.nan,
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
     blocks = ten.reshape(2, height // 2, 2, width // 2, 2)
     with np.errstate(all='ignore'):
         twenty = np.nanmean(blocks, (2, 4)).astype('float32')
-    profile = {'driver': 'GTiff', 'count': 2, 'dtype': 'float32', 'crs': crs,
-               'nodata': np.nan}  # fmt: skip
+    profile = {
+        'driver': 'GTiff',
+        'count': 2,
+        'dtype': 'float32',
+        'crs': crs,
+        'nodata': np.nan,
+    }
     versions = {
         'ten': (ten, transform),
         'twenty': (twenty, transform @ Affine.scale(2)),
     }
     for name, (data, t) in versions.items():
-        with rasterio.open(tmp_path / f'{name}.tif', 'w', width=data.shape[2],
-                           height=data.shape[1], transform=t, **profile) as dst:  # fmt: skip
+        with rasterio.open(
+            tmp_path / f'{name}.tif',
+            'w',
+            width=data.shape[2],
+            height=data.shape[1],
+            transform=t,
+            **profile,
+        ) as dst:
             dst.write(data)
             dst.descriptions = ('VV', 'VH')
     options = PredictOptions(quiet=True)

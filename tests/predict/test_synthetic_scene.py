@@ -104,9 +104,10 @@ def test_agreement_on_finer_cells(tmp_path: Path) -> None:
     valid = fine != 255
     fine[valid.nonzero()[0][-1], valid.nonzero()[1][-1]] += 1  # one wrong cell
     profile.update(
-        width=fine.shape[1], height=fine.shape[0],
+        width=fine.shape[1],
+        height=fine.shape[0],
         transform=profile['transform'] @ Affine.scale(0.5),
-    )  # fmt: skip
+    )
     with rasterio.open(tmp_path / 'fine.tif', 'w', **profile) as dst:
         dst.write(fine, 1)
     expected = 1 - 1 / valid.sum()

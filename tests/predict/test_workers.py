@@ -166,10 +166,15 @@ def test_memory_per_worker_is_that_of_one_scene(
     options = PredictOptions(device='cpu', window=256)
     [(_, single)] = list(
         classify_scenes(
-            model, 'sar', None, [(scenes[1], tmp_path / 'one' / 's')], options,
-            ['cpu'], [],
+            model,
+            'sar',
+            None,
+            [(scenes[1], tmp_path / 'one' / 's')],
+            options,
+            ['cpu'],
+            [],
         )
-    )  # fmt: skip
+    )
     jobs = [(s, tmp_path / 'many' / f'{s.stem}_{i}') for i in range(3) for s in scenes]
     peaks: dict[int | None, int] = defaultdict(int)
     for _, result in classify_scenes(

@@ -22,6 +22,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 from ...errors import PredictError
+from ..scene.sources import Location
 
 #: What file writes raise: the OS's errors, rasterio's, GDAL's own (CPLE_*, which
 #: derive from Exception only), and rasterio's SystemError for errors GDAL does not
@@ -97,7 +98,7 @@ def reason(err: BaseException, gdal_output: str = '', where: Path | None = None)
         The OS's reason when known (e.g. 'No space left on device'), else GDAL's
         last message, else the exception's.
     """
-    chain = []
+    chain: list[BaseException] = []
     e: BaseException | None = err
     while e is not None and len(chain) < 10:
         chain.append(e)
@@ -168,7 +169,7 @@ def _advice(why: str) -> str:
     return 'fix the cause, then run the same command with --resume'
 
 
-def reading[T](path: Path, read: Callable[..., T]) -> Callable[..., T]:
+def reading[T](path: Location, read: Callable[..., T]) -> Callable[..., T]:
     """Wrap a reader of ``path`` so that its failures are one line naming it.
 
     Args:

@@ -152,12 +152,12 @@ def prepare_output_dir(paths: OutputPaths) -> None:
         raise PredictError(msg)
 
 
-def same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path | str) -> bool:
     """Whether two paths name one file (or one name), following links.
 
     Args:
         a: A path.
-        b: Another path.
+        b: Another path (a URL names no local file: never the same).
 
     Returns:
         True for equal absolute paths, or existing paths of one file (links, hard
@@ -171,12 +171,12 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_not_inputs(paths: OutputPaths, inputs: Iterable[Path]) -> None:
+def check_not_inputs(paths: OutputPaths, inputs: Iterable[Path | str]) -> None:
     """Refuse outputs that would replace an input (a scene, a model file).
 
     Args:
         paths: The outputs.
-        inputs: Files the run reads.
+        inputs: Files the run reads (paths or URLs).
 
     Raises:
         PredictError: Naming the input and the prefix.

@@ -20,6 +20,7 @@ from torch import Tensor
 import geokd
 
 from ..engine.tiling import GridWindow
+from ..scene.sources import Location
 from . import writers
 from .io_errors import FAILURES, writing
 from .paths import OutputPaths
@@ -42,9 +43,9 @@ def class_map(
     """
     valid = ~probs.isnan().any(0)
     confidence, classes = probs.nan_to_num(0).max(0)
-    classes = torch.where(valid, classes, nodata).numpy().astype(dtype)
-    confidence = torch.where(valid, confidence, torch.nan).numpy()
-    return classes, confidence, valid.numpy()
+    class_map = torch.where(valid, classes, nodata).numpy().astype(dtype)
+    confidence_map = torch.where(valid, confidence, torch.nan).numpy()
+    return class_map, confidence_map, valid.numpy()
 
 
 class WorkingRasters:
@@ -83,7 +84,7 @@ class WorkingRasters:
         block: int,
         class_names: Sequence[str],
         modality: str,
-        scene: Path,
+        scene: Location,
     ) -> None:
         """Create the empty rasters, with colours, names and descriptions.
 
@@ -164,9 +165,11 @@ class WorkingRasters:
                     return f'{path.name} is not a regular file'
                 with rasterio.open(path) as src:
                     if (src.count, src.dtypes[0], src.shape, src.block_shapes[0]) != (
-                        profile['count'], profile['dtype'],
-                        (profile['height'], profile['width']), (block, block),
-                    ):  # fmt: skip
+                        profile['count'],
+                        profile['dtype'],
+                        (profile['height'], profile['width']),
+                        (block, block),
+                    ):
                         return f'{path.name} has another layout'
                     for w in done:
                         src.read(window=w.cells)

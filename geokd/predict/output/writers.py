@@ -142,9 +142,10 @@ def write_qml(path: Path, class_names: Sequence[str]) -> None:
     """
     colors = class_colors(len(class_names))
     entries = '\n'.join(
-        '        <paletteEntry value="{}" color="#{:02x}{:02x}{:02x}" alpha="255" '
-        'label={}/>'.format(i, *colors[i][:3], quoteattr(name))
+        f'        <paletteEntry value="{i}" color="#{r:02x}{g:02x}{b:02x}" '
+        f'alpha="255" label={quoteattr(name)}/>'
         for i, name in enumerate(class_names)
+        for r, g, b, _ in [colors[i]]
     )
     write_text(
         path,

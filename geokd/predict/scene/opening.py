@@ -84,12 +84,12 @@ class Scene:
     @property
     def height(self) -> int:
         """Height in pixels."""
-        return self.dataset.height
+        return int(self.dataset.height)
 
     @property
     def width(self) -> int:
         """Width in pixels."""
-        return self.dataset.width
+        return int(self.dataset.width)
 
     @property
     def crs(self) -> CRS | None:
@@ -99,17 +99,19 @@ class Scene:
     @property
     def transform(self) -> Affine:
         """Pixel-to-CRS transform (the identity when the file has none)."""
-        return self.dataset.transform
+        transform: Affine = self.dataset.transform
+        return transform
 
     @property
     def nodata(self) -> float | None:
         """Nodata value of the bands."""
-        return self.dataset.nodata
+        nodata: float | None = self.dataset.nodata
+        return nodata
 
     @property
     def block(self) -> int:
         """Block (tile) height of the file, in pixels."""
-        return self.dataset.block_shapes[0][0]
+        return int(self.dataset.block_shapes[0][0])
 
     @property
     def resolution(self) -> tuple[float, float] | None:
@@ -209,8 +211,10 @@ def scene_band_names(dataset: Any, path: Location) -> list[str | None]:
     Returns:
         One name per band, None where unnamed.
     """
-    names = [(band_code(d) or d.strip()) if d and d.strip() else None
-             for d in dataset.descriptions]  # fmt: skip
+    names = [
+        (band_code(d) or d.strip()) if d and d.strip() else None
+        for d in dataset.descriptions
+    ]
     if dataset.count == 1 and names[0] is None:
         names[0] = band_code(path.stem)
     return names
@@ -229,7 +233,7 @@ def _metadata_names(source: SceneInput, count: int) -> list[str | None]:
 
 def _is_synthetic(dataset: Any) -> bool:
     """Whether a raster is one of geokd's SYNTHETIC scenes (tagged so)."""
-    return dataset.tags().get('SYNTHETIC', '').startswith('yes')
+    return bool(dataset.tags().get('SYNTHETIC', '').startswith('yes'))
 
 
 def _stacked(source: SceneInput, resources: ExitStack) -> tuple[Any, list[str], bool]:
@@ -292,6 +296,7 @@ def open_scene(
     try:
         if source.remote:
             resources.enter_context(rasterio.Env(**remote_options()))
+        names: Sequence[str | None]
         if source.band_files:
             dataset, names, synthetic = _stacked(source, resources)
             files = [str(f) for _, f in source.band_files]

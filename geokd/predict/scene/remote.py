@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeGuard
 from urllib.parse import unquote, urlsplit
 
 #: GDAL's prefix of files read by HTTP range requests.
@@ -39,7 +39,7 @@ _URL = re.compile(r'^(?:/vsicurl/)?https?://', re.IGNORECASE)
 _UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
 
 
-def is_url(text: object) -> bool:
+def is_url(text: object) -> TypeGuard[str]:
     """Whether a scene argument names a remote file (``http(s)://``, ``/vsicurl/``).
 
     Args:

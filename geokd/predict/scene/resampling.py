@@ -114,15 +114,22 @@ def read_grid(dataset: Any, gsd: float | None) -> ReadGrid | None:
     target = utm_zone(crs, dataset.bounds) if crs.is_geographic else crs
     units = 1.0 if crs.is_geographic else crs.linear_units_factor[1]
     transform, width, height = calculate_default_transform(
-        crs, target, dataset.width, dataset.height, *dataset.bounds,
+        crs,
+        target,
+        dataset.width,
+        dataset.height,
+        *dataset.bounds,
         resolution=gsd / units,
-    )  # fmt: skip
+    )
     finer = math.sqrt(size[0] * size[1]) < gsd * (1 - TOLERANCE)
     return ReadGrid(
-        target, transform, width, height,
+        target,
+        transform,
+        width,
+        height,
         Resampling.average if finer else Resampling.nearest,
         crs if crs.is_geographic else None,
-    )  # fmt: skip
+    )
 
 
 def warped(dataset: rasterio.DatasetReader, grid: ReadGrid) -> WarpedVRT:
@@ -136,10 +143,15 @@ def warped(dataset: rasterio.DatasetReader, grid: ReadGrid) -> WarpedVRT:
         The virtual raster; close it before the scene.
     """
     return WarpedVRT(
-        dataset, crs=grid.crs, transform=grid.transform, width=grid.width,
-        height=grid.height, resampling=grid.resampling, nodata=float('nan'),
+        dataset,
+        crs=grid.crs,
+        transform=grid.transform,
+        width=grid.width,
+        height=grid.height,
+        resampling=grid.resampling,
+        nodata=float('nan'),
         dtype='float32',
-    )  # fmt: skip
+    )
 
 
 def _metres(value: float) -> str:

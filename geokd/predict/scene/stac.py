@@ -115,9 +115,15 @@ def _items(document: dict[str, Any], where: Location) -> list[Any]:
             collection = pystac.ItemCollection.from_dict(document, preserve_dict=False)
             items = list(collection.items)
     except (
-        pystac.STACError, pystac.STACTypeError, pystac.RequiredPropertyMissing,
-        pystac.DuplicateObjectKeyError, KeyError, TypeError, ValueError, AttributeError,
-    ) as err:  # fmt: skip
+        pystac.STACError,
+        pystac.STACTypeError,
+        pystac.RequiredPropertyMissing,
+        pystac.DuplicateObjectKeyError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+    ) as err:
         detail = f'{type(err).__name__}: {err}'.splitlines()[0]
         msg = f'{where}: not a valid STAC item ({detail})'
         raise PredictError(msg) from err

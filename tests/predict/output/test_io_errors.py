@@ -76,9 +76,15 @@ def test_atomic_writes_replace_links_never_follow_them(tmp_path: Path) -> None:
 
 def test_gdal_writes_through_write_atomic(tmp_path: Path) -> None:
     def write(tmp: Path) -> None:
-        profile = {'driver': 'GTiff', 'width': 4, 'height': 4, 'count': 1,
-                   'dtype': 'uint8', 'crs': 'EPSG:32631',
-                   'transform': rasterio.Affine(10, 0, 0, 0, -10, 0)}  # fmt: skip
+        profile = {
+            'driver': 'GTiff',
+            'width': 4,
+            'height': 4,
+            'count': 1,
+            'dtype': 'uint8',
+            'crs': 'EPSG:32631',
+            'transform': rasterio.Affine(10, 0, 0, 0, -10, 0),
+        }
         with rasterio.open(tmp, 'w', **profile):
             pass
 

@@ -10,8 +10,11 @@ from geokd.predict.output.paths import check_not_inputs, commit
 def test_outputs_written_follow_the_options(tmp_path: Path) -> None:
     paths = OutputPaths(tmp_path / 's')
     assert list(paths.written(PredictOptions())) == [
-        'classes', 'confidence', 'style', 'summary'
-    ]  # fmt: skip
+        'classes',
+        'confidence',
+        'style',
+        'summary',
+    ]
     every = PredictOptions(probabilities=True, polygons=True)
     assert list(paths.written(every)) == list(paths.finals)
     assert paths.lock.name == '.s.lock'
@@ -42,8 +45,12 @@ def test_commit_moves_everything_in_the_summary_last(tmp_path: Path) -> None:
     names = ['classes', 'confidence', 'style', 'summary']
     _stage(paths, names)
     commit(paths, names, ['probabilities'])
-    suffixes = {'classes': 'classes.tif', 'confidence': 'confidence.tif',
-                'style': 'classes.qml', 'summary': 'summary.json'}  # fmt: skip
+    suffixes = {
+        'classes': 'classes.tif',
+        'confidence': 'confidence.tif',
+        'style': 'classes.qml',
+        'summary': 'summary.json',
+    }
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
         f's_{suffix}': f'new {name}' for name, suffix in suffixes.items()
     }

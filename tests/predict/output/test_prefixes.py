@@ -45,6 +45,11 @@ def test_clashes_left_are_refused() -> None:
 def test_repeats_of_one_file_are_dropped(tmp_path: Path) -> None:
     (tmp_path / 'a.tif').write_text('x')
     os.link(tmp_path / 'a.tif', tmp_path / 'hard.tif')
-    scenes = [tmp_path / 'a.tif', tmp_path / 'x' / '..' / 'a.tif', tmp_path / 'hard.tif',
-              Path(os.path.relpath(tmp_path / 'a.tif')), tmp_path / 'missing.tif']  # fmt: skip
+    scenes = [
+        tmp_path / 'a.tif',
+        tmp_path / 'x' / '..' / 'a.tif',
+        tmp_path / 'hard.tif',
+        Path(os.path.relpath(tmp_path / 'a.tif')),
+        tmp_path / 'missing.tif',
+    ]
     assert unique_scenes(scenes) == [tmp_path / 'a.tif', tmp_path / 'missing.tif']

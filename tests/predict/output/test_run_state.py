@@ -42,8 +42,14 @@ def test_state_round_trip_and_unreadable_progress(tmp_path: Path) -> None:
     ],
 )
 def test_hostile_progress_is_not_trusted(tmp_path: Path, change: dict) -> None:
-    data = {'fingerprint': 'abc', 'completed': 1, 'class_cells': [1, 2],
-            'class_km2': [0.1, 0.2], 'staged': [], 'remove': []}  # fmt: skip
+    data = {
+        'fingerprint': 'abc',
+        'completed': 1,
+        'class_cells': [1, 2],
+        'class_km2': [0.1, 0.2],
+        'staged': [],
+        'remove': [],
+    }
     (tmp_path / 'p.json').write_text(json.dumps(data | change))
     assert RunState.load(tmp_path / 'p.json', 2) is None
 

@@ -13,8 +13,12 @@ from geokd.predict.output.writers import (
 
 
 def test_to_cog_builds_nearest_overviews_and_keeps_colours(tmp_path: Path) -> None:
-    base = {'crs': 'EPSG:32631', 'transform': Affine(640, 0, 5e5, 0, -640, 4.6e6),
-            'width': 300, 'height': 300}  # fmt: skip
+    base = {
+        'crs': 'EPSG:32631',
+        'transform': Affine(640, 0, 5e5, 0, -640, 4.6e6),
+        'width': 300,
+        'height': 300,
+    }
     profile = working_profile(base, 1, 'uint8', CLASS_NODATA, 64)
     classes = (np.arange(300)[:, None] // 7 + np.arange(300)[None] // 5) % 10
     with rasterio.open(tmp_path / 'work.tif', 'w', **profile) as dst:

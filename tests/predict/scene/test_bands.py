@@ -60,8 +60,15 @@ def test_band_codes_in_file_names(text: str, code: str | None) -> None:
 def test_band_order_is_the_sensors() -> None:
     shuffled = ['B12', 'VH', 'B8A', 'B1', 'VV', 'B8', 'B9', 'B10']
     assert sorted(shuffled, key=band_order) == [
-        'B1', 'B8', 'B8A', 'B9', 'B10', 'B12', 'VV', 'VH',
-    ]  # fmt: skip
+        'B1',
+        'B8',
+        'B8A',
+        'B9',
+        'B10',
+        'B12',
+        'VV',
+        'VH',
+    ]
 
 
 def test_names_matched_in_the_model_order() -> None:

@@ -53,34 +53,58 @@ QUIET = {'quiet': True}
 def _cog(data: np.ndarray, path: Path, names: tuple[str, ...]) -> None:
     """Write ``data`` as a DEFLATE COG of 256-pixel tiles in UTM 30N at 10 m."""
     tmp = path.with_suffix('.tmp.tif')
-    profile = {'driver': 'GTiff', 'count': data.shape[0], 'height': data.shape[1],
-               'width': data.shape[2], 'dtype': 'float32', 'crs': 'EPSG:32630',
-               'transform': Affine(10, 0, 700_000, 0, -10, 4_220_000),
-               'nodata': float('nan')}  # fmt: skip
+    profile = {
+        'driver': 'GTiff',
+        'count': data.shape[0],
+        'height': data.shape[1],
+        'width': data.shape[2],
+        'dtype': 'float32',
+        'crs': 'EPSG:32630',
+        'transform': Affine(10, 0, 700_000, 0, -10, 4_220_000),
+        'nodata': float('nan'),
+    }
     with rasterio.open(tmp, 'w', **profile) as dst:
         dst.write(data)
         dst.descriptions = names
-    rasterio.shutil.copy(tmp, path, driver='COG', BLOCKSIZE=TILE, COMPRESS='DEFLATE',
-                         OVERVIEWS='NONE')  # fmt: skip
+    rasterio.shutil.copy(
+        tmp, path, driver='COG', BLOCKSIZE=TILE, COMPRESS='DEFLATE', OVERVIEWS='NONE'
+    )
     tmp.unlink()
 
 
 def _item(item_id: str, assets: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A STAC 1.0 item with the eo extension."""
     return {
-        'type': 'Feature', 'stac_version': '1.0.0', 'id': item_id,
+        'type': 'Feature',
+        'stac_version': '1.0.0',
+        'id': item_id,
         'stac_extensions': ['https://stac-extensions.github.io/eo/v1.1.0/schema.json'],
-        'geometry': {'type': 'Polygon', 'coordinates': [[[-0.78, 38.08], [-0.55, 38.08],
-                     [-0.55, 38.13], [-0.78, 38.13], [-0.78, 38.08]]]},
+        'geometry': {
+            'type': 'Polygon',
+            'coordinates': [
+                [
+                    [-0.78, 38.08],
+                    [-0.55, 38.08],
+                    [-0.55, 38.13],
+                    [-0.78, 38.13],
+                    [-0.78, 38.08],
+                ]
+            ],
+        },
         'bbox': [-0.78, 38.08, -0.55, 38.13],
-        'properties': {'datetime': '2019-09-18T00:00:00Z'}, 'links': [],
+        'properties': {'datetime': '2019-09-18T00:00:00Z'},
+        'links': [],
         'assets': assets,
-    }  # fmt: skip
+    }
 
 
 def _asset(href: str, *bands: str, media: str = COG) -> dict[str, Any]:
-    return {'href': href, 'type': media, 'roles': ['data'],
-            'eo:bands': [{'name': b} for b in bands]}  # fmt: skip
+    return {
+        'href': href,
+        'type': media,
+        'roles': ['data'],
+        'eo:bands': [{'name': b} for b in bands],
+    }
 
 
 @pytest.fixture(scope='module')
@@ -184,9 +208,10 @@ def _same_outputs(a: Path, b: Path, same_name: bool = False) -> None:
 
 @pytest.fixture(scope='module')
 def local(
-    served: Path, tmp_path_factory: pytest.TempPathFactory,
+    served: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     sar_model: SingleSensorClassifier,
-) -> Path:  # fmt: skip
+) -> Path:
     """The outputs of the COG classified from local disk."""
     prefix = tmp_path_factory.mktemp('local') / 'S1_scene'
     predict_scene(sar_model, served / 'S1_scene.tif', prefix, PredictOptions(**QUIET))
@@ -206,9 +231,13 @@ def test_url_is_never_a_path() -> None:
 
 
 def test_whole_scene_from_url_is_the_local_result_within_the_byte_budget(
-    server: RangeServer, served: Path, local: Path, model_dir: Path,
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    server: RangeServer,
+    served: Path,
+    local: Path,
+    model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     server.traffic.reset()
     url = server.url('S1_scene.tif')
     code, _, err = _cli([url, '-m', str(model_dir), '-q', '-o', f'{tmp_path}/'], capsys)
@@ -220,8 +249,10 @@ def test_whole_scene_from_url_is_the_local_result_within_the_byte_budget(
     size = (served / 'S1_scene.tif').stat().st_size
     fetched = server.traffic.body_bytes['/S1_scene.tif']
     ratio = fetched / size
-    print(f'whole scene: fetched {fetched} B of a {size} B COG: {ratio:.3f}x '
-          f'in {len(server.traffic.requests)} requests')  # fmt: skip
+    print(
+        f'whole scene: fetched {fetched} B of a {size} B COG: {ratio:.3f}x '
+        f'in {len(server.traffic.requests)} requests'
+    )
     assert ratio <= BUDGET
 
 
@@ -231,20 +262,29 @@ def _tile_bytes(src: Any, window: Window) -> int:
     rows = range(int(window.row_off) // h, -(-int(window.row_off + window.height) // h))
     cols = range(int(window.col_off) // w, -(-int(window.col_off + window.width) // w))
     bands = range(1, src.count + 1) if src.interleaving.name == 'BAND' else [1]
-    return sum(int(src.get_tag_item(f'BLOCK_SIZE_{c}_{r}', 'TIFF', bidx=b))
-               for b in bands for r in rows for c in cols)  # fmt: skip
+    return sum(
+        int(src.get_tag_item(f'BLOCK_SIZE_{c}_{r}', 'TIFF', bidx=b))
+        for b in bands
+        for r in rows
+        for c in cols
+    )
 
 
 def test_windows_fetch_only_their_tiles(
     server: RangeServer, served: Path, sar_model: SingleSensorClassifier
 ) -> None:
     meta = sar_model.metadata
-    windows = [Window(0, 0, 256, 256), Window(300, 500, 300, 200),
-               Window(800, 600, 224, 424)]  # fmt: skip
+    windows = [
+        Window(0, 0, 256, 256),
+        Window(300, 500, 300, 200),
+        Window(800, 600, 224, 424),
+    ]
     with rasterio.open(served / 'budget.tif') as src:
         needed = sum(_tile_bytes(src, w) for w in windows)
-        header = min(int(src.get_tag_item('BLOCK_OFFSET_0_0', 'TIFF', bidx=1)),
-                     int(REMOTE_OPTIONS['GDAL_INGESTED_BYTES_AT_OPEN']))  # fmt: skip
+        header = min(
+            int(src.get_tag_item('BLOCK_OFFSET_0_0', 'TIFF', bidx=1)),
+            int(REMOTE_OPTIONS['GDAL_INGESTED_BYTES_AT_OPEN']),
+        )
         expected = src.read([1, 2], window=windows[1])
     server.traffic.reset()
     url = server.url('budget.tif')
@@ -263,9 +303,12 @@ def test_windows_fetch_only_their_tiles(
 
 
 def test_stac_item_matched_by_asset_keys_is_the_local_result(
-    server: RangeServer, local: Path, model_dir: Path, tmp_path: Path,
+    server: RangeServer,
+    local: Path,
+    model_dir: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     args = [server.url('keys.json'), '-m', str(model_dir), '-q', '-o', f'{tmp_path}/']
     code, _, err = _cli(args, capsys)
     assert code == 0, err
@@ -276,9 +319,13 @@ def test_stac_item_matched_by_asset_keys_is_the_local_result(
 
 
 def test_item_collection_gives_one_scene_per_item(
-    server: RangeServer, served: Path, local: Path, model_dir: Path,
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    server: RangeServer,
+    served: Path,
+    local: Path,
+    model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     scenes = stac_scenes(served / 'collection.json')
     assert [s.name for s in scenes] == ['S1_multi', 'S1_pol']
     # Relative hrefs of a local collection are local files.
@@ -297,9 +344,11 @@ def test_item_collection_gives_one_scene_per_item(
 
 
 def test_resume_from_url(
-    server: RangeServer, sar_model: SingleSensorClassifier, tmp_path: Path,
+    server: RangeServer,
+    sar_model: SingleSensorClassifier,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     url = server.url('resume.tif')
     options = PredictOptions(**QUIET)
     predict_scene(sar_model, url, tmp_path / 'full', options)
@@ -328,9 +377,11 @@ def test_remote_fingerprint_follows_the_served_content(
 
 
 def test_bad_urls_fail_alone_with_one_line_each(
-    server: RangeServer, model_dir: Path, tmp_path: Path,
+    server: RangeServer,
+    model_dir: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     down = RangeServer(tmp_path)
     down_url = down.url('gone.tif')
     down.httpd.server_close()  # nothing listens on its port any more
@@ -363,9 +414,11 @@ def test_bad_urls_fail_alone_with_one_line_each(
 
 
 def test_hostile_item_id_stays_in_the_output_directory(
-    server: RangeServer, model_dir: Path, tmp_path: Path,
+    server: RangeServer,
+    model_dir: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     assert safe_name('../../escape') == 'escape'
     assert safe_name('..') == 'item'
     assert safe_name('a/b c\n') == 'a_b_c'
@@ -374,8 +427,10 @@ def test_hostile_item_id_stays_in_the_output_directory(
     code, _, err = _cli(args, capsys)
     assert code == 0, err
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*.tif'))
-    assert written == [Path('deep/out/escape_classes.tif'),
-                       Path('deep/out/escape_confidence.tif')]  # fmt: skip
+    assert written == [
+        Path('deep/out/escape_classes.tif'),
+        Path('deep/out/escape_confidence.tif'),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,13 @@ def test_a_file_is_one_scene(write_scene: WriteScene) -> None:
 
 def test_a_directory_of_band_files(tmp_path: Path, write_scene: WriteScene) -> None:
     (tmp_path / 'GRANULE' / 'QI_DATA').mkdir(parents=True)
-    for name in ('T31_B8A_20m.tif', 'T31_B02_10m.tif', 'T31_B02_20m.tif',
-                 'T31_TCI_10m.tif', 'T31_B12_20m.tif'):  # fmt: skip
+    for name in (
+        'T31_B8A_20m.tif',
+        'T31_B02_10m.tif',
+        'T31_B02_20m.tif',
+        'T31_TCI_10m.tif',
+        'T31_B12_20m.tif',
+    ):
         _band(write_scene, name, 2 if '20m' in name else 1)
     _band(write_scene, 'GRANULE/QI_DATA/MSK_DETFOO_B03.tif')
     (tmp_path / 'labels.json').write_text('{}')
@@ -36,8 +41,10 @@ def test_a_directory_of_band_files(tmp_path: Path, write_scene: WriteScene) -> N
     assert scene.name == tmp_path.name
     # Sorted in the sensor's order; the finest B02; TCI and masks left out.
     assert [(b, f.name) for b, f in scene.band_files] == [
-        ('B2', 'T31_B02_10m.tif'), ('B8A', 'T31_B8A_20m.tif'), ('B12', 'T31_B12_20m.tif'),
-    ]  # fmt: skip
+        ('B2', 'T31_B02_10m.tif'),
+        ('B8A', 'T31_B8A_20m.tif'),
+        ('B12', 'T31_B12_20m.tif'),
+    ]
 
 
 def test_directory_errors(tmp_path: Path, write_scene: WriteScene) -> None:

@@ -25,9 +25,10 @@ def test_bands_at_10_and_20_m_stack_on_the_10_m_grid(write_scene: WriteScene) ->
     coarse[0, 0, 0] = 0  # nodata
     paths = {
         'B2': write_scene(fine, 'b02.tif', nodata=None),
-        'B5': write_scene(coarse, 'b05.tif', transform=TRANSFORM @ Affine.scale(2),
-                          nodata=0),
-    }  # fmt: skip
+        'B5': write_scene(
+            coarse, 'b05.tif', transform=TRANSFORM @ Affine.scale(2), nodata=0
+        ),
+    }
     with open_scene(_bands(paths), ['B5', 'B2'], 2) as scene:
         assert (scene.height, scene.width) == (32, 48)
         assert scene.transform == TRANSFORM
