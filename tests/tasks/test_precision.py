@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.plugins import MixedPrecision
 
