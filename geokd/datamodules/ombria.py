@@ -27,6 +27,10 @@ class OMBRIADataModule(MultiModalDataModule):
         thresholds: Flooded fractions where 'partly flooded' and 'flooded' start.
         val_fraction: Share of the training tiles of each class held out to validate.
         split_seed: Seed of that hold-out.
+        leave_out_block: Test on this contiguous range of training tiles instead of
+            the published test split (leave-events-out, see
+            :class:`~geokd.datasets.OMBRIA`); None keeps the published split.
+        num_blocks: Number of contiguous ranges of ``leave_out_block``.
         batch_size: Size of each mini-batch (per modality in unpaired mode).
         num_workers: Number of workers for parallel data loading.
         normalization: Statistics per modality (``SensorNormalization.to_dict()``);
@@ -49,6 +53,8 @@ class OMBRIADataModule(MultiModalDataModule):
         thresholds: Sequence[float] = (0.05, 0.5),
         val_fraction: float = 0.1,
         split_seed: int = 0,
+        leave_out_block: int | None = None,
+        num_blocks: int = 8,
         batch_size: int = 64,
         num_workers: int = 0,
         normalization: Mapping[str, Mapping[str, Any]] | None = None,
@@ -77,6 +83,8 @@ class OMBRIADataModule(MultiModalDataModule):
             thresholds=list(thresholds),
             val_fraction=val_fraction,
             split_seed=split_seed,
+            leave_out_block=leave_out_block,
+            num_blocks=num_blocks,
             download=download,
         )
         # The dataset's own 'modalities' argument: the base class takes that name.
