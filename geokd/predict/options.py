@@ -8,6 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .. import precision as hardware
+
 
 class PredictError(ValueError):
     """A scene cannot be classified; the message names the file and the problem."""
@@ -32,7 +34,8 @@ def first_line(err: BaseException) -> str:
 #: Devices geokd classifies on: the CPU, CUDA (its first or Nth GPU), Apple's MPS.
 DEVICE = re.compile(r'auto|cpu|cuda(:\d{1,3})?|mps')
 #: Numeric precisions, named as Lightning's ``trainer.precision``: 'auto' is
-#: '16-mixed' (float16 autocast) on CUDA and '32' elsewhere.
+#: '16-mixed' (float16 autocast) on CUDA, 'bf16-mixed' on CPUs with native bfloat16
+#: (measured: benchmarks/precision_agreement.py) and '32' elsewhere.
 PRECISIONS = ('auto', '32', '16-mixed', 'bf16-mixed')
 #: Upper bounds: a pixel size beyond these is a typo or a hostile value, and would
 #: ask for absurd allocations (a window's pixels are read at once).
@@ -110,7 +113,10 @@ class PredictOptions:
         """
         if self.precision != 'auto':
             return self.precision
-        return '16-mixed' if device_type == 'cuda' else '32'
+        if device_type == 'cuda':
+            return '16-mixed'
+        native = device_type == 'cpu' and hardware.cpu_has_native_bf16()
+        return 'bf16-mixed' if native else '32'
 
 
 def check_device(name: object) -> None:
