@@ -28,7 +28,7 @@ from rasterio.transform import from_origin
 
 from geokd.export.classifier import load_classifier
 from geokd.precision import describe_cpu
-from geokd.predict import PredictOptions, predict_scene
+from geokd.predict import PredictError, PredictOptions, predict_scene
 
 REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
 GOAL = 99.5
@@ -110,7 +110,11 @@ def main() -> None:
         ]
         for model in args.model:
             for scene in scenes:
-                agree, ratio = compare(model, scene, t, args.rounds)
+                try:
+                    agree, ratio = compare(model, scene, t, args.rounds)
+                except PredictError as err:  # e.g. a 2-band model on 1-band OMBRIA
+                    print(f'{model} | {scene.name}: skipped ({err})')
+                    continue
                 worst = min(worst, agree)
                 print(
                     f'{model} | {scene.name}: {agree:.2f} % of cells agree, '
