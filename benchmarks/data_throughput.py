@@ -38,7 +38,12 @@ from geokd.datasets.eurosat_ms_sar import CLASSES
 from geokd.precision import describe_cpu, resolve_train_precision
 from geokd.tasks import DisCoMKDTask
 
-REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+#: ../shared/realdata beside the repository; GEOKD_REALDATA points elsewhere (a worktree).
+REALDATA = Path(
+    os.environ.get(
+        'GEOKD_REALDATA', Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+    )
+)
 
 
 def write_dataset(root: str, pairs: int, size: int = 64) -> None:

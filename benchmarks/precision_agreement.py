@@ -16,6 +16,7 @@ scene is classified end to end by ``predict_scene`` in '32' and in 'bf16-mixed'
 """
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -30,7 +31,12 @@ from geokd.export.classifier import load_classifier
 from geokd.precision import describe_cpu
 from geokd.predict import PredictError, PredictOptions, predict_scene
 
-REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+#: ../shared/realdata beside the repository; GEOKD_REALDATA points elsewhere (a worktree).
+REALDATA = Path(
+    os.environ.get(
+        'GEOKD_REALDATA', Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+    )
+)
 GOAL = 99.5
 
 

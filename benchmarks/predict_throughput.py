@@ -23,6 +23,7 @@ The model is a randomly initialised SAR branch (weights do not change the cost).
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,12 @@ from geokd.precision import describe_cpu
 from geokd.predict import PredictOptions, predict_scene
 from geokd.transforms import SensorNormalization
 
-REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+#: ../shared/realdata beside the repository; GEOKD_REALDATA points elsewhere (a worktree).
+REALDATA = Path(
+    os.environ.get(
+        'GEOKD_REALDATA', Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+    )
+)
 PATCH = 64
 
 
