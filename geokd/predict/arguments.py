@@ -115,8 +115,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         '--precision', default='auto', choices=('auto', '32', '16-mixed', 'bf16-mixed'),
         help="'32', or float16/bfloat16 autocast (default 'auto': '16-mixed' on "
-        "CUDA, 'bf16-mixed' on CPUs with native bfloat16 (avx512_bf16, amx_bf16), "
-        "'32' elsewhere; --resume refuses to change it)",
+        "CUDA, '32' elsewhere; --resume refuses to change it)",
     )  # fmt: skip
     g.add_argument('--window', type=int, default=1024, help='window side in pixels')
 
