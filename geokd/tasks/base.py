@@ -198,6 +198,8 @@ class PerClassifierTask(BaseTask):
         strategy wraps the model. A trainer whose precision was set to anything but
         plain float32 keeps it.
         """
+        if self._trainer is None:  # set up by hand, outside a trainer
+            return
         strategy = self._trainer.strategy
         if type(strategy.precision_plugin) is not Precision:
             return

@@ -85,3 +85,8 @@ def test_explicit_trainer_precision_wins(monkeypatch: pytest.MonkeyPatch) -> Non
     plugin = MixedPrecision('16-mixed', 'cpu')
     task = SingleModalTask('sar', 2, 10, backbone='test_resnet')
     assert _fit(task, plugins=[plugin]).strategy.precision_plugin is plugin
+
+
+def test_setup_without_a_trainer_keeps_working() -> None:
+    task = SingleModalTask('sar', 2, 10, backbone='test_resnet')
+    task.setup('fit')  # no trainer attached: nothing to configure
