@@ -6,6 +6,9 @@
    summary), and the same number of patches, already normalised in memory, is passed
    through the model's forward alone with the same batch size. Rounds alternate
    between the two; the ratio of the medians is printed (target: <= 1.25).
+   Both run in float32 and in bfloat16 autocast, interleaved: patches/s of each
+   precision and their ratio are printed (goal of bf16 on a CPU with native
+   bfloat16: >= 1.3x), with the CPU and the flags the choice depends on.
 2. Memory: ``geokd predict`` runs in a fresh child process on a 2,048 x 2,048 and an
    8,192 x 8,192 mosaic of the same chip; the ratio of the children's peak RSS is
    printed (target: <= 1.2). These runs use the smallest timm backbone and 128-pixel
@@ -20,6 +23,7 @@ The model is a randomly initialised SAR branch (weights do not change the cost).
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,10 +37,16 @@ from rasterio.windows import Window
 
 from geokd.export import ModelMetadata, SingleSensorClassifier, export_model
 from geokd.models import ModalityBranch
+from geokd.precision import describe_cpu
 from geokd.predict import PredictOptions, predict_scene
 from geokd.transforms import SensorNormalization
 
-REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+#: ../shared/realdata beside the repository; GEOKD_REALDATA points elsewhere (a worktree).
+REALDATA = Path(
+    os.environ.get(
+        'GEOKD_REALDATA', Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
+    )
+)
 PATCH = 64
 
 
@@ -71,14 +81,20 @@ def classifier(backbone: str, patch: int = PATCH) -> SingleSensorClassifier:
 
 
 def forward_only(
-    clf: SingleSensorClassifier, patches: torch.Tensor, batch: int, device: str
+    clf: SingleSensorClassifier,
+    patches: torch.Tensor,
+    batch: int,
+    device: str,
+    precision: str = '32',
 ) -> float:
     model = clf.model.to(device)
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(patches), batch):
             x = patches[i : i + batch].to(device)
-            with torch.autocast('cuda', enabled=device.startswith('cuda')):
+            kind = 'cuda' if device.startswith('cuda') else 'cpu'
+            mixed = {'bf16-mixed': torch.bfloat16, '16-mixed': torch.float16}
+            with torch.autocast(kind, mixed.get(precision), enabled=precision in mixed):
                 model(x).float().softmax(1).cpu()
     if device.startswith('cuda'):
         torch.cuda.synchronize()
@@ -93,28 +109,48 @@ def throughput(args: argparse.Namespace, chip: Path, tmp: Path) -> None:
     patches = pixels.unfold(1, PATCH, PATCH).unfold(2, PATCH, PATCH)
     patches = patches.permute(1, 2, 0, 3, 4).reshape(-1, 2, PATCH, PATCH)
     patches = clf.metadata.preprocessing(patches).contiguous()
-    options = PredictOptions(
-        batch_size=args.batch_size, device=args.device, quiet=True, overwrite=True
-    )
+    precisions = ['32', 'bf16-mixed']
+    options = {
+        p: PredictOptions(
+            batch_size=args.batch_size,
+            device=args.device,
+            quiet=True,
+            overwrite=True,
+            precision=p,
+        )
+        for p in precisions
+    }
     # Warm-up of both paths (allocator, oneDNN kernels, GDAL drivers).
-    forward_only(clf, patches[: args.batch_size], args.batch_size, args.device)
-    predict_scene(clf, scene, tmp / 'warm', options)
-    t_predict, t_forward = [], []
+    for p in precisions:
+        forward_only(clf, patches[: args.batch_size], args.batch_size, args.device, p)
+        predict_scene(clf, scene, tmp / 'warm', options[p])
+    t_predict: dict[str, list[float]] = {p: [] for p in precisions}
+    t_forward: dict[str, list[float]] = {p: [] for p in precisions}
     for r in range(args.rounds):
-        start = time.perf_counter()
-        summary = predict_scene(clf, scene, tmp / f'round{r}', options)
-        t_predict.append(time.perf_counter() - start)
-        t_forward.append(forward_only(clf, patches, args.batch_size, args.device))
+        for p in precisions:
+            start = time.perf_counter()
+            summary = predict_scene(clf, scene, tmp / f'round{r}', options[p])
+            t_predict[p].append(time.perf_counter() - start)
+            assert summary['options']['precision'] == p
+            t_forward[p].append(
+                forward_only(clf, patches, args.batch_size, args.device, p)
+            )
     assert summary['patches'] == len(patches)
-    p, f = statistics.median(t_predict), statistics.median(t_forward)
+    print(describe_cpu())
     print(
         f'throughput: {args.size}x{args.size} scene, {len(patches)} patches of '
         f'{PATCH}x{PATCH}, {args.backbone}, batch {args.batch_size}, {args.device}, '
         f'{torch.get_num_threads()} threads, {args.rounds} rounds'
     )
-    print(f'  predict end to end  median {p:.3f} s  ({len(patches) / p:.0f} patches/s)')
-    print(f'  forward passes only median {f:.3f} s  ({len(patches) / f:.0f} patches/s)')
-    print(f'  ratio predict / forward = {p / f:.3f}  (target <= 1.25)')
+    rate = {}
+    for p in precisions:
+        pr, f = statistics.median(t_predict[p]), statistics.median(t_forward[p])
+        rate[p] = len(patches) / pr
+        print(f'  {p:>10}: predict end to end {rate[p]:7.0f} patches/s, forward '
+              f'passes only {len(patches) / f:7.0f} patches/s, ratio predict / '
+              f'forward time {pr / f:.3f} (target <= 1.25)')  # fmt: skip
+    print(f'  bf16 / fp32 patches/s, end to end: {rate["bf16-mixed"] / rate["32"]:.3f}'
+          ' (goal >= 1.3)')  # fmt: skip
 
 
 def child_rss(scene: Path, model: Path, out: Path, device: str) -> tuple[int, float]:

@@ -18,3 +18,13 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip('../shared/realdata is not present')
     return REALDATA
+
+
+@pytest.fixture(autouse=True)
+def float32_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolve precision 'auto' to float32, whatever CPU runs the suite.
+
+    Tests then give the same numbers on every machine; tests of the bfloat16
+    choice patch :func:`geokd.precision.cpu_has_native_bf16` back to True.
+    """
+    monkeypatch.setattr('geokd.precision.cpu_has_native_bf16', lambda: False)

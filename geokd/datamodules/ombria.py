@@ -26,6 +26,10 @@ class OMBRIADataModule(MultiModalDataModule):
         thresholds: Flooded fractions where 'partly flooded' and 'flooded' start.
         val_fraction: Share of the training tiles of each class held out to validate.
         split_seed: Seed of that hold-out.
+        leave_out_block: Test on this contiguous range of training tiles instead of
+            the published test split (leave-events-out, see
+            :class:`~geokd.datasets.OMBRIA`); None keeps the published split.
+        num_blocks: Number of contiguous ranges of ``leave_out_block``.
         norm_method: 'per_patch' (default), 'standard' or 'percentile'.
         download: Download the OMBRIA repository archive if the data is absent.
         **kwargs: Passed to :class:`~geokd.datamodules.MultiModalDataModule`
@@ -41,6 +45,8 @@ class OMBRIADataModule(MultiModalDataModule):
         thresholds: Sequence[float] = (0.05, 0.5),
         val_fraction: float = 0.1,
         split_seed: int = 0,
+        leave_out_block: int | None = None,
+        num_blocks: int = 8,
         norm_method: Method = 'per_patch',
         download: bool = False,
         **kwargs: Any,
@@ -56,6 +62,8 @@ class OMBRIADataModule(MultiModalDataModule):
             thresholds=list(thresholds),
             val_fraction=val_fraction,
             split_seed=split_seed,
+            leave_out_block=leave_out_block,
+            num_blocks=num_blocks,
             download=download,
             **kwargs,
         )

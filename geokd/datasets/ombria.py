@@ -15,7 +15,7 @@ from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Path, Sample, download_url, extract_archive
 
 from .plot import plot_sample
-from .splits import stratified_split
+from .splits import contiguous_blocks, stratified_split
 from .utils import read_image
 
 #: Patch classes by flooded fraction: below 5 %, 5 to 50 %, from 50 %.
@@ -82,6 +82,15 @@ class OMBRIA(NonGeoDataset):
     tiles of the training split (so no tile has patches on both sides), a stratified
     ``val_fraction`` by tile class drawn with ``split_seed``, and 'train' is the rest.
 
+    Leave-events-out: OMBRIA does not record which of its 23 events a tile comes
+    from, but its numbering follows them (consecutive tiles look alike: the median
+    distance between the image statistics of consecutive tiles is about half that of
+    random pairs). With ``leave_out_block`` = k, the published training tiles, sorted
+    by number, are cut into ``num_blocks`` contiguous ranges; range k becomes the
+    'test' split (the published test tiles are then unused) and train / val are
+    drawn from the other ranges as above. A range holds about two to three events;
+    an event cut by a range boundary has tiles on both sides.
+
     The files are not physical values, which matters when a model meets real scenes:
 
     * ``sar`` (1 channel, VV): 8-bit grey, backscatter in decibels stretched linearly
@@ -109,6 +118,9 @@ class OMBRIA(NonGeoDataset):
         thresholds: Flooded fractions where 'partly flooded' and 'flooded' start.
         val_fraction: Share of the training tiles of each class held out for 'val'.
         split_seed: Seed of that hold-out.
+        leave_out_block: Make 'test' this contiguous range of training tiles (see
+            above); None keeps the published test split.
+        num_blocks: Number of contiguous ranges of ``leave_out_block``.
         transforms: Applied to each sample dict.
         download: Download the repository archive if the data is absent.
 
@@ -138,6 +150,8 @@ class OMBRIA(NonGeoDataset):
         thresholds: Sequence[float] = (0.05, 0.5),
         val_fraction: float = 0.1,
         split_seed: int = 0,
+        leave_out_block: int | None = None,
+        num_blocks: int = 8,
         transforms: Callable[[Sample], Sample] | None = None,
         download: bool = False,
     ) -> None:
@@ -157,8 +171,16 @@ class OMBRIA(NonGeoDataset):
         #: Band names per modality, in the samples' order.
         self.bands = {m: band_names(m, before) for m in self.modalities}
         self._verify()
-        self.folder = 'test' if split == 'test' else 'train'
+        published_test = split == 'test' and leave_out_block is None
+        self.folder = 'test' if published_test else 'train'
         tiles = self._scan()
+        if leave_out_block is not None:
+            blocks = contiguous_blocks(len(tiles), num_blocks)
+            if not 0 <= leave_out_block < num_blocks:
+                msg = f'leave_out_block must be in 0..{num_blocks - 1}, got {leave_out_block}'
+                raise ValueError(msg)
+            out = set(blocks[leave_out_block])
+            tiles = [t for i, t in enumerate(tiles) if (i in out) == (split == 'test')]
         masks = [self._mask(t) for t in tiles]
         if split != 'test':
             tile_classes = [int(np.digitize(m.mean(), self.thresholds)) for m in masks]

@@ -1,5 +1,6 @@
 """Seeded stratified splits for datasets that ship without official ones."""
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -48,3 +49,29 @@ def stratified_split(
         out['val'] += idx[n_train : n_train + n_val]
         out['test'] += idx[n_train + n_val :]
     return {s: sorted(v) for s, v in out.items()}
+
+
+def contiguous_blocks(n: int, num_blocks: int) -> list[list[int]]:
+    """Cut indices ``0..n-1`` into contiguous, nearly equal blocks.
+
+    For datasets whose sample numbering follows acquisition (neighbouring numbers
+    come from the same event or place), holding out a block approximates holding
+    out whole events when the events themselves are not recorded.
+
+    Args:
+        n: Number of samples.
+        num_blocks: Number of blocks.
+
+    Returns:
+        ``num_blocks`` lists of consecutive indices, in order; sizes differ by at
+        most one.
+
+    Raises:
+        DataError: If ``num_blocks`` is not between 2 and ``n``.
+    """
+    if not 2 <= num_blocks <= n:
+        msg = f'num_blocks must be between 2 and the {n} samples, got {num_blocks}'
+        raise DataError(msg)
+    size, extra = divmod(n, num_blocks)
+    bounds = [k * size + min(k, extra) for k in range(num_blocks + 1)]
+    return [list(range(a, b)) for a, b in itertools.pairwise(bounds)]

@@ -131,8 +131,8 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         '--precision',
         default='auto',
         choices=('auto', '32', '16-mixed', 'bf16-mixed'),
-        help="'32', or float16/bfloat16 autocast (default: '16-mixed' on CUDA, "
-        "'32' elsewhere)",
+        help="'32', or float16/bfloat16 autocast (default 'auto': '16-mixed' on "
+        "CUDA, '32' elsewhere; --resume refuses to change it)",
     )
     g.add_argument('--window', type=int, default=1024, help='window side in pixels')
 

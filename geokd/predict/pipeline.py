@@ -27,7 +27,7 @@ from ..export.classifier import SingleSensorClassifier
 from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine.classify import WindowClassifier, prefetch, resolve_device
 from .engine.tiling import GridWindow, PatchGrid, grid_windows, window_size
-from .options import PredictOptions
+from .options import PRECISIONS, PredictOptions
 from .output import writers
 from .output.fingerprint import run_fingerprint
 from .output.io_errors import reading, writing
@@ -95,7 +95,9 @@ class RunPlan:
         return sum(w.num_patches for w in self.windows[start:])
 
 
-def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> RunPlan:
+def plan_run(
+    scene: Scene, patch: int, stride: int, options: PredictOptions, precision: str
+) -> RunPlan:
     """Plan the classification of a scene.
 
     Args:
@@ -103,6 +105,8 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
         patch: Patch size in pixels.
         stride: Stride in pixels.
         options: Prediction options.
+        precision: The precision the forward passes run in ('auto' resolved): a
+            resumed run must not change it.
 
     Returns:
         The plan.
@@ -131,11 +135,57 @@ def plan_run(scene: Scene, patch: int, stride: int, options: PredictOptions) -> 
         'window': size,
         'min_valid': options.min_valid,
         'probabilities': options.probabilities,
-        'precision': options.precision,
+        'precision': precision,
     }
     transform = scene.transform @ Affine.scale(stride)
     windows = list(grid_windows(grid, size))
     return RunPlan(grid, size, windows, scene.crs, transform, key)
+
+
+def refuse_mixed_precision(
+    paths: OutputPaths,
+    run_id: str,
+    options: PredictOptions,
+    scene: SceneInput,
+    classifier: SingleSensorClassifier,
+    plan: RunPlan,
+) -> None:
+    """Refuse to resume a run begun in another precision.
+
+    Its windows would be classified in two precisions, whose class maps differ in
+    a few cells. ``--precision auto`` resolves by device and CPU, so the same
+    command can mean another precision on another machine.
+
+    Args:
+        paths: The outputs.
+        run_id: This run's fingerprint.
+        options: Prediction options.
+        scene: The scene.
+        classifier: The classifier.
+        plan: This run's plan, its resolved precision in ``key``.
+
+    Raises:
+        PredictError: If ``--resume`` finds a partial run that differs from this one
+            only by its precision.
+    """
+    if not (options.resume and paths.progress.is_file()):
+        return
+    state = RunState.load(paths.progress)
+    if state is None or state.fingerprint == run_id:
+        return
+    for other in PRECISIONS:
+        if other in ('auto', plan.key['precision']):
+            continue
+        key = {**plan.key, 'precision': other}
+        if state.fingerprint == run_fingerprint(
+            scene.path, scene.files, classifier, key
+        ):
+            msg = (
+                f'{paths.partial}: begun in precision {other}, this run would finish '
+                f'it in {plan.key["precision"]}; resume with --precision {other}, or '
+                'run without --resume to start over'
+            )
+            raise PredictError(msg)
 
 
 def predict_scene(
@@ -185,12 +235,14 @@ def predict_scene(
         warn_if_not_georeferenced(source, stacklevel=2)
         warn_if_synthetic_model(classifier, source, stacklevel=2)
         stride = patch if options.stride is None else options.stride
-        plan = plan_run(source, patch, stride, options)
+        precision = options.resolved_precision(device.type)
+        plan = plan_run(source, patch, stride, options, precision)
         if not options.quiet:
             print(announce(source, plan.grid))
         run_id = run_fingerprint(scene, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
+        refuse_mixed_precision(paths, run_id, options, scene, classifier, plan)
         windows = len(plan.windows)
         state = start_or_resume(paths, run_id, options, meta.num_classes, windows)
         if state.staged:  # stopped while moving the outputs in

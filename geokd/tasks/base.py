@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from torch import Tensor, nn
 from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
@@ -20,6 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..errors import UsageError
 from ..models import ClassifierSpec
+from ..precision import resolve_train_precision
 from ..schema import Label
 from .data_checks import check_task_data
 
@@ -181,6 +183,7 @@ class PerClassifierTask(BaseTask):
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
         trainer = self._trainer
+        self._install_precision()
         datamodule = getattr(trainer, 'datamodule', None)
         if datamodule is not None:
             check_task_data(
@@ -189,6 +192,23 @@ class PerClassifierTask(BaseTask):
                 self.hparams.get('class_names'),
                 datamodule,
             )
+
+    def _install_precision(self) -> None:
+        """Give the trainer the autocast of the task's ``precision`` hyperparameter.
+
+        Lightning has no 'auto' precision, so the task resolves its own before the
+        strategy wraps the model. A trainer whose precision was set to anything but
+        plain float32 keeps it.
+        """
+        if self._trainer is None:  # set up by hand, outside a trainer
+            return
+        strategy = self._trainer.strategy
+        if type(strategy.precision_plugin) is not Precision:
+            return
+        device = strategy.root_device.type
+        chosen = resolve_train_precision(self.hparams.get('precision', 'auto'), device)
+        if chosen == 'bf16-mixed':
+            strategy.precision_plugin = MixedPrecision('bf16-mixed', device)
 
     @abstractmethod
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:

@@ -17,6 +17,7 @@ from ..models import (
     Weights,
     dann_lambda,
 )
+from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -62,6 +63,7 @@ class DisCoMKDTask(PerClassifierTask):
         grl_schedule: Literal['constant', 'dann'] = 'constant',
         lr: float = 1e-4,
         trunk_init: TrunkInit = 'torchvision',
+        precision: TrainPrecision = 'auto',
     ) -> None:
         """Initialize a new DisCoMKDTask instance.
 
@@ -88,6 +90,9 @@ class DisCoMKDTask(PerClassifierTask):
                 'torchvision' (the reference's: torchvision's ResNet rule, no
                 zero-initialised last BatchNorm in residual blocks) or 'timm' (timm's
                 own for the architecture).
+            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
+                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+                explicit ``trainer.precision`` other than 32 takes precedence.
 
         Raises:
             UsageError: If there are fewer than two classes, or ``class_names`` are

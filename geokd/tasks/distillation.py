@@ -11,6 +11,7 @@ from torchgeo.datasets.utils import Sample
 from .. import losses
 from ..loader import load_checkpoint
 from ..models import TrunkInit, Weights
+from ..precision import TrainPrecision
 from .base import PerClassifierTask, Split, require_paired
 from .multimodal_teacher import MultiModalTeacherTask
 from .single_modal import SingleModalTask
@@ -111,6 +112,7 @@ class DistillationTask(SingleModalTask):
         trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
+        precision: TrainPrecision = 'auto',
     ) -> None:
         """Initialize a new DistillationTask instance.
 
@@ -140,6 +142,9 @@ class DistillationTask(SingleModalTask):
                 :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
+            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
+                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+                explicit ``trainer.precision`` other than 32 takes precedence.
 
         """
         super().__init__(
@@ -151,6 +156,7 @@ class DistillationTask(SingleModalTask):
             trunk_init,
             class_names,
             lr,
+            precision,
         )
         # A list keeps the teacher out of the module tree: not trained, not saved.
         self._teacher: list[PerClassifierTask] = []

@@ -6,6 +6,7 @@ from torchgeo.datasets.utils import Sample
 
 from ..errors import UsageError
 from ..models import SumFusionClassifier, TrunkInit, Weights
+from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -35,6 +36,7 @@ class MultiModalTeacherTask(PerClassifierTask):
         trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
+        precision: TrainPrecision = 'auto',
     ) -> None:
         """Initialize a new MultiModalTeacherTask instance.
 
@@ -48,6 +50,9 @@ class MultiModalTeacherTask(PerClassifierTask):
                 :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
+            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
+                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+                explicit ``trainer.precision`` other than 32 takes precedence.
 
         Raises:
             UsageError: If fewer than two modalities are given.

@@ -5,6 +5,7 @@ from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
 from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
+from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -36,6 +37,7 @@ class SingleModalTask(PerClassifierTask):
         trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
+        precision: TrainPrecision = 'auto',
     ) -> None:
         """Initialize a new SingleModalTask instance.
 
@@ -50,6 +52,9 @@ class SingleModalTask(PerClassifierTask):
                 :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
+            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
+                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+                explicit ``trainer.precision`` other than 32 takes precedence.
 
         Raises:
             UsageError: If there are fewer than two classes, or ``class_names`` are

@@ -244,3 +244,25 @@ def test_per_patch_normalisation_reads_decibels_like_ombria(realdata: Path) -> N
     assert (db - png).abs().mean() < 0.02
     standard = SensorNormalization.estimate(patches[1])  # statistics of 8-bit values
     assert (standard(patches[0]) - standard(patches[1])).abs().mean() > 5
+
+
+def test_leave_out_block_tests_on_a_contiguous_range_of_training_tiles() -> None:
+    def tiles(split: str, block: int) -> set[str]:
+        ds = OMBRIA(
+            FIXTURE, split, leave_out_block=block, num_blocks=3, val_fraction=0.25
+        )
+        return {t for t, _, _ in ds.items}
+
+    # 18 training tiles, numbered 0001..0018: three ranges of six.
+    for block in range(3):
+        test = tiles('test', block)
+        assert test == {f'{i:04d}' for i in range(6 * block + 1, 6 * block + 7)}
+        train, val = tiles('train', block), tiles('val', block)
+        assert val
+        assert not train & val
+        assert not (train | val) & test
+        assert len(train | val | test) == 18
+    # The published test tiles (0019..0021) are not used.
+    assert not any(t >= '0019' for b in range(3) for t in tiles('test', b))
+    with pytest.raises(ValueError, match=r'leave_out_block must be in 0\.\.2'):
+        tiles('test', 3)

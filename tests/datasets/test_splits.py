@@ -3,6 +3,8 @@ from collections import Counter
 import pytest
 
 from geokd.datasets import stratified_split
+from geokd.datasets.splits import contiguous_blocks
+from geokd.errors import DataError
 
 
 def test_stratified_70_10_20() -> None:
@@ -24,3 +26,16 @@ def test_seed_decides_the_split() -> None:
 def test_bad_fractions() -> None:
     with pytest.raises(ValueError, match='summing to 1'):
         stratified_split([0, 1], (0.5, 0.5, 0.5))
+
+
+def test_contiguous_blocks() -> None:
+    assert contiguous_blocks(7, 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert contiguous_blocks(4, 4) == [[0], [1], [2], [3]]
+    for n, k in [(624, 8), (10, 3), (5, 2)]:
+        blocks = contiguous_blocks(n, k)
+        assert [i for b in blocks for i in b] == list(range(n))
+        assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
+    with pytest.raises(DataError, match='between 2 and the 3 samples'):
+        contiguous_blocks(3, 4)
+    with pytest.raises(DataError):
+        contiguous_blocks(3, 1)

@@ -1,0 +1,48 @@
+"""The OMBRIA benchmark files: they load, and the paper-like protocol runs on the fixture."""
+
+from pathlib import Path
+
+import pytest
+
+from geokd.benchmark_file import load_benchmark
+from geokd.main import main
+
+ROOT = Path(__file__).parents[1]
+DATA = ROOT / 'tests' / 'data' / 'ombria'
+PARTS = sorted((ROOT / 'configs' / 'benchmark').glob('ombria_paper_part*.yaml'))
+
+
+def test_paper_protocol_parts_cover_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    benches = [load_benchmark(p) for p in PARTS]
+    names = [m.name for b in benches for m in b.methods]
+    assert sorted(names) == sorted([
+        'DisCoM-KD', 'SAR-only', 'S2-only', 'KD from the S2 teacher',
+        'Multi-modal teacher', 'DisCoM-KD without L_adv', 'DisCoM-KD without L_mod',
+        'DisCoM-KD without L_aux', 'DisCoM-KD without L_perp',
+    ])  # fmt: skip
+    # Parts do not share run folders (a run of one would be retrained by another).
+    assert len({b.output_dir for b in benches}) == len(benches)
+    for b in benches:
+        assert b.seeds == [0, 1, 2, 3, 4]
+        assert '--model.init_args.lr=0.0001' in b.args
+    precision = load_benchmark(ROOT / 'configs/benchmark/ombria_cpu_precision.yaml')
+    assert [m.name for m in precision.methods] == ['DisCoM-KD, fp32', 'DisCoM-KD, bf16']
+
+
+@pytest.mark.parametrize('base', ['ombria_paper', 'ombria_paper_paired'])
+def test_paper_protocol_base_runs_on_the_fixture(
+    base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    method = 'discomkd' if base == 'ombria_paper' else 'multimodal_teacher'
+    main([
+        'fit', '--config', f'configs/baselines/{base}.yaml',
+        '--config', f'configs/baselines/ombria/{method}.yaml',
+        f'--data.init_args.root={DATA}', '--data.init_args.download=false',
+        '--data.init_args.cache_dir', 'null', '--data.init_args.batch_size', '4',
+        '--trainer.fast_dev_run', 'true', '--trainer.logger', 'false',
+        '--trainer.default_root_dir', str(tmp_path),
+        '--trainer.enable_progress_bar', 'false',
+        '--model.init_args.backbone', 'test_resnet',
+    ])  # fmt: skip
