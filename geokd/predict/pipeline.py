@@ -177,9 +177,7 @@ def refuse_mixed_precision(
         if other in ('auto', plan.key['precision']):
             continue
         key = {**plan.key, 'precision': other}
-        if state.fingerprint == run_fingerprint(
-            scene.path, scene.files, classifier, key
-        ):
+        if state.fingerprint == run_fingerprint(scene, classifier, key):
             msg = (
                 f'{paths.partial}: begun in precision {other}, this run would finish '
                 f'it in {plan.key["precision"]}; resume with --precision {other}, or '
