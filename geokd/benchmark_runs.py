@@ -61,8 +61,9 @@ def read_result(path: Path) -> dict[str, Any]:
         )
         raise GeokdError(msg) from err
     results = done.get('results') if isinstance(done, dict) else None
-    valid = (
-        isinstance(results, dict)
+    if not (
+        isinstance(done, dict)
+        and isinstance(results, dict)
         and isinstance(done.get('run_dir'), str)
         and isinstance(done.get('fit_seconds'), int | float)
         and all(
@@ -72,8 +73,7 @@ def read_result(path: Path) -> dict[str, Any]:
             )
             for r in results.values()
         )
-    )
-    if not valid:
+    ):
         msg = (
             f'{path}: not the result of a geokd benchmark run (expected an object '
             'with run_dir, fit_seconds and results per classifier); delete it to '

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .config import check_config_classes
 from .errors import LoadError, argument_error_message, one_line, os_error_message
@@ -86,7 +86,7 @@ def check_ckpt_path(ckpt_path: Any, expected: type, resume: bool = False) -> Non
     hparams = ckpt['hyper_parameters']
     class_path = hparams.get('_class_path')
     if class_path is not None:
-        cls = _task_class(path, class_path, expected)
+        cls: type = _task_class(path, class_path, expected)
         if is_geokd_task(cls):
             check_hyperparameters(cls, hparams, path)
 
@@ -234,6 +234,16 @@ def load_checkpoint(
     )
 
 
+@overload
+def _task_class(
+    path: Path, class_path: Any, expected: None
+) -> type['PerClassifierTask']: ...
+
+
+@overload
+def _task_class[T](path: Path, class_path: Any, expected: type[T]) -> type[T]: ...
+
+
 def _task_class(path: Path, class_path: Any, expected: type | None) -> type:
     """The task class a checkpoint records, if it is an imported ``expected`` one.
 
@@ -263,16 +273,13 @@ def _task_class(path: Path, class_path: Any, expected: type | None) -> type:
         return expected
     module, _, name = str(class_path).rpartition('.')
     cls = getattr(sys.modules.get(module), name, None)
-    if expected is None:
-        fits = isinstance(cls, type) and is_geokd_task(cls)
-        wanted = GEOKD_TASK.rpartition('.')[2]
-    else:
-        fits = isinstance(cls, type) and issubclass(cls, expected)
-        wanted = expected.__name__
-    if not fits:
-        msg = f'{path}: holds a {class_path!r}, not a {wanted}'
-        raise LoadError(msg)
-    return cls
+    if isinstance(cls, type) and (
+        is_geokd_task(cls) if expected is None else issubclass(cls, expected)
+    ):
+        return cls
+    wanted = GEOKD_TASK.rpartition('.')[2] if expected is None else expected.__name__
+    msg = f'{path}: holds a {class_path!r}, not a {wanted}'
+    raise LoadError(msg)
 
 
 def check_hyperparameters(

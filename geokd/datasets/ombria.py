@@ -130,7 +130,7 @@ class OMBRIA(NonGeoDataset):
             that does not divide the tiles.
     """
 
-    classes = CLASSES
+    classes: tuple[str, ...] = CLASSES
     all_band_names: ClassVar[dict[str, tuple[str, ...]]] = BANDS
     #: Ground sample distance of the tiles, metres.
     gsd: ClassVar[float] = 10.0

@@ -158,7 +158,8 @@ class Sen1Floods11(NonGeoDataset):
         path = self._path(kind, chip)
         try:
             with rasterio.open(path) as src:
-                return src.read()
+                bands: np.ndarray = src.read()
+                return bands
         except RasterioIOError as err:
             msg = f'{path}: cannot be read ({err})'
             raise FileNotFoundError(msg) from err

@@ -14,6 +14,7 @@ differs between scales); see ``docs/concepts.md`` for the choices behind this.
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from segmentation_models_pytorch.base.heads import SegmentationHead
@@ -213,13 +214,25 @@ class DisCoMKDSegmenter(nn.Module):
                 for m, c in in_channels.items()
             }
         )
-        dims = self.branches[self.modalities[0]].embed_dims
+        dims = self.branch(self.modalities[0]).embed_dims
         num_modalities = len(self.modalities)
         self.aux_head = _heads(dims, num_classes)
         self.d_inf = _heads(dims, num_modalities)
         self.d_irr = _heads(dims, num_modalities)
         self.d_adv = _heads(dims, num_modalities)
         self.grl = GradientReversal(grl_lambda)
+
+    def branch(self, modality: str) -> SegmentationBranch:
+        """The branch of one modality.
+
+        Args:
+            modality: Modality name.
+
+        Returns:
+            Its :class:`SegmentationBranch`.
+        """
+        # Every value of the ModuleDict is a SegmentationBranch (built above).
+        return cast(SegmentationBranch, self.branches[modality])
 
     def modality_index(self, modality: str) -> int:
         """Integer label of a modality for the modality classifiers.
@@ -246,7 +259,7 @@ class DisCoMKDSegmenter(nn.Module):
         """
         outputs = {}
         for modality, x in images.items():
-            out = self.branches[modality].embed(x)
+            out = self.branch(modality).embed(x)
 
             def apply(heads: nn.ModuleList, maps: list[Tensor]) -> list[Tensor]:
                 return [h(z) for h, z in zip(heads, maps, strict=True)]
@@ -277,4 +290,4 @@ class DisCoMKDSegmenter(nn.Module):
         if modality not in self.branches:
             msg = f'no modality {modality!r}; the model has {self.modalities}'
             raise KeyError(msg)
-        return copy.deepcopy(self.branches[modality]).eval()
+        return copy.deepcopy(self.branch(modality)).eval()

@@ -75,13 +75,12 @@ class SumFusionSegmenter(nn.Module):
         """Initialize a new SumFusionSegmenter instance."""
         super().__init__()
         weights = weights or {}
-        self.encoders = nn.ModuleDict(
-            {
-                m: get_encoder(encoder, c, encoder_depth, weights.get(m))
-                for m, c in in_channels.items()
-            }
-        )
-        channels = list(next(iter(self.encoders.values())).out_channels)
+        encoders = {
+            m: get_encoder(encoder, c, encoder_depth, weights.get(m))
+            for m, c in in_channels.items()
+        }
+        channels = list(next(iter(encoders.values())).out_channels)
+        self.encoders = nn.ModuleDict(encoders)
         self.decoder = UnetDecoder(
             channels, list(decoder_channels), n_blocks=encoder_depth
         )
@@ -102,4 +101,5 @@ class SumFusionSegmenter(nn.Module):
         ]
         # The decoder reads only the size of its first input, the full-resolution image.
         first = images[next(iter(self.encoders))]
-        return self.head(self.decoder([first, *summed]))
+        logits: Tensor = self.head(self.decoder([first, *summed]))
+        return logits

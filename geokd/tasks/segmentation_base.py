@@ -9,6 +9,7 @@ labelled pixels only (the mask's ``ignore_index`` is left out).
 """
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -153,10 +154,11 @@ class PerSegmenterTask(PerClassifierTask):
         ignore = self.hparams['ignore_index']
         positive = self.hparams['positive_class']
         preds = logits.detach().argmax(dim=1)
-        metrics = self.metrics[f'{split}_{name}']
+        # Every value of both ModuleDicts is a MetricCollection (see configure_metrics).
+        metrics = cast(MetricCollection, self.metrics[f'{split}_{name}'])
         metrics(preds, mask)
         target = torch.where(mask == ignore, ignore, (mask == positive).long())
-        binary = self.positive_metrics[f'{split}_{name}']
+        binary = cast(MetricCollection, self.positive_metrics[f'{split}_{name}'])
         binary((preds == positive).long(), target)
         self.log_dict(metrics, batch_size=len(mask))
         self.log_dict(binary, batch_size=len(mask))

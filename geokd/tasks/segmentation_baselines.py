@@ -5,6 +5,8 @@ All use the encoders and U-Net decoder of
 training method only.
 """
 
+from typing import cast
+
 import torch
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
@@ -13,7 +15,7 @@ from ..losses import segmentation as seg
 from ..models.segmentation import EncoderWeights
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
 from .base import PerClassifierTask, Split, check_classes, require_paired
-from .distillation import load_teacher
+from .distillation import Teacher, load_teacher
 from .segmentation_base import (
     PerSegmenterTask,
     check_positive_class,
@@ -106,7 +108,8 @@ class SingleModalSegmentationTask(PerSegmenterTask):
             Logits ``(B, num_classes, H, W)``.
         """
         m = self.modalities[0]
-        return self.model(images_of(batch, [m])[m])
+        logits: Tensor = self.model(images_of(batch, [m])[m])
+        return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         m = self.modalities[0]
@@ -217,7 +220,8 @@ class MultiModalSegmentationTeacherTask(PerSegmenterTask):
         Returns:
             Logits ``(B, num_classes, H, W)``.
         """
-        return self.model(images_of(batch, self.sensors))
+        logits: Tensor = self.model(images_of(batch, self.sensors))
+        return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         require_paired(batch, type(self).__name__)
@@ -352,13 +356,14 @@ class PixelKDSegmentationTask(SingleModalSegmentationTask):
         mask = masks[m]
         student = self.logits(batch)
         with torch.no_grad():
-            teacher = self.teacher.logits(batch)  # type: ignore[operator]
+            # load_teacher checked that the teacher is a Teacher.
+            teacher = cast(Teacher, self.teacher).logits(batch)
         ignore = self.hparams['ignore_index']
         ce = seg.pixel_classification_loss(student, mask, ignore)
         kd = seg.pixel_kd_loss(
             student, teacher, self.hparams['temperature'], mask, ignore
         )
-        loss = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
+        loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
         n = len(mask)
         self.log('train_loss', loss, batch_size=n, prog_bar=True)
         self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)
