@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from geokd.deploy import export_model
-from tests.deploy.conftest import tiny_classifier
+from geokd.export import export_model
+from tests.predict.conftest import tiny_classifier
 
 from .predict_helpers import Result, predict
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import sar_pixels
+from tests.predict.conftest import sar_pixels
 
 from .predict_helpers import assert_error, predict, write_raster
 from .round2 import model, one_thread, out_of  # noqa: F401 (fixtures)

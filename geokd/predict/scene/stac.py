@@ -68,9 +68,30 @@ def stac_scenes(argument: str | Path) -> list[SceneInput]:
     try:
         document = _read_json(where)
         items = _items(document, where)
+        _check_distinct_names(items, where)
     except PredictError as err:
         return [SceneInput(safe_name(where.stem), where, error=str(err))]
     return [_scene(item, where) for item in items]
+
+
+def _check_distinct_names(items: Sequence[Any], where: Location) -> None:
+    """Refuse items whose outputs would share a name (which one to keep is unknown).
+
+    Ids are the server's choice: two items may share one, or differ only in
+    characters that output names replace (``a/b`` and ``a_b``) or in case.
+    """
+    seen: dict[str, str] = {}
+    for item in items:
+        item_id = str(item.id)
+        name = safe_name(item_id).casefold()
+        if name in seen:
+            msg = (
+                f'{where}: STAC items {seen[name]!r} and {item_id!r} would write the '
+                f'same output files ({safe_name(item_id)}_...); give them distinct ids, or '
+                'classify them from separate files'
+            )
+            raise PredictError(msg)
+        seen[name] = item_id
 
 
 def _read_json(where: Location) -> dict[str, Any]:
