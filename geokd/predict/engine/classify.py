@@ -50,6 +50,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+#: Batches are padded to a multiple of this size (the default --batch-size).
+PAD_TO = 64
 #: Autocast data type of each mixed precision.
 AUTOCAST = {'16-mixed': torch.float16, 'bf16-mixed': torch.bfloat16}
 
@@ -119,7 +121,7 @@ class WindowClassifier:
         x = torch.from_numpy(pixels)
         valid = torch.from_numpy(self.valid_mask(pixels))
         patches = x.unfold(1, p, s).unfold(2, p, s)  # (C, nr, nc, p, p)
-        masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p)
+        masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p): a view
         fraction = masks.float().mean((-1, -2))
         keep = (fraction >= self.options.min_valid) & (fraction > 0)
         probs = self._classify(patches, masks, keep)
@@ -141,6 +143,9 @@ class WindowClassifier:
         rows, cols = keep.nonzero(as_tuple=True)
         probs = torch.zeros(self.num_classes, *keep.shape)
         batch_size = self.options.batch_size
+        # Batches are padded to a multiple of PAD_TO, never beyond the patches there
+        # are: a huge --batch-size allocates no more than the patches need.
+        padded = min(batch_size, -(-len(rows) // PAD_TO) * PAD_TO)
         for i in range(0, len(rows), batch_size):
             r, c = rows[i : i + batch_size], cols[i : i + batch_size]
             batch = self._to_device(patches[:, r, c].transpose(0, 1))
@@ -149,12 +154,13 @@ class WindowClassifier:
             if self.cuda:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             n = len(batch)
-            if n < batch_size:
-                # Every forward pass sees a full batch: CPU kernels (oneDNN) pick
-                # thread-dependent reductions for small batches, so results would
-                # differ in the last bit between a serial run and --workers.
+            if n < padded:
+                # Every forward pass sees a batch of a size that does not depend on
+                # the run: CPU kernels (oneDNN) pick thread-dependent reductions for
+                # small batches, so results would differ in the last bit between a
+                # serial run and --workers.
                 batch = torch.cat(
-                    [batch, batch.new_zeros(batch_size - n, *batch.shape[1:])]
+                    [batch, batch.new_zeros(padded - n, *batch.shape[1:])]
                 )
             with torch.autocast(
                 self.device.type,
