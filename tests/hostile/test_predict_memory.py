@@ -1,10 +1,13 @@
 # ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): memory."""
 
+import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,3 +82,28 @@ def test_cpu_out_of_memory_is_one_line(
     scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
     result = run(scene, '-o', out_of(tmp_path))
     assert_error(result, 1, 'scene.tif', 'out of memory', '--batch-size')
+
+
+# 19.9: --stride 1 needs no per-patch copy of the validity masks -------------------
+
+
+def test_stride_one_computes_valid_fractions_without_patch_copies(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    largest = [0]
+    to = torch.Tensor.float
+
+    def watched(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        largest[0] = max(largest[0], self.numel())
+        return to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, 'float', watched)
+    pixels = sar_pixels(64, 64)
+    pixels[:, 10:20, 30:40] = np.nan
+    scene = write_raster(tmp_path / 'scene.tif', pixels)
+    assert run(scene, '-o', tmp_path / 'a' / 's', '--stride', '1').code == 0
+    # Per-patch copies of the masks would hold 49 x 49 patches of 16 x 16 pixels.
+    assert largest[0] < 49 * 49 * 16 * 16 / 4, largest[0]
+    summary = json.loads((tmp_path / 'a' / 's_summary.json').read_text())
+    assert summary['nodata_cells'] == 0  # each cell has some patch half valid
+    assert math.isclose(sum(c['cells'] for c in summary['classes'].values()), 64 * 64)

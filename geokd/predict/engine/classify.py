@@ -122,7 +122,7 @@ class WindowClassifier:
         valid = torch.from_numpy(self.valid_mask(pixels))
         patches = x.unfold(1, p, s).unfold(2, p, s)  # (C, nr, nc, p, p)
         masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p): a view
-        fraction = masks.float().mean((-1, -2))
+        fraction = valid_fractions(valid, p, s)
         keep = (fraction >= self.options.min_valid) & (fraction > 0)
         probs = self._classify(patches, masks, keep)
         total, count = self._spread(probs, keep)
@@ -191,6 +191,37 @@ class WindowClassifier:
                 total[:, dy : dy + nr, dx : dx + nc] += probs
                 count[dy : dy + nr, dx : dx + nc] += keep
         return total, count
+
+
+def valid_fractions(valid: Tensor, patch: int, stride: int) -> Tensor:
+    """The fraction of valid pixels of every patch, from a summed-area table.
+
+    Memory and work grow with the window's pixels, not with its patches times their
+    area, which a stride of one pixel makes thousands of times larger.
+
+    Args:
+        valid: ``(h, w)`` boolean mask of the window's valid pixels.
+        patch: Patch size in pixels.
+        stride: Stride in pixels.
+
+    Returns:
+        ``(rows, cols)`` float32 fractions of the patches ``unfold`` would cut, the
+        same values as the mean of each patch's mask.
+    """
+    table = torch.zeros(valid.shape[0] + 1, valid.shape[1] + 1, dtype=torch.int64)
+    table[1:, 1:] = valid.to(torch.int64).cumsum(0).cumsum(1)
+    rows = max((valid.shape[0] - patch) // stride + 1, 0)
+    cols = max((valid.shape[1] - patch) // stride + 1, 0)
+    y = torch.arange(rows) * stride
+    x = torch.arange(cols) * stride
+    top, bottom, left, right = y[:, None], y[:, None] + patch, x[None], x[None] + patch
+    counts = (
+        table[bottom, right]
+        - table[top, right]
+        - table[bottom, left]
+        + table[top, left]
+    )
+    return counts.to(torch.float32) / (patch * patch)
 
 
 def prefetch(
