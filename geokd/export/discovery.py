@@ -31,7 +31,7 @@ def _modality(metadata: Path) -> str | None:
         return None
     try:
         data = json.loads(metadata.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not str(data.get('format', '')).startswith(
         'geokd-'

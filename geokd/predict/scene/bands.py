@@ -243,7 +243,7 @@ def _selection(
 def _selected_band(scene: object, band: str | int, names: Sequence[str | None]) -> int:
     """The 1-based index of one band the user selected by index or by name."""
     text = str(band).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # ASCII only: int() refuses superscripts
         index = int(text)
         if not 1 <= index <= len(names):
             msg = (
@@ -254,5 +254,8 @@ def _selected_band(scene: object, band: str | int, names: Sequence[str | None]) 
     canonical = [canonical_band(n) if n else None for n in names]
     if canonical_band(text) in canonical:
         return canonical.index(canonical_band(text)) + 1
-    msg = f'{scene}: has no band named {text!r} (its bands: {_listing(names)})'
+    msg = (
+        f'{scene}: has no band named {text!r} (its bands: {_listing(names)}); '
+        '--bands takes their names or numbers 1, 2, ...'
+    )
     raise PredictError(msg)

@@ -248,6 +248,7 @@ def _at_gsd(
     source: SceneInput, dataset: Any, gsd: float | None, resources: ExitStack
 ) -> tuple[tuple[float, float] | None, ReadGrid | None, Any]:
     """The scene's pixel size, and the scene resampled to the GSD when needed."""
+    _check_earth(source, dataset.crs)
     try:
         native = pixel_size_m(dataset)
         grid = read_grid(dataset, gsd)
@@ -258,6 +259,35 @@ def _at_gsd(
         msg = f"{source}: cannot be read at the model's {gsd} m resolution ({detail})"
         raise PredictError(msg) from err
     return native, grid, dataset
+
+
+#: Semi-major axes of the Earth's ellipsoids, in metres (all within 6370 +- 15 km).
+EARTH_RADII = (6_355_000.0, 6_390_000.0)
+
+
+def _check_earth(source: SceneInput, crs: CRS | None) -> None:
+    """Refuse a scene whose CRS is not of the Earth (a Mars or Moon product).
+
+    Raises:
+        PredictError: Naming the scene and its ellipsoid.
+    """
+    if crs is None:
+        return
+    import pyproj
+
+    try:
+        ellipsoid = pyproj.CRS.from_user_input(crs.to_wkt()).ellipsoid
+    except pyproj.exceptions.CRSError:
+        return  # rasterio read it; GDAL's own checks follow
+    if ellipsoid is None:
+        return
+    radius = ellipsoid.semi_major_metre
+    if not EARTH_RADII[0] <= radius <= EARTH_RADII[1]:
+        msg = (
+            f'{source}: its CRS is not of the Earth (ellipsoid {ellipsoid.name!r}, '
+            f'radius {radius / 1000:.0f} km); geokd classifies Earth-observation scenes'
+        )
+        raise PredictError(msg)
 
 
 def open_scene(
