@@ -22,11 +22,12 @@ from tqdm.auto import tqdm
 
 import geokd
 
+from ..errors import PredictError
 from ..export.classifier import SingleSensorClassifier
 from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine.classify import WindowClassifier, prefetch, resolve_device
 from .engine.tiling import GridWindow, PatchGrid, grid_windows, window_size
-from .options import PredictError, PredictOptions
+from .options import PredictOptions
 from .output import writers
 from .output.fingerprint import run_fingerprint
 from .output.io_errors import reading, writing

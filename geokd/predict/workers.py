@@ -33,7 +33,8 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .options import OptionError, PredictError, PredictOptions, first_line
+from ..errors import OptionError, PredictError, one_line
+from .options import PredictOptions
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as EventType
@@ -301,7 +302,7 @@ def classify_scene(
     except LockedError:
         raise
     except (PredictError, OSError) as err:
-        return SceneResult(error=first_line(err))
+        return SceneResult(error=one_line(err))
     except (MemoryError, RuntimeError) as err:
         if not out_of_memory(err):
             raise

@@ -24,8 +24,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ...errors import PredictError
 from ...export.classifier import SingleSensorClassifier
-from ..options import PredictError
 from ..scene.remote import absolute, is_url, remote_failure
 
 WHOLE_FILE = 2**30

@@ -23,8 +23,8 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
+from ...errors import PredictError
 from ..engine.tiling import PatchGrid
-from ..options import PredictError
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
 from .remote import Url, absolute, gdal_path, remote_failure, remote_options
 from .resampling import ReadGrid, pixel_size_m, read_grid, warped

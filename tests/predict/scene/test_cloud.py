@@ -17,9 +17,9 @@ import rasterio.shutil
 from affine import Affine
 from rasterio.windows import Window
 
+from geokd.errors import PredictError
 from geokd.export import SingleSensorClassifier, export_model
 from geokd.predict import OutputPaths, PredictOptions, predict_scene
-from geokd.predict.options import PredictError
 from geokd.predict.output.fingerprint import REMOTE_HEAD, remote_digest
 from geokd.predict.output.prefixes import output_prefixes
 from geokd.predict.output.working import WorkingRasters
