@@ -143,7 +143,12 @@ def _locked_outputs(
     """
     from .engine.classify import resolve_device
     from .output.locks import PrefixLock
-    from .output.paths import OutputPaths, check_not_inputs, prepare_output_dir
+    from .output.paths import (
+        InputFiles,
+        OutputPaths,
+        check_not_inputs,
+        prepare_output_dir,
+    )
     from .output.run_state import check_existing
     from .synthetic_scene import truth_path
 
@@ -152,8 +157,9 @@ def _locked_outputs(
         inputs.append(truth_path(args.synthetic_scene))
     if args.model:
         inputs.append(Path(args.model))
+    index = InputFiles(inputs)
     for prefix in prefixes.values():
-        check_not_inputs(OutputPaths(prefix), inputs)
+        check_not_inputs(OutputPaths(prefix), index)
     for device in dict.fromkeys(devices):
         resolve_device(device)
     with ExitStack() as stack:
