@@ -44,6 +44,11 @@ class Scene:
         native_resolution: The scene's own pixel size in metres, None without CRS.
         grid: The resampled grid, None when the scene is read as it is.
         synthetic: Whether the scene is one of geokd's SYNTHETIC scenes.
+        scaling: Per model band, the scale and offset that turn the file's values
+            into physical ones (GDAL's band scale and offset), None when the file
+            declares none.
+        masked: Whether windows are masked by the file's GDAL mask (a dataset or
+            alpha mask, read directly; the resampled path honours it itself).
     """
 
     def __init__(
@@ -55,6 +60,8 @@ class Scene:
         native_resolution: tuple[float, float] | None = None,
         grid: ReadGrid | None = None,
         synthetic: bool = False,
+        scaling: tuple[np.ndarray, np.ndarray] | None = None,
+        masked: bool = False,
     ) -> None:
         self.source = source
         self.path = source.path
@@ -64,6 +71,8 @@ class Scene:
         self.native_resolution = native_resolution
         self.grid = grid
         self.synthetic = synthetic
+        self.scaling = scaling
+        self.masked = masked
 
     def __enter__(self) -> Self:
         return self
@@ -175,7 +184,20 @@ class Scene:
         c = int(inside.col_off - window.col_off)
         h, w = int(inside.height), int(inside.width)
         out[:, r : r + h, c : c + w] = self.dataset.read(self.indexes, window=inside)
+        if self.masked or self.scaling is not None:
+            self._mask_and_scale(out[:, r : r + h, c : c + w], inside)
         return out
+
+    def _mask_and_scale(self, block: np.ndarray, window: Window) -> None:
+        """Hide what the file's mask hides, and apply its scale and offset, in place."""
+        if self.masked:
+            block[self.dataset.read_masks(self.indexes, window=window) == 0] = np.nan
+        if self.scaling is not None:
+            nodata = self.dataset.nodata
+            if nodata is not None and not np.isnan(nodata):
+                block[block == np.float32(nodata)] = np.nan
+            scale, offset = self.scaling
+            block[:] = block.astype(np.float64) * scale + offset
 
 
 def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
@@ -333,7 +355,11 @@ def open_scene(
         matches = resolve_bands(source, names, band_names, in_channels, bands)
         if files:
             matches = [replace(m, file=files[m.index - 1]) for m in matches]
+        indexes = [m.index for m in matches]
+        _check_real(source, dataset, indexes)
+        scaling, masked = _pixel_meaning(dataset, indexes)
         native, grid, dataset = _at_gsd(source, dataset, gsd, resources)
+        masked = masked and grid is None  # a warped read honours masks itself
     except PredictError as err:
         resources.close()
         if source.remote and source.label and not str(err).startswith(str(source)):
@@ -343,7 +369,45 @@ def open_scene(
     except BaseException:
         resources.close()
         raise
-    return Scene(source, dataset, matches, resources, native, grid, synthetic)
+    return Scene(
+        source, dataset, matches, resources, native, grid, synthetic, scaling, masked
+    )
+
+
+def _check_real(source: SceneInput, dataset: Any, indexes: Sequence[int]) -> None:
+    """Refuse complex bands (SLC products): which real value to classify is unknown."""
+    for i in indexes:
+        if dataset.dtypes[i - 1].startswith('complex'):
+            msg = (
+                f'{source}: band {i} holds complex values ({dataset.dtypes[i - 1]}); '
+                'geokd classifies real values: give intensities (e.g. |z|^2, in dB '
+                'if the model was trained so)'
+            )
+            raise PredictError(msg)
+
+
+def _pixel_meaning(
+    dataset: Any, indexes: Sequence[int]
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
+    """The bands' scale and offset (None when plain), and whether a mask hides pixels.
+
+    Args:
+        dataset: The opened file (or stack), before any resampling.
+        indexes: The 1-based bands read.
+
+    Returns:
+        ``(scale, offset)`` arrays shaped for ``(C, h, w)`` windows, or None; and
+        True when a band has a dataset or alpha mask (not only its nodata value).
+    """
+    from rasterio.enums import MaskFlags
+
+    scale = np.array([dataset.scales[i - 1] for i in indexes], np.float64)
+    offset = np.array([dataset.offsets[i - 1] for i in indexes], np.float64)
+    plain = bool((scale == 1).all() and (offset == 0).all())
+    scaling = None if plain else (scale[:, None, None], offset[:, None, None])
+    flags = [dataset.mask_flag_enums[i - 1] for i in indexes]
+    masked = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in flags)
+    return scaling, masked
 
 
 def warn_if_not_georeferenced(scene: Scene, stacklevel: int = 2) -> None:
