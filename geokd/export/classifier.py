@@ -82,6 +82,7 @@ def export_model(
     source = Path(metadata.source) if metadata.source else directory / METADATA_FILE
     ModelMetadata.from_dict(metadata.to_dict(), source)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    check_finite(tensors, source, 'not exported')
     text = json.dumps(metadata.to_dict(), indent=2)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -172,7 +173,27 @@ def load_exported(path: str | Path) -> SingleSensorClassifier:
     except Exception as err:
         msg = f'{weights_path}: weights do not match the metadata: {err}'.splitlines()
         raise ModelLoadError(msg[0]) from err
+    check_finite(model.state_dict(), weights_path, 'a damaged or diverged model')
     return SingleSensorClassifier(model.eval(), meta)
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], where: Path, what: str) -> None:
+    """Refuse weights holding NaN or infinite values (a diverged training, damage).
+
+    Such a model gives one class everywhere, or no class, with no other sign.
+
+    Args:
+        tensors: The weights by name.
+        where: The file named in the message.
+        what: What the message says of it.
+
+    Raises:
+        ModelLoadError: Naming the first weight that is not finite.
+    """
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            msg = f'{where}: weight {name} holds NaN or infinite values ({what})'
+            raise ModelLoadError(msg)
 
 
 def check_weight_shapes(path: Path, expected: Mapping[str, tuple[int, ...]]) -> None:
