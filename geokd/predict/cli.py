@@ -53,7 +53,51 @@ def predict(argv: Sequence[str]) -> None:
     """
     from .arguments import predict_parser
 
-    run(predict_parser().parse_args(argv))
+    stdout = sys.stdout
+    sys.stdout = _ClosedPipeTolerant(stdout)  # `geokd predict a b c | head -1`
+    try:
+        run(predict_parser().parse_args(argv))
+    finally:
+        sys.stdout = stdout
+
+
+class _ClosedPipeTolerant:
+    """Standard output whose reader may go away.
+
+    The reports are then dropped and the work goes on: a closed pipe must not stop
+    the scenes still to classify.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        """Point the stream's file at /dev/null, so that no later flush fails."""
+        import os
+
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -205,6 +205,10 @@ def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
     if isinstance(path, Path) and not path.exists():
         msg = f'{path}: no such file'
         raise PredictError(msg)
+    if isinstance(path, Path) and not path.is_file():
+        # A FIFO would block the open forever; a device is read without end.
+        msg = f'{path}: not a regular file (a FIFO, device or socket); give a raster'
+        raise PredictError(msg)
     try:
         with warnings.catch_warnings():
             # geokd warns itself, naming the scene (warn_if_not_georeferenced).
