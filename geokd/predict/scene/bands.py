@@ -222,6 +222,7 @@ def _selection(
                 f'{wanted} but the scene has {count} ({_listing(names)})'
             )
             raise PredictError(msg)
+        _check_file_order(scene, names, model)
         return list(range(1, count + 1))
     indexes = [_selected_band(scene, b, names) for b in bands]
     repeated = sorted({i for i in indexes if indexes.count(i) > 1})
@@ -238,6 +239,27 @@ def _selection(
         )
         raise PredictError(msg)
     return indexes
+
+
+def _check_file_order(
+    scene: object, names: Sequence[str | None], model: Sequence[str]
+) -> None:
+    """Refuse ``--bands file-order`` when the scene's band names say otherwise.
+
+    A band named as another of the model's bands (VH where the model reads VV) would
+    be fed as the wrong band; names the model does not know (``Band 1``) say
+    nothing, and are accepted.
+    """
+    wanted = [canonical_band(b) for b in model]
+    for position, (name, band) in enumerate(zip(names, model, strict=True)):
+        code = canonical_band(name) if name else None
+        if code is not None and code != wanted[position] and code in wanted:
+            msg = (
+                f'{scene}: --bands {FILE_ORDER} would feed its band {position + 1}, '
+                f"named {name}, as the model's {band} (its bands: {_listing(names)}); "
+                'leave out --bands to match the bands by name'
+            )
+            raise PredictError(msg)
 
 
 def _selected_band(scene: object, band: str | int, names: Sequence[str | None]) -> int:

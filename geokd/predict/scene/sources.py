@@ -153,11 +153,30 @@ def band_files_input(pairs: Sequence[str]) -> SceneInput:
     if twice:
         msg = f'--band-file: band {", ".join(twice)} given more than once'
         raise PredictError(msg)
+    _check_distinct_files(files)
     stem = _common_stem([f.stem for _, f in files])
     first = files[0][1]
     path = first.parent / stem if isinstance(first, Path) else Url(f'{first}#{stem}')
     label = f'{path} (--band-file {", ".join(n for n, _ in files)})'
     return SceneInput(stem, path, tuple(files), label)
+
+
+def _check_distinct_files(files: Sequence[tuple[str, Location]]) -> None:
+    """Refuse one file given for two bands (its band would feed both)."""
+    from ..output.paths import file_keys
+
+    owner: dict[object, tuple[str, Location]] = {}
+    for name, file in files:
+        keys = [('url', str(file))] if isinstance(file, Url) else file_keys(file)
+        for key in keys:
+            if key in owner:
+                first, path = owner[key]
+                msg = (
+                    f'--band-file: {first}={path} and {name}={file} are one file; '
+                    'give each band its own file'
+                )
+                raise PredictError(msg)
+            owner[key] = (name, file)
 
 
 def _common_stem(stems: Sequence[str]) -> str:
