@@ -59,7 +59,8 @@ def _names(scene: Path | SceneInput) -> tuple[str, str, str]:
     """Stem, absolute folder and name of a scene, as its prefix is made of."""
     if isinstance(scene, SceneInput):
         return scene.name, scene.folder, scene.name
-    return scene.stem, os.path.abspath(scene.parent), scene.name
+    named = Path(os.path.abspath(scene))  # '.' and '..' are named by the folder
+    return named.stem, os.path.abspath(named.parent), named.name
 
 
 def output_prefixes(

@@ -200,10 +200,25 @@ class Scene:
             block[:] = block.astype(np.float64) * scale + offset
 
 
+def shown(path: Location) -> str:
+    """A file's name for a one-line message, its control characters escaped.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The name, printable.
+    """
+    text = str(path)
+    if text.isprintable():
+        return text
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
     """Open a raster, or refuse with one line naming it."""
     if isinstance(path, Path) and not path.exists():
-        msg = f'{path}: no such file'
+        msg = f'{shown(path)}: no such file'
         raise PredictError(msg)
     if isinstance(path, Path) and not path.is_file():
         # A FIFO would block the open forever; a device is read without end.
@@ -217,7 +232,8 @@ def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
     except RasterioIOError as err:
         if isinstance(path, Url):
             raise PredictError(remote_failure(path, str(err))) from err
-        msg = f'{path}: not a readable raster ({str(err).splitlines()[0]})'
+        detail = str(err).replace(str(path), shown(path)).splitlines()[0]
+        msg = f'{shown(path)}: not a readable raster ({detail})'
         raise PredictError(msg) from err
 
 

@@ -125,7 +125,8 @@ def scene_input(path: str | Path) -> SceneInput:
     path = Path(path)
     if not path.is_dir():
         return SceneInput(path.stem, path)
-    name = path.stem if path.suffix.upper() == '.SAFE' else path.name
+    named = Path(os.path.abspath(path))  # '.' and '..' are named by the folder
+    name = named.stem if named.suffix.upper() == '.SAFE' else named.name
     return SceneInput(name, path, _band_files_in(path))
 
 
@@ -200,7 +201,8 @@ def _band_files_in(directory: Path) -> tuple[tuple[str, Path], ...]:
     for path in sorted(directory.rglob('*')):
         if path.suffix.lower() not in RASTER_EXTENSIONS or not path.is_file():
             continue
-        if any(part.startswith(_NOT_BANDS) for part in path.parts):
+        # Only below the folder given: its own parents may be named anyhow.
+        if any(p.startswith(_NOT_BANDS) for p in path.relative_to(directory).parts):
             continue
         code = band_code(path.stem)
         if code is not None:
