@@ -13,7 +13,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GeokdError, Interrupted, PredictError, UsageError, one_line
+from ..errors import (
+    GeokdError,
+    Interrupted,
+    PredictError,
+    UsageError,
+    one_line,
+    printable,
+)
 
 if TYPE_CHECKING:
     from ..export.classifier import SingleSensorClassifier
@@ -253,7 +260,7 @@ def _classify(
     for scene, result in results:
         for message in dict.fromkeys(result.warnings).keys() - warned:
             warned.add(message)
-            print(f'geokd predict: warning: {message}', file=sys.stderr)
+            print(f'geokd predict: warning: {printable(str(message))}', file=sys.stderr)
         if result.summary is None:
             failures.append((str(scene), result.error or 'failed'))
             print(f'geokd predict: error: {result.error}', file=sys.stderr)
@@ -339,7 +346,7 @@ def _predict_one(
         if issubclass(category, NotGeoreferencedWarning) or str(message) in warned:
             return
         warned.add(str(message))
-        print(f'geokd predict: warning: {message}', file=sys.stderr)
+        print(f'geokd predict: warning: {printable(str(message))}', file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter('always')

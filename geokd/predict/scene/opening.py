@@ -26,7 +26,7 @@ from rasterio.windows import Window
 from ...errors import PredictError
 from ..engine.tiling import PatchGrid
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
-from .remote import Url, absolute, gdal_path, remote_failure, remote_options
+from .remote import Url, gdal_path, public, remote_failure, remote_options
 from .resampling import ReadGrid, pixel_size_m, read_grid, warped
 from .sources import Location, SceneInput, scene_input
 from .stacking import stack_vrt
@@ -138,7 +138,7 @@ class Scene:
         grid = self.grid
         native = self.native_resolution
         return {
-            'files': [absolute(f) for f in self.source.files],
+            'files': [public(f) for f in self.source.files],
             'native_pixel_size_m': [round(v, 4) for v in native] if native else None,
             'resampled': grid is not None,
             'resampling': grid.resampling.name if grid else None,
