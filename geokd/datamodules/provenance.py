@@ -63,7 +63,7 @@ def _described_dataset(datamodule: TrainingData) -> object:
     if getattr(dataset_class, 'gsd', None) is not None or not datamodule.kwargs:
         return dataset_class
     try:
-        return dataset_class(split='train', **datamodule.kwargs)  # type: ignore[call-arg]
+        return dataset_class(split='train', **datamodule.kwargs)
     except (OSError, ValueError, TypeError):
         return dataset_class
 

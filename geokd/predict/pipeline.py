@@ -158,6 +158,7 @@ def predict_scene(
     """
     options = options or PredictOptions()
     options.check()
+    # Resolved here, once; every later step reads this scene input.
     scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
     paths = OutputPaths(Path(prefix))
     meta = classifier.metadata
@@ -181,7 +182,7 @@ def predict_scene(
         plan = plan_run(source, patch, stride, options)
         if not options.quiet:
             print(announce(source, plan.grid))
-        run_id = run_fingerprint(scene.path, scene.files, classifier, plan.key)
+        run_id = run_fingerprint(scene, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
         windows = len(plan.windows)

@@ -294,11 +294,9 @@ def classify_scene(
     """
     from .output.locks import LockedError
     from .pipeline import predict_scene
-    from .scene.sources import SceneInput, scene_input
 
     try:
-        source = scene if isinstance(scene, SceneInput) else scene_input(scene)
-        return SceneResult(predict_scene(classifier, source, prefix, options))
+        return SceneResult(predict_scene(classifier, scene, prefix, options))
     except LockedError:
         raise
     except (PredictError, OSError) as err:

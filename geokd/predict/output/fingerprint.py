@@ -26,7 +26,8 @@ from typing import Any
 
 from ...errors import PredictError
 from ...export.classifier import SingleSensorClassifier
-from ..scene.remote import absolute, is_url, remote_failure
+from ..scene.remote import Url, absolute, is_url, remote_failure
+from ..scene.sources import SceneInput
 
 WHOLE_FILE = 2**30
 EDGE = 2**20
@@ -174,28 +175,25 @@ def read_files(files: Iterable[str | Path]) -> list[str | Path]:
 
 
 def run_fingerprint(
-    scene: str | Path,
-    files: Iterable[str | Path],
-    classifier: SingleSensorClassifier,
-    key: dict[str, Any],
+    scene: SceneInput, classifier: SingleSensorClassifier, key: dict[str, Any]
 ) -> str:
     """Identify a run: same scene content, model and options.
 
     Args:
-        scene: The scene as given (its absolute path or URL is part of the
-            identity).
-        files: The files the scene names, local or remote (see
-            :func:`content_digest`); those they read (a VRT's sources, masks) are
-            added (:func:`read_files`).
+        scene: The scene: its absolute path or URL is part of the identity, and the
+            content of every file it is read from, local or remote (see
+            :func:`content_digest`), with those they read in turn (a VRT's sources,
+            masks: :func:`read_files`).
         classifier: The classifier.
         key: The options that change the windows or their contents.
 
     Returns:
         A hex digest.
     """
-    files = read_files(files)
+    path = scene.path
+    files = read_files(scene.files)
     data = {
-        'scene': absolute(scene) if is_url(scene) else os.path.abspath(scene),
+        'scene': absolute(path) if isinstance(path, Url) else os.path.abspath(path),
         'content': {str(f): content_digest(f) for f in sorted(files, key=str)},
         'model': model_digest(classifier),
         **key,

@@ -248,7 +248,9 @@ def test_windows_fetch_only_their_tiles(
         expected = src.read([1, 2], window=windows[1])
     server.traffic.reset()
     url = server.url('budget.tif')
-    with open_scene(url, meta.band_names, meta.in_channels, gsd=meta.gsd) as scene:
+    with open_scene(
+        scene_input(url), meta.band_names, meta.in_channels, gsd=meta.gsd
+    ) as scene:
         reads = [scene.read(w) for w in windows]
     np.testing.assert_array_equal(reads[1], expected)
     fetched = server.traffic.body_bytes['/budget.tif']
