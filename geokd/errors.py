@@ -141,7 +141,25 @@ def one_line(text: str | BaseException) -> str:
         last = [line for line in text.strip().splitlines() if line.strip()][-1]
         # 'package.module.SomeError: message' -> 'message'
         text = re.sub(r'^[\w.]+: ', '', last.strip(), count=1)
-    return ' '.join(text.split())
+    return printable(' '.join(text.split()))
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control and format characters escaped.
+
+    Names in messages come from files others wrote (a STAC server's band names, a
+    GeoTIFF's band descriptions): an escape sequence in them must not clear the
+    screen or retitle the window.
+
+    Args:
+        text: The text.
+
+    Returns:
+        The text, each non-printable character (but spaces) as its escape.
+    """
+    if text.isprintable():
+        return text
+    return ''.join(c if c.isprintable() or c == ' ' else repr(c)[1:-1] for c in text)
 
 
 def argument_error_message(text: str) -> str:

@@ -82,6 +82,7 @@ def export_model(
     source = Path(metadata.source) if metadata.source else directory / METADATA_FILE
     ModelMetadata.from_dict(metadata.to_dict(), source)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    check_finite(tensors, source, 'not exported')
     text = json.dumps(metadata.to_dict(), indent=2)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -152,21 +153,85 @@ def load_exported(path: str | Path) -> SingleSensorClassifier:
             raise ModelLoadError(msg)
     try:
         data = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as err:
-        msg = f'{meta_path}: unreadable model metadata: {err}'
+    except (OSError, ValueError, RecursionError) as err:
+        detail = 'nested too deep' if isinstance(err, RecursionError) else err
+        msg = f'{meta_path}: unreadable model metadata: {detail}'
         raise ModelLoadError(msg) from err
     meta = ModelMetadata.from_dict(data, meta_path)
     try:
-        model = meta.spec.build()
+        with torch.device('meta'):  # no memory: the shapes only
+            expected = {
+                k: tuple(v.shape) for k, v in meta.spec.build().state_dict().items()
+            }
     except ValueError as err:
         msg = f'{meta_path}: {err}'
         raise ModelLoadError(msg) from err
+    check_weight_shapes(weights_path, expected)
+    model = meta.spec.build()
     try:
         model.load_state_dict(load_file(weights_path))
     except Exception as err:
-        msg = f'{weights_path}: weights do not match the metadata: {err}'
-        raise ModelLoadError(msg.splitlines()[0]) from err
+        reason = f'{weights_path}: weights do not match the metadata: {err}'
+        raise ModelLoadError(reason.splitlines()[0]) from err
+    check_finite(model.state_dict(), weights_path, 'a damaged or diverged model')
     return SingleSensorClassifier(model.eval(), meta)
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], where: Path, what: str) -> None:
+    """Refuse weights holding NaN or infinite values (a diverged training, damage).
+
+    Such a model gives one class everywhere, or no class, with no other sign.
+
+    Args:
+        tensors: The weights by name.
+        where: The file named in the message.
+        what: What the message says of it.
+
+    Raises:
+        ModelLoadError: Naming the first weight that is not finite.
+    """
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            msg = f'{where}: weight {name} holds NaN or infinite values ({what})'
+            raise ModelLoadError(msg)
+
+
+def check_weight_shapes(path: Path, expected: Mapping[str, tuple[int, ...]]) -> None:
+    """Check a weights file's names and shapes, from its header, before any build.
+
+    The network the metadata describes is built only once its weights are known to
+    fit exactly: a ``model.json`` naming a huge backbone, whatever its weights
+    file holds (none, some, others), is refused without allocating it.
+
+    Args:
+        path: The ``model.safetensors`` file.
+        expected: Name -> shape of every weight the network has.
+
+    Raises:
+        ModelLoadError: If the file is unreadable, or a weight is missing, extra or
+            of another shape.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), 'pt') as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as err:
+        msg = f'{path}: unreadable weights ({one_line(str(err))})'
+        raise ModelLoadError(msg) from err
+    problem = None
+    if missing := sorted(expected.keys() - found.keys()):
+        problem = f'{len(missing)} weight(s) missing, e.g. {missing[0]}'
+    elif extra := sorted(found.keys() - expected.keys()):
+        problem = f'{len(extra)} unexpected weight(s), e.g. {extra[0]}'
+    else:
+        wrong = sorted(k for k in expected if expected[k] != found[k])
+        if wrong:
+            k = wrong[0]
+            problem = f'{k} is {list(found[k])} in the file but {list(expected[k])}'
+    if problem:
+        msg = f'{path}: weights do not match the metadata ({problem})'
+        raise ModelLoadError(msg)
 
 
 def metadata_from_task(

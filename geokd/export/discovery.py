@@ -31,7 +31,7 @@ def _modality(metadata: Path) -> str | None:
         return None
     try:
         data = json.loads(metadata.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not str(data.get('format', '')).startswith(
         'geokd-'
@@ -56,9 +56,13 @@ def find_exports(modality: str, root: Path) -> list[Path]:
     """
     if not root.is_dir():
         return []
-    found = [
-        meta.parent for meta in root.rglob('model.json') if _modality(meta) == modality
-    ]
+    # os.walk skips the folders it cannot read (/proc/1/map_files under /).
+    metas = (
+        Path(folder, 'model.json')
+        for folder, _, names in os.walk(root)
+        if 'model.json' in names
+    )
+    found = [meta.parent for meta in metas if _modality(meta) == modality]
     return sorted(found, key=lambda d: (d / 'model.json').stat().st_mtime, reverse=True)
 
 

@@ -13,7 +13,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GeokdError, Interrupted, PredictError, UsageError, one_line
+from ..errors import (
+    GeokdError,
+    Interrupted,
+    PredictError,
+    UsageError,
+    one_line,
+    printable,
+)
 
 if TYPE_CHECKING:
     from ..export.classifier import SingleSensorClassifier
@@ -53,7 +60,52 @@ def predict(argv: Sequence[str]) -> None:
     """
     from .arguments import predict_parser
 
-    run(predict_parser().parse_args(argv))
+    stdout = sys.stdout
+    sys.stdout = _ClosedPipeTolerant(stdout)  # `geokd predict a b c | head -1`
+    try:
+        run(predict_parser().parse_args(argv))
+    finally:
+        sys.stdout = stdout
+
+
+class _ClosedPipeTolerant:
+    """Standard output whose reader may go away.
+
+    The reports are then dropped and the work goes on: a closed pipe must not stop
+    the scenes still to classify.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            written: int = self._stream.write(text)
+            return written
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        """Point the stream's file at /dev/null, so that no later flush fails."""
+        import os
+
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -151,7 +203,12 @@ def _locked_outputs(
     """
     from .engine.classify import resolve_device
     from .output.locks import PrefixLock
-    from .output.paths import OutputPaths, check_not_inputs, prepare_output_dir
+    from .output.paths import (
+        InputFiles,
+        OutputPaths,
+        check_not_inputs,
+        prepare_output_dir,
+    )
     from .output.run_state import check_existing
     from .synthetic_scene import truth_path
 
@@ -160,8 +217,9 @@ def _locked_outputs(
         inputs.append(truth_path(args.synthetic_scene))
     if args.model:
         inputs.append(Path(args.model))
+    index = InputFiles(inputs)
     for prefix in prefixes.values():
-        check_not_inputs(OutputPaths(prefix), inputs)
+        check_not_inputs(OutputPaths(prefix), index)
     for device in dict.fromkeys(devices):
         resolve_device(device)
     with ExitStack() as stack:
@@ -211,7 +269,7 @@ def _classify(
     for scene, result in results:
         for message in dict.fromkeys(result.warnings).keys() - warned:
             warned.add(message)
-            print(f'geokd predict: warning: {message}', file=sys.stderr)
+            print(f'geokd predict: warning: {printable(str(message))}', file=sys.stderr)
         if result.summary is None:
             failures.append((str(scene), result.error or 'failed'))
             print(f'geokd predict: error: {result.error}', file=sys.stderr)
@@ -300,7 +358,7 @@ def _predict_one(
         if issubclass(category, NotGeoreferencedWarning) or str(message) in warned:
             return
         warned.add(str(message))
-        print(f'geokd predict: warning: {message}', file=sys.stderr)
+        print(f'geokd predict: warning: {printable(str(message))}', file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter('always')

@@ -49,7 +49,7 @@ from .output.run_state import (
 )
 from .output.working import WorkingRasters, class_map, count_classes
 from .scene.opening import Scene, open_scene, warn_if_not_georeferenced
-from .scene.remote import absolute
+from .scene.remote import public
 from .scene.sources import SceneInput, scene_input
 
 #: GDAL's block cache defaults to 5% of RAM; a small one keeps memory flat.
@@ -421,7 +421,7 @@ def _summary(
     meta = classifier.metadata
     rows, cols = plan.grid.shape
     return {
-        'input': absolute(scene.source.path),
+        'input': public(scene.source.path),
         'model': {
             'modality': meta.modality,
             'backbone': meta.backbone,

@@ -301,9 +301,29 @@ def classify_scene(
         raise
     except (PredictError, OSError) as err:
         return SceneResult(error=one_line(err))
-    except MemoryError:
+    except (MemoryError, RuntimeError) as err:
+        if not out_of_memory(err):
+            raise
         msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
         return SceneResult(error=msg)
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """Whether an error is a failed allocation (Python's, or torch's on any device).
+
+    torch reports a failed CPU allocation as a plain RuntimeError of its
+    ``DefaultCPUAllocator``, and a failed GPU one as ``torch.OutOfMemoryError``.
+
+    Args:
+        err: The error.
+
+    Returns:
+        True when memory ran out.
+    """
+    if isinstance(err, MemoryError) or type(err).__name__ == 'OutOfMemoryError':
+        return True
+    text = str(err)
+    return "can't allocate memory" in text or 'out of memory' in text.lower()
 
 
 def _classify(

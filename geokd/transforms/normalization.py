@@ -12,6 +12,7 @@ same input for a Sentinel-1 scene in decibels. The price is the absolute level: 
 that is uniformly dark and one that is uniformly bright look alike.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -24,6 +25,23 @@ Method = Literal['standard', 'percentile', 'per_patch']
 
 #: Standard deviation below which a patch counts as constant (it then maps to 0).
 PATCH_STD_FLOOR = 1e-6
+#: Largest magnitude of a shift and of a scale, smallest scale: statistics of real
+#: data (32-bit integers included) lie well inside; beyond, every pixel of a scene
+#: normalises to one value, and the model gives one class everywhere.
+LIMIT = 1e10
+SMALLEST_SCALE = 1e-10
+
+
+def _numbers(name: str, values: object) -> None:
+    """Refuse statistics that are not a list of finite numbers within bounds."""
+    if not isinstance(values, list | tuple) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    ):
+        msg = f'{name} must be a list of numbers, one per band, got {values!r}'[:200]
+        raise ValueError(msg)
+    if not all(math.isfinite(v) and abs(v) <= LIMIT for v in values):
+        msg = f'every {name} must be a finite number of magnitude <= {LIMIT:g}, got {values}'
+        raise ValueError(msg[:200])
 
 
 @dataclass
@@ -55,7 +73,8 @@ class SensorNormalization:
         """Validate the statistics.
 
         Raises:
-            ValueError: On an unknown method, mismatched lengths or a zero scale.
+            ValueError: On an unknown method, statistics that are not finite numbers
+                within bounds, mismatched lengths or a zero scale.
         """
         if self.method not in ('standard', 'percentile', 'per_patch'):
             msg = (
@@ -63,12 +82,14 @@ class SensorNormalization:
                 f'{self.method!r}'
             )
             raise ValueError(msg)
+        _numbers('shift', self.shift)
+        _numbers('scale', self.scale)
         if len(self.shift) != len(self.scale):
             msg = f'{len(self.shift)} shifts but {len(self.scale)} scales'
             raise ValueError(msg)
-        if any(s <= 0 for s in self.scale):
-            msg = f'every scale must be positive, got {self.scale}'
-            raise ValueError(msg)
+        if any(s < SMALLEST_SCALE for s in self.scale):
+            msg = f'every scale must be positive (at least {SMALLEST_SCALE:g}), got {self.scale}'
+            raise ValueError(msg[:200])
         # Per-device copies of the statistics, so batches do not rebuild them.
         self._tensors: dict[torch.device, tuple[Tensor, Tensor]] = {}
 

@@ -51,6 +51,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+#: Batches are padded to a multiple of this size (the default --batch-size).
+PAD_TO = 64
 #: Autocast data type of each mixed precision.
 AUTOCAST = {'16-mixed': torch.float16, 'bf16-mixed': torch.bfloat16}
 
@@ -120,8 +122,8 @@ class WindowClassifier:
         x = torch.from_numpy(pixels)
         valid = torch.from_numpy(self.valid_mask(pixels))
         patches = x.unfold(1, p, s).unfold(2, p, s)  # (C, nr, nc, p, p)
-        masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p)
-        fraction = masks.float().mean((-1, -2))
+        masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p): a view
+        fraction = valid_fractions(valid, p, s)
         keep = (fraction >= self.options.min_valid) & (fraction > 0)
         probs = self._classify(patches, masks, keep)
         total, count = self._spread(probs, keep)
@@ -142,6 +144,9 @@ class WindowClassifier:
         rows, cols = keep.nonzero(as_tuple=True)
         probs = torch.zeros(self.num_classes, *keep.shape)
         batch_size = self.options.batch_size
+        # Batches are padded to a multiple of PAD_TO, never beyond the patches there
+        # are: a huge --batch-size allocates no more than the patches need.
+        padded = min(batch_size, -(-len(rows) // PAD_TO) * PAD_TO)
         for i in range(0, len(rows), batch_size):
             r, c = rows[i : i + batch_size], cols[i : i + batch_size]
             batch = self._to_device(patches[:, r, c].transpose(0, 1))
@@ -150,12 +155,13 @@ class WindowClassifier:
             if self.cuda:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             n = len(batch)
-            if n < batch_size:
-                # Every forward pass sees a full batch: CPU kernels (oneDNN) pick
-                # thread-dependent reductions for small batches, so results would
-                # differ in the last bit between a serial run and --workers.
+            if n < padded:
+                # Every forward pass sees a batch of a size that does not depend on
+                # the run: CPU kernels (oneDNN) pick thread-dependent reductions for
+                # small batches, so results would differ in the last bit between a
+                # serial run and --workers.
                 batch = torch.cat(
-                    [batch, batch.new_zeros(batch_size - n, *batch.shape[1:])]
+                    [batch, batch.new_zeros(padded - n, *batch.shape[1:])]
                 )
             with torch.autocast(
                 self.device.type,
@@ -186,6 +192,37 @@ class WindowClassifier:
                 total[:, dy : dy + nr, dx : dx + nc] += probs
                 count[dy : dy + nr, dx : dx + nc] += keep
         return total, count
+
+
+def valid_fractions(valid: Tensor, patch: int, stride: int) -> Tensor:
+    """The fraction of valid pixels of every patch, from a summed-area table.
+
+    Memory and work grow with the window's pixels, not with its patches times their
+    area, which a stride of one pixel makes thousands of times larger.
+
+    Args:
+        valid: ``(h, w)`` boolean mask of the window's valid pixels.
+        patch: Patch size in pixels.
+        stride: Stride in pixels.
+
+    Returns:
+        ``(rows, cols)`` float32 fractions of the patches ``unfold`` would cut, the
+        same values as the mean of each patch's mask.
+    """
+    table = torch.zeros(valid.shape[0] + 1, valid.shape[1] + 1, dtype=torch.int64)
+    table[1:, 1:] = valid.to(torch.int64).cumsum(0).cumsum(1)
+    rows = max((valid.shape[0] - patch) // stride + 1, 0)
+    cols = max((valid.shape[1] - patch) // stride + 1, 0)
+    y = torch.arange(rows) * stride
+    x = torch.arange(cols) * stride
+    top, bottom, left, right = y[:, None], y[:, None] + patch, x[None], x[None] + patch
+    counts = (
+        table[bottom, right]
+        - table[top, right]
+        - table[bottom, left]
+        + table[top, left]
+    )
+    return counts.to(torch.float32) / (patch * patch)
 
 
 def prefetch(

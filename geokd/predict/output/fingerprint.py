@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,44 @@ def content_digest(file: str | Path) -> str:
     return remote_digest(str(file)) if is_url(file) else file_digest(file)
 
 
+def read_files(files: Iterable[str | Path]) -> list[str | Path]:
+    """The files, and every other file GDAL reads for the local ones.
+
+    A VRT reads its sources (which may be VRTs too), a GeoTIFF its ``.msk`` mask
+    and ``.aux.xml`` metadata: a resumed run whose sources changed must not mix
+    their old and new pixels, so they are fingerprinted too.
+
+    Args:
+        files: The files a scene names (local paths or URLs).
+
+    Returns:
+        Those files, then the others they read (local paths or URLs), each once.
+    """
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    out = list(files)
+    seen = {f if is_url(f) else os.path.abspath(f) for f in out}
+    pending = [f for f in out if not is_url(f)]
+    while pending:
+        try:
+            with rasterio.open(pending.pop()) as src:
+                listed = src.files
+        except (RasterioError, OSError):
+            continue  # not a raster: the file alone identifies it
+        for name in listed:
+            remote = name.startswith('/vsicurl/')
+            if not remote and (name.startswith('/vsi') or not os.path.isfile(name)):
+                continue  # inside an archive or gone: the file naming it says it
+            key = name.removeprefix('/vsicurl/') if remote else os.path.abspath(name)
+            if key not in seen:
+                seen.add(key)
+                out.append(key if remote else Path(key))
+                if not remote:
+                    pending.append(Path(key))
+    return out
+
+
 def run_fingerprint(
     scene: SceneInput, classifier: SingleSensorClassifier, key: dict[str, Any]
 ) -> str:
@@ -143,7 +182,8 @@ def run_fingerprint(
     Args:
         scene: The scene: its absolute path or URL is part of the identity, and the
             content of every file it is read from, local or remote (see
-            :func:`content_digest`).
+            :func:`content_digest`), with those they read in turn (a VRT's sources,
+            masks: :func:`read_files`).
         classifier: The classifier.
         key: The options that change the windows or their contents.
 
@@ -151,7 +191,7 @@ def run_fingerprint(
         A hex digest.
     """
     path = scene.path
-    files = scene.files
+    files = read_files(scene.files)
     data = {
         'scene': absolute(path) if isinstance(path, Url) else os.path.abspath(path),
         'content': {str(f): content_digest(f) for f in sorted(files, key=str)},

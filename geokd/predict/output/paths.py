@@ -171,24 +171,67 @@ def same_file(a: Path, b: Path | str) -> bool:
         return False
 
 
-def check_not_inputs(paths: OutputPaths, inputs: Iterable[Path | str]) -> None:
+def file_keys(path: Path | str) -> list[object]:
+    """What tells a file apart: its absolute path, and its device and inode if it exists.
+
+    Two paths name one file when they share a key (as :func:`same_file` says), so a
+    set of keys answers in one look-up what comparing every pair would.
+
+    Args:
+        path: A path.
+
+    Returns:
+        Its keys.
+    """
+    keys: list[object] = [os.path.abspath(path)]
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return keys
+    return [*keys, (info.st_dev, info.st_ino)]
+
+
+class InputFiles:
+    """The files a run reads, indexed to find one among them in constant time.
+
+    Args:
+        inputs: The files, in the order messages prefer them.
+    """
+
+    def __init__(self, inputs: Iterable[Path | str]) -> None:
+        self.first: dict[object, tuple[int, Path | str]] = {}
+        for i, source in enumerate(inputs):
+            for key in file_keys(source):
+                self.first.setdefault(key, (i, source))
+
+    def find(self, path: Path) -> tuple[int, Path | str] | None:
+        """The first input that is ``path``, with its position, or None."""
+        found = [self.first[k] for k in file_keys(path) if k in self.first]
+        return min(found, key=lambda f: f[0]) if found else None
+
+
+def check_not_inputs(
+    paths: OutputPaths, inputs: 'Iterable[Path | str] | InputFiles'
+) -> None:
     """Refuse outputs that would replace an input (a scene, a model file).
 
     Args:
         paths: The outputs.
-        inputs: Files the run reads (paths or URLs).
+        inputs: Files the run reads (an :class:`InputFiles` for many prefixes: the
+            check is then linear in the number of scenes, not quadratic).
 
     Raises:
         PredictError: Naming the input and the prefix.
     """
-    for source in inputs:
-        for out in paths.every_file():
-            if same_file(out, source):
-                msg = (
-                    f'{source}: is an input, and output prefix {paths.prefix} would '
-                    f'replace it with {out.name} (choose another --output)'
-                )
-                raise PredictError(msg)
+    index = inputs if isinstance(inputs, InputFiles) else InputFiles(inputs)
+    hits = [(hit, out) for out in paths.every_file() if (hit := index.find(out))]
+    if hits:
+        (_, source), out = min(hits, key=lambda h: h[0][0])
+        msg = (
+            f'{source}: is an input, and output prefix {paths.prefix} would '
+            f'replace it with {out.name} (choose another --output)'
+        )
+        raise PredictError(msg)
 
 
 def existing_outputs(paths: OutputPaths) -> list[Path]:

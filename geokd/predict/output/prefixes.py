@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...errors import PredictError
 from ..scene.sources import SceneInput
-from .paths import OutputPaths, same_file
+from .paths import OutputPaths, file_keys
 
 #: What a scene of one call is known by: its path, or a SceneInput's key.
 type SceneKey = Path | str
@@ -36,13 +36,6 @@ def scene_key(scene: Path | SceneInput) -> SceneKey:
     return scene.key if isinstance(scene, SceneInput) else scene
 
 
-def _same(a: Path | SceneInput, b: Path | SceneInput) -> bool:
-    """Whether two scenes are one (one file, or one key)."""
-    if isinstance(a, Path) and isinstance(b, Path):
-        return same_file(a, b)
-    return scene_key(a) == scene_key(b)
-
-
 def unique_scenes[S: Path | SceneInput](scenes: Sequence[S]) -> list[S]:
     """The scenes without repeats of one file (given twice, or by two globs).
 
@@ -53,9 +46,12 @@ def unique_scenes[S: Path | SceneInput](scenes: Sequence[S]) -> list[S]:
         The first mention of each file, in order.
     """
     out: list[S] = []
+    seen: set[object] = set()
     for scene in scenes:
-        if not any(_same(scene, seen) for seen in out):
+        keys = file_keys(scene) if isinstance(scene, Path) else [('key', scene.key)]
+        if not seen.intersection(keys):
             out.append(scene)
+        seen.update(keys)
     return out
 
 
@@ -63,7 +59,8 @@ def _names(scene: Path | SceneInput) -> tuple[str, str, str]:
     """Stem, absolute folder and name of a scene, as its prefix is made of."""
     if isinstance(scene, SceneInput):
         return scene.name, scene.folder, scene.name
-    return scene.stem, os.path.abspath(scene.parent), scene.name
+    named = Path(os.path.abspath(scene))  # '.' and '..' are named by the folder
+    return named.stem, os.path.abspath(named.parent), named.name
 
 
 def output_prefixes(

@@ -68,7 +68,7 @@ def finished_run(
         return None
     try:
         finished = json.loads(paths.summary.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         finished = None
     if isinstance(finished, dict) and finished.get('fingerprint') == fingerprint:
         if _is_ours(paths.partial):  # left by a run stopped after its last rename
@@ -123,7 +123,9 @@ class RunState:
                 data.get('staged', []),
                 data.get('remove', []),
             )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (
+            OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
+        ):  # fmt: skip
             return None
         return state if state.valid(num_classes) else None
 

@@ -222,6 +222,7 @@ def _selection(
                 f'{wanted} but the scene has {count} ({_listing(names)})'
             )
             raise PredictError(msg)
+        _check_file_order(scene, names, model)
         return list(range(1, count + 1))
     indexes = [_selected_band(scene, b, names) for b in bands]
     repeated = sorted({i for i in indexes if indexes.count(i) > 1})
@@ -240,10 +241,31 @@ def _selection(
     return indexes
 
 
+def _check_file_order(
+    scene: object, names: Sequence[str | None], model: Sequence[str]
+) -> None:
+    """Refuse ``--bands file-order`` when the scene's band names say otherwise.
+
+    A band named as another of the model's bands (VH where the model reads VV) would
+    be fed as the wrong band; names the model does not know (``Band 1``) say
+    nothing, and are accepted.
+    """
+    wanted = [canonical_band(b) for b in model]
+    for position, (name, band) in enumerate(zip(names, model, strict=True)):
+        code = canonical_band(name) if name else None
+        if code is not None and code != wanted[position] and code in wanted:
+            msg = (
+                f'{scene}: --bands {FILE_ORDER} would feed its band {position + 1}, '
+                f"named {name}, as the model's {band} (its bands: {_listing(names)}); "
+                'leave out --bands to match the bands by name'
+            )
+            raise PredictError(msg)
+
+
 def _selected_band(scene: object, band: str | int, names: Sequence[str | None]) -> int:
     """The 1-based index of one band the user selected by index or by name."""
     text = str(band).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # ASCII only: int() refuses superscripts
         index = int(text)
         if not 1 <= index <= len(names):
             msg = (
@@ -254,5 +276,8 @@ def _selected_band(scene: object, band: str | int, names: Sequence[str | None]) 
     canonical = [canonical_band(n) if n else None for n in names]
     if canonical_band(text) in canonical:
         return canonical.index(canonical_band(text)) + 1
-    msg = f'{scene}: has no band named {text!r} (its bands: {_listing(names)})'
+    msg = (
+        f'{scene}: has no band named {text!r} (its bands: {_listing(names)}); '
+        '--bands takes their names or numbers 1, 2, ...'
+    )
     raise PredictError(msg)

@@ -26,7 +26,7 @@ from rasterio.windows import Window
 from ...errors import PredictError
 from ..engine.tiling import PatchGrid
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
-from .remote import Url, absolute, gdal_path, remote_failure, remote_options
+from .remote import Url, gdal_path, public, remote_failure, remote_options
 from .resampling import ReadGrid, pixel_size_m, read_grid, warped
 from .sources import Location, SceneInput
 from .stacking import stack_vrt
@@ -44,6 +44,11 @@ class Scene:
         native_resolution: The scene's own pixel size in metres, None without CRS.
         grid: The resampled grid, None when the scene is read as it is.
         synthetic: Whether the scene is one of geokd's SYNTHETIC scenes.
+        scaling: Per model band, the scale and offset that turn the file's values
+            into physical ones (GDAL's band scale and offset), None when the file
+            declares none.
+        masked: Whether windows are masked by the file's GDAL mask (a dataset or
+            alpha mask, read directly; the resampled path honours it itself).
     """
 
     def __init__(
@@ -55,6 +60,8 @@ class Scene:
         native_resolution: tuple[float, float] | None = None,
         grid: ReadGrid | None = None,
         synthetic: bool = False,
+        scaling: tuple[np.ndarray, np.ndarray] | None = None,
+        masked: bool = False,
     ) -> None:
         self.source = source
         self.path = source.path
@@ -64,6 +71,8 @@ class Scene:
         self.native_resolution = native_resolution
         self.grid = grid
         self.synthetic = synthetic
+        self.scaling = scaling
+        self.masked = masked
 
     def __enter__(self) -> Self:
         return self
@@ -131,7 +140,7 @@ class Scene:
         grid = self.grid
         native = self.native_resolution
         return {
-            'files': [absolute(f) for f in self.source.files],
+            'files': [public(f) for f in self.source.files],
             'native_pixel_size_m': [round(v, 4) for v in native] if native else None,
             'resampled': grid is not None,
             'resampling': grid.resampling.name if grid else None,
@@ -177,13 +186,45 @@ class Scene:
         c = int(inside.col_off - window.col_off)
         h, w = int(inside.height), int(inside.width)
         out[:, r : r + h, c : c + w] = self.dataset.read(self.indexes, window=inside)
+        if self.masked or self.scaling is not None:
+            self._mask_and_scale(out[:, r : r + h, c : c + w], inside)
         return out
+
+    def _mask_and_scale(self, block: np.ndarray, window: Window) -> None:
+        """Hide what the file's mask hides, and apply its scale and offset, in place."""
+        if self.masked:
+            block[self.dataset.read_masks(self.indexes, window=window) == 0] = np.nan
+        if self.scaling is not None:
+            nodata = self.dataset.nodata
+            if nodata is not None and not np.isnan(nodata):
+                block[block == np.float32(nodata)] = np.nan
+            scale, offset = self.scaling
+            block[:] = block.astype(np.float64) * scale + offset
+
+
+def shown(path: Location) -> str:
+    """A file's name for a one-line message, its control characters escaped.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The name, printable.
+    """
+    text = str(path)
+    if text.isprintable():
+        return text
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
     """Open a raster, or refuse with one line naming it."""
     if isinstance(path, Path) and not path.exists():
-        msg = f'{path}: no such file'
+        msg = f'{shown(path)}: no such file'
+        raise PredictError(msg)
+    if isinstance(path, Path) and not path.is_file():
+        # A FIFO would block the open forever; a device is read without end.
+        msg = f'{path}: not a regular file (a FIFO, device or socket); give a raster'
         raise PredictError(msg)
     try:
         with warnings.catch_warnings():
@@ -193,7 +234,8 @@ def _open(path: Location, resources: ExitStack) -> rasterio.DatasetReader:
     except RasterioIOError as err:
         if isinstance(path, Url):
             raise PredictError(remote_failure(path, str(err))) from err
-        msg = f'{path}: not a readable raster ({str(err).splitlines()[0]})'
+        detail = str(err).replace(str(path), shown(path)).splitlines()[0]
+        msg = f'{shown(path)}: not a readable raster ({detail})'
         raise PredictError(msg) from err
 
 
@@ -252,6 +294,7 @@ def _at_gsd(
     source: SceneInput, dataset: Any, gsd: float | None, resources: ExitStack
 ) -> tuple[tuple[float, float] | None, ReadGrid | None, Any]:
     """The scene's pixel size, and the scene resampled to the GSD when needed."""
+    _check_earth(source, dataset.crs)
     try:
         native = pixel_size_m(dataset)
         grid = read_grid(dataset, gsd)
@@ -262,6 +305,35 @@ def _at_gsd(
         msg = f"{source}: cannot be read at the model's {gsd} m resolution ({detail})"
         raise PredictError(msg) from err
     return native, grid, dataset
+
+
+#: Semi-major axes of the Earth's ellipsoids, in metres (all within 6370 +- 15 km).
+EARTH_RADII = (6_355_000.0, 6_390_000.0)
+
+
+def _check_earth(source: SceneInput, crs: CRS | None) -> None:
+    """Refuse a scene whose CRS is not of the Earth (a Mars or Moon product).
+
+    Raises:
+        PredictError: Naming the scene and its ellipsoid.
+    """
+    if crs is None:
+        return
+    import pyproj
+
+    try:
+        ellipsoid = pyproj.CRS.from_user_input(crs.to_wkt()).ellipsoid
+    except pyproj.exceptions.CRSError:
+        return  # rasterio read it; GDAL's own checks follow
+    if ellipsoid is None:
+        return
+    radius = ellipsoid.semi_major_metre
+    if not EARTH_RADII[0] <= radius <= EARTH_RADII[1]:
+        msg = (
+            f'{source}: its CRS is not of the Earth (ellipsoid {ellipsoid.name!r}, '
+            f'radius {radius / 1000:.0f} km); geokd classifies Earth-observation scenes'
+        )
+        raise PredictError(msg)
 
 
 def open_scene(
@@ -309,7 +381,11 @@ def open_scene(
         matches = resolve_bands(source, names, band_names, in_channels, bands)
         if files:
             matches = [replace(m, file=files[m.index - 1]) for m in matches]
+        indexes = [m.index for m in matches]
+        _check_real(source, dataset, indexes)
+        scaling, masked = _pixel_meaning(dataset, indexes)
         native, grid, dataset = _at_gsd(source, dataset, gsd, resources)
+        masked = masked and grid is None  # a warped read honours masks itself
     except PredictError as err:
         resources.close()
         if source.remote and source.label and not str(err).startswith(str(source)):
@@ -319,7 +395,45 @@ def open_scene(
     except BaseException:
         resources.close()
         raise
-    return Scene(source, dataset, matches, resources, native, grid, synthetic)
+    return Scene(
+        source, dataset, matches, resources, native, grid, synthetic, scaling, masked
+    )
+
+
+def _check_real(source: SceneInput, dataset: Any, indexes: Sequence[int]) -> None:
+    """Refuse complex bands (SLC products): which real value to classify is unknown."""
+    for i in indexes:
+        if dataset.dtypes[i - 1].startswith('complex'):
+            msg = (
+                f'{source}: band {i} holds complex values ({dataset.dtypes[i - 1]}); '
+                'geokd classifies real values: give intensities (e.g. |z|^2, in dB '
+                'if the model was trained so)'
+            )
+            raise PredictError(msg)
+
+
+def _pixel_meaning(
+    dataset: Any, indexes: Sequence[int]
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool]:
+    """The bands' scale and offset (None when plain), and whether a mask hides pixels.
+
+    Args:
+        dataset: The opened file (or stack), before any resampling.
+        indexes: The 1-based bands read.
+
+    Returns:
+        ``(scale, offset)`` arrays shaped for ``(C, h, w)`` windows, or None; and
+        True when a band has a dataset or alpha mask (not only its nodata value).
+    """
+    from rasterio.enums import MaskFlags
+
+    scale = np.array([dataset.scales[i - 1] for i in indexes], np.float64)
+    offset = np.array([dataset.offsets[i - 1] for i in indexes], np.float64)
+    plain = bool((scale == 1).all() and (offset == 0).all())
+    scaling = None if plain else (scale[:, None, None], offset[:, None, None])
+    flags = [dataset.mask_flag_enums[i - 1] for i in indexes]
+    masked = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in flags)
+    return scaling, masked
 
 
 def warn_if_not_georeferenced(scene: Scene, stacklevel: int = 2) -> None:

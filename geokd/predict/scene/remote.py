@@ -130,6 +130,27 @@ def absolute(file: Path | str) -> str:
     return str(Url(file)) if is_url(file) else str(Path(file).resolve())
 
 
+def public(file: Path | str) -> str:
+    """A file as written in summaries: :func:`absolute`, a URL's query left out.
+
+    The query of a signed URL holds its credentials (``X-Amz-Signature``, a SAS
+    ``sig``, a token): a summary is shared, they are not.
+
+    Args:
+        file: A local path or a URL.
+
+    Returns:
+        The absolute path, or the URL with ``?<query removed>`` for its query.
+    """
+    text = absolute(file)
+    if not is_url(text):
+        return text
+    parts = urlsplit(text)
+    if not parts.query:
+        return text
+    return parts._replace(query='<query removed>', fragment='').geturl()
+
+
 def remote_options() -> dict[str, Any]:
     """:data:`REMOTE_OPTIONS` without those the user set in the environment.
 

@@ -43,6 +43,9 @@ class ReadGrid:
         height: Height in pixels.
         resampling: How pixels are resampled.
         reprojected_from: The scene's own CRS when it was reprojected, else None.
+        read_as: The CRS the scene is read in when not its own: a geographic CRS
+            whose longitudes wrap around the scene's centre (``+lon_wrap``), for
+            scenes that cross the antimeridian or use 0..360 longitudes.
     """
 
     crs: CRS
@@ -51,6 +54,7 @@ class ReadGrid:
     height: int
     resampling: Resampling
     reprojected_from: CRS | None = None
+    read_as: CRS | None = None
 
 
 def pixel_size_m(dataset: Any) -> tuple[float, float] | None:
@@ -88,6 +92,7 @@ def utm_zone(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
     """
     west, south, east, north = transform_bounds(crs, 'EPSG:4326', *bounds)
     lon, lat = (west + east) / 2, (south + north) / 2
+    lon = (lon + 180) % 360 - 180  # 0..360 longitudes, and scenes across 180
     zone = min(60, int((lon + 180) // 6) + 1)
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
@@ -113,8 +118,9 @@ def read_grid(dataset: Any, gsd: float | None) -> ReadGrid | None:
         return None
     target = utm_zone(crs, dataset.bounds) if crs.is_geographic else crs
     units = 1.0 if crs.is_geographic else crs.linear_units_factor[1]
+    read_as = _wrapped(crs, dataset.bounds)
     transform, width, height = calculate_default_transform(
-        crs,
+        read_as or crs,
         target,
         dataset.width,
         dataset.height,
@@ -129,7 +135,22 @@ def read_grid(dataset: Any, gsd: float | None) -> ReadGrid | None:
         height,
         Resampling.average if finer else Resampling.nearest,
         crs if crs.is_geographic else None,
+        read_as,
     )
+
+
+def _wrapped(crs: CRS, bounds: Any) -> CRS | None:
+    """A geographic CRS whose longitudes wrap around a scene's centre, if it needs one.
+
+    PROJ returns longitudes in -180..180: a scene reaching past 180 (across the
+    antimeridian, or in 0..360 longitudes) would lose every pixel beyond when
+    warped back from the UTM grid. Other scenes need none (None), and are read
+    exactly as before.
+    """
+    if not crs.is_geographic or -180 <= bounds[0] <= bounds[2] <= 180:
+        return None
+    centre = (bounds[0] + bounds[2]) / 2
+    return CRS.from_proj4(f'{crs.to_proj4()} +lon_wrap={centre!r}')
 
 
 def warped(dataset: rasterio.DatasetReader, grid: ReadGrid) -> WarpedVRT:
@@ -142,6 +163,7 @@ def warped(dataset: rasterio.DatasetReader, grid: ReadGrid) -> WarpedVRT:
     Returns:
         The virtual raster; close it before the scene.
     """
+    wrapped = {'src_crs': grid.read_as} if grid.read_as is not None else {}
     return WarpedVRT(
         dataset,
         crs=grid.crs,
@@ -151,6 +173,7 @@ def warped(dataset: rasterio.DatasetReader, grid: ReadGrid) -> WarpedVRT:
         resampling=grid.resampling,
         nodata=float('nan'),
         dtype='float32',
+        **wrapped,
     )
 
 

@@ -125,7 +125,8 @@ def scene_input(path: str | Path) -> SceneInput:
     path = Path(path)
     if not path.is_dir():
         return SceneInput(path.stem, path)
-    name = path.stem if path.suffix.upper() == '.SAFE' else path.name
+    named = Path(os.path.abspath(path))  # '.' and '..' are named by the folder
+    name = named.stem if named.suffix.upper() == '.SAFE' else named.name
     return SceneInput(name, path, _band_files_in(path))
 
 
@@ -153,11 +154,30 @@ def band_files_input(pairs: Sequence[str]) -> SceneInput:
     if twice:
         msg = f'--band-file: band {", ".join(twice)} given more than once'
         raise PredictError(msg)
+    _check_distinct_files(files)
     stem = _common_stem([f.stem for _, f in files])
     first = files[0][1]
     path = first.parent / stem if isinstance(first, Path) else Url(f'{first}#{stem}')
     label = f'{path} (--band-file {", ".join(n for n, _ in files)})'
     return SceneInput(stem, path, tuple(files), label)
+
+
+def _check_distinct_files(files: Sequence[tuple[str, Location]]) -> None:
+    """Refuse one file given for two bands (its band would feed both)."""
+    from ..output.paths import file_keys
+
+    owner: dict[object, tuple[str, Location]] = {}
+    for name, file in files:
+        keys = [('url', str(file))] if isinstance(file, Url) else file_keys(file)
+        for key in keys:
+            if key in owner:
+                first, path = owner[key]
+                msg = (
+                    f'--band-file: {first}={path} and {name}={file} are one file; '
+                    'give each band its own file'
+                )
+                raise PredictError(msg)
+            owner[key] = (name, file)
 
 
 def _common_stem(stems: Sequence[str]) -> str:
@@ -181,7 +201,8 @@ def _band_files_in(directory: Path) -> tuple[tuple[str, Path], ...]:
     for path in sorted(directory.rglob('*')):
         if path.suffix.lower() not in RASTER_EXTENSIONS or not path.is_file():
             continue
-        if any(part.startswith(_NOT_BANDS) for part in path.parts):
+        # Only below the folder given: its own parents may be named anyhow.
+        if any(p.startswith(_NOT_BANDS) for p in path.relative_to(directory).parts):
             continue
         code = band_code(path.stem)
         if code is not None:

@@ -21,6 +21,7 @@ run.
 """
 
 import json
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,12 @@ RASTER_TYPES = ('image/tiff', 'image/jp2', 'image/vnd.stac.geotiff')
 _NOT_DATA = {'thumbnail', 'overview', 'visual', 'metadata'}
 #: Seconds to wait for a remote STAC document.
 TIMEOUT = 60
+#: Seconds a remote STAC document may take in all (a server sending a byte now and
+#: then never trips the timeout of each read).
+DEADLINE = 300
+#: Largest remote STAC document read, in bytes (an endless answer must not fill
+#: the memory).
+MAX_BYTES = 256 * 2**20
 
 
 def is_stac(argument: str | Path) -> bool:
@@ -68,19 +75,36 @@ def stac_scenes(argument: str | Path) -> list[SceneInput]:
     try:
         document = _read_json(where)
         items = _items(document, where)
+        _check_distinct_names(items, where)
     except PredictError as err:
         return [SceneInput(safe_name(where.stem), where, error=str(err))]
     return [_scene(item, where) for item in items]
 
 
+def _check_distinct_names(items: Sequence[Any], where: Location) -> None:
+    """Refuse items whose outputs would share a name (which one to keep is unknown).
+
+    Ids are the server's choice: two items may share one, or differ only in
+    characters that output names replace (``a/b`` and ``a_b``) or in case.
+    """
+    seen: dict[str, str] = {}
+    for item in items:
+        item_id = str(item.id)
+        name = safe_name(item_id).casefold()
+        if name in seen:
+            msg = (
+                f'{where}: STAC items {seen[name]!r} and {item_id!r} would write the '
+                f'same output files ({safe_name(item_id)}_...); give them distinct ids, or '
+                'classify them from separate files'
+            )
+            raise PredictError(msg)
+        seen[name] = item_id
+
+
 def _read_json(where: Location) -> dict[str, Any]:
     """The JSON object of a local or remote file."""
     try:
-        if isinstance(where, Url):
-            with urllib.request.urlopen(where, timeout=TIMEOUT) as answer:
-                text = answer.read()
-        else:
-            text = where.read_bytes()
+        text = _fetch(where) if isinstance(where, Url) else where.read_bytes()
     except OSError as err:
         if isinstance(where, Url):
             raise PredictError(remote_failure(where, str(err))) from err
@@ -91,10 +115,42 @@ def _read_json(where: Location) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as err:
         msg = f'{where}: not JSON ({err}); give a STAC Item or ItemCollection'
         raise PredictError(msg) from err
+    except RecursionError as err:
+        msg = f'{where}: JSON nested too deep; give a STAC Item or ItemCollection'
+        raise PredictError(msg) from err
     if not isinstance(document, dict):
         msg = f'{where}: not a STAC Item or ItemCollection (a JSON {type(document).__name__})'
         raise PredictError(msg)
     return document
+
+
+def _fetch(url: Url) -> bytes:
+    """A remote document, within :data:`DEADLINE` seconds and :data:`MAX_BYTES`.
+
+    Raises:
+        PredictError: If the server cannot be reached, answers with an error, is too
+            slow, or sends too much.
+        OSError: If the transfer fails (reported by the caller).
+    """
+    deadline = time.monotonic() + DEADLINE
+    chunks, size = [], 0
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as answer:
+        while chunk := answer.read1(2**16):
+            size += len(chunk)
+            if size > MAX_BYTES:
+                msg = (
+                    f'{url}: the server sends more than {MAX_BYTES // 2**20} MiB, more '
+                    'than a STAC document geokd reads (give a smaller ItemCollection)'
+                )
+                raise PredictError(msg)
+            if time.monotonic() > deadline:
+                msg = (
+                    f'{url}: the server did not send the whole document within '
+                    f'{DEADLINE} s (try again later, or check the URL)'
+                )
+                raise PredictError(msg)
+            chunks.append(chunk)
+    return b''.join(chunks)
 
 
 def _items(document: dict[str, Any], where: Location) -> list[Any]:

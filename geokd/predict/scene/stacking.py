@@ -8,6 +8,7 @@ the training data (EuroSAT's 20 m bands are smooth at 10 m, not blocky).
 """
 
 import math
+import warnings
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
@@ -67,9 +68,17 @@ def common_grid(
     right = min(s.bounds.right for s in sources)
     bottom = max(s.bounds.bottom for s in sources)
     top = min(s.bounds.top for s in sources)
+    if any(s.transform.e > 0 for s in sources):
+        shown = next(s.name for s in sources if s.transform.e > 0)
+        msg = (
+            f'{shown}: its rows run south to north (south-up); band files must be '
+            'north-up to be stacked (e.g. gdalwarp it, or give a multi-band file)'
+        )
+        raise PredictError(msg)
     if right <= left or top <= bottom:
         msg = f'{scene}: its band files do not overlap'
         raise PredictError(msg)
+    _warn_if_cropped(sources, scene, (right - left) * (top - bottom))
     window = from_bounds(left, bottom, right, top, finest.transform)
     # Whole pixels of the finest grid inside the common area (1e-6 px of slack).
     c0, r0 = math.ceil(window.col_off - 1e-6), math.ceil(window.row_off - 1e-6)
@@ -79,6 +88,23 @@ def common_grid(
         msg = f'{scene}: its band files do not overlap'
         raise PredictError(msg)
     return finest.transform @ Affine.translation(c0, r0), c1 - c0, r1 - r0
+
+
+def _warn_if_cropped(
+    sources: Sequence[rasterio.DatasetReader], scene: object, common: float
+) -> None:
+    """Say how much of a band file's area is left out of the area all files cover."""
+    areas = [(s.bounds.right - s.bounds.left) * (s.bounds.top - s.bounds.bottom)
+             for s in sources]  # fmt: skip
+    lost, name = max(
+        (1 - common / a, s.name) for a, s in zip(areas, sources, strict=True)
+    )
+    if lost > 0.01:
+        warnings.warn(
+            f'{scene}: its band files cover different areas; the area they all '
+            f'cover is classified, leaving out {lost:.0%} of {name}',
+            stacklevel=2,
+        )
 
 
 def _band_xml(

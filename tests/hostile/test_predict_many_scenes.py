@@ -1,0 +1,40 @@
+# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
+"""Hostile probes of ``geokd predict`` (issue 19.13): the set-up of a call with many
+scenes (checking that no output replaces an input) is linear in the scenes."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.predict.conftest import sar_pixels
+
+from .predict_helpers import write_raster
+from .round2 import Run, model, one_thread, run  # noqa: F401
+
+
+@pytest.mark.parametrize('count', [50, 300])
+def test_set_up_is_linear_in_the_scenes(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(16, 16))
+    (tmp_path / 'in').mkdir()
+    data = scene.read_bytes()
+    for i in range(count):
+        (tmp_path / 'in' / f's{i:04d}.tif').write_bytes(data)
+    calls, at_start = [0], []
+    stat = os.stat
+
+    def counted(*args: object, **kwargs: object) -> os.stat_result:
+        calls[0] += 1
+        return stat(*args, **kwargs)  # type: ignore[arg-type]
+
+    def stop(*args: object) -> int:
+        at_start.append(calls[0])  # where the first scene would be classified
+        return 0
+
+    monkeypatch.setattr('geokd.predict.cli._classify', stop)
+    monkeypatch.setattr(os, 'stat', counted)
+    result = run(tmp_path / 'in' / '*.tif', '-o', f'{tmp_path}/out/')
+    assert result.code == 0, result.err
+    assert at_start[0] < 60 * count, at_start[0]

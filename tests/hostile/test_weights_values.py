@@ -1,0 +1,61 @@
+# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
+"""Hostile probes (issue 19.18): weights holding NaN or infinite values are refused
+by ``geokd export`` (nothing written) and by ``geokd predict``, in one line naming
+the file, instead of a model that gives one class everywhere."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from tests.predict.conftest import sar_pixels
+
+from .conftest import Evil, Geokd, TinyRun
+from .helpers import Sandbox, assert_clean_error
+from .predict_helpers import assert_error, predict, write_raster
+from .round2 import model, one_thread, out_of  # noqa: F401
+from .test_export import tampered
+
+VALUES = {'nan': float('nan'), 'inf': float('inf'), '-inf': float('-inf')}
+
+
+def _spoil(value: float) -> Any:
+    def change(checkpoint: dict[str, Any], box: Sandbox, evil: Evil) -> None:
+        weights = checkpoint['state_dict']
+        key = next(k for k in weights if k.endswith('weight') and 'depth' in k)
+        weights[key] = weights[key].clone()
+        weights[key].view(-1)[0] = value
+
+    return change
+
+
+@pytest.mark.parametrize('value', VALUES)
+def test_export_of_weights_that_are_not_finite(
+    value: str, sandbox: Sandbox, tiny_run: TinyRun, evil: Evil, geokd: Geokd
+) -> None:
+    argv, names = tampered(_spoil(VALUES[value]))(sandbox, tiny_run, evil)
+    outcome = geokd(['export', *argv])
+    assert_clean_error(outcome, 'export', names)
+    assert 'NaN or infinite' in outcome.err
+    assert not list(sandbox.out.rglob('model.*'))
+
+
+@pytest.mark.parametrize('value', VALUES)
+def test_predict_with_weights_that_are_not_finite(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    edited = tmp_path / 'model'
+    edited.mkdir()
+    (edited / 'model.json').write_text((model / 'model.json').read_text())
+    tensors = load_file(model / 'model.safetensors')
+    key = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] = VALUES[value]
+    save_file(tensors, edited / 'model.safetensors')
+    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
+    result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
+                     capsys)  # fmt: skip
+    assert_error(result, 1, 'model.safetensors', 'NaN or infinite')
+    assert torch.isfinite(load_file(model / 'model.safetensors')[key]).all()
