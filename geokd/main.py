@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import geokd
 
-from .errors import EXIT_FAILURE, ISSUES_URL, expected_failure, one_line
+from .errors import EXIT_FAILURE, bug_report_request, expected_failure, one_line
 
 if TYPE_CHECKING:
     from lightning.pytorch.cli import LightningCLI
@@ -196,8 +196,7 @@ def report_failure(command: str, err: BaseException) -> NoReturn:
     traceback.print_exception(err)
     print(
         f'{prog}: internal error: {type(err).__name__}: {one_line(str(err))}\n'
-        f'This is a bug in geokd {geokd.__version__}; please report it at '
-        f'{ISSUES_URL} with the command and the traceback above.',
+        f'{bug_report_request(geokd.__version__)}',
         file=sys.stderr,
     )
     sys.exit(EXIT_FAILURE)
