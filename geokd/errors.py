@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable
 from typing import NoReturn
 
+from .signals import Terminated, terminated_message
+
 #: Labels of ``[project.urls]`` entries that name an issue tracker (lower case).
 TRACKER_LABELS = ('issues', 'issue tracker', 'bug tracker', 'bugs', 'tracker')
 
@@ -253,7 +255,7 @@ def expected_failure(err: BaseException) -> tuple[str, int] | None:
     disks, permissions; torchgeo's ``DatasetNotFoundError`` is one), argument
     errors of argparse and jsonargparse, Lightning's and torchgeo's
     ``MisconfigurationException`` (an impossible trainer or DataModule setting, such
-    as CUDA without a GPU), running out of memory, and Ctrl-C.
+    as CUDA without a GPU), running out of memory, Ctrl-C and SIGTERM.
 
     Args:
         err: What was raised.
@@ -267,6 +269,8 @@ def expected_failure(err: BaseException) -> tuple[str, int] | None:
     names = _mro_names(err)
     if isinstance(err, GeokdError):
         return one_line(str(err)), err.exit_code
+    if isinstance(err, Terminated):
+        return str(err) or terminated_message(''), err.exit_code
     if isinstance(err, KeyboardInterrupt):
         return 'interrupted', EXIT_INTERRUPTED
     if isinstance(err, argparse.ArgumentError):

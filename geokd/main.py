@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import geokd
 
 from .errors import EXIT_FAILURE, bug_report_request, expected_failure, one_line
+from .signals import terminations
 
 if TYPE_CHECKING:
     from lightning.pytorch.cli import LightningCLI
@@ -216,7 +217,8 @@ def main(args: Sequence[str] | None = None) -> None:
     argv = [a for a in argv if a != '--traceback']
     command = argv[0] if argv and argv[0] in {**COMMANDS, **LIGHTNING_COMMANDS} else ''
     try:
-        run(argv, argv == sys.argv[1:])
+        with terminations(command):
+            run(argv, argv == sys.argv[1:])
     except SystemExit:
         raise
     except BaseException as err:
