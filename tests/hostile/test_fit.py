@@ -251,7 +251,7 @@ def test_fit_never_replaces_earlier_exports(
     argv = _fit(sandbox, tiny_run, '--trainer.logger', 'false')
     assert_clean_error(geokd(argv), 'fit', str(export / 'depth'))
     assert _tree(export) == before
-    assert not (sandbox.out / 'checkpoints').exists()
+    assert not list(sandbox.out.rglob('*.ckpt'))
 
 
 def test_each_fit_exports_to_its_own_version(
