@@ -9,9 +9,11 @@ import glob
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..signals import Terminated
 
 if TYPE_CHECKING:
     from ..export.classifier import SingleSensorClassifier
@@ -106,6 +108,8 @@ def run(args: argparse.Namespace) -> None:
             failed = _classify(args, classifier, model, jobs, options, devices)
     except PredictError as err:
         _fail(err)
+    except Terminated:
+        raise  # geokd's reporter says how to go on, with SIGTERM's exit status
     except KeyboardInterrupt:
         _fail('interrupted; run the same command with --resume to continue', 130)
     if failed:
@@ -205,16 +209,19 @@ def _classify(
             model, args.modality, args.patch_size, jobs, options, devices, locks
         )
     failures: list[tuple[str, str]] = []
-    for scene, result in results:
-        for message in dict.fromkeys(result.warnings).keys() - warned:
-            warned.add(message)
-            print(f'geokd predict: warning: {message}', file=sys.stderr)
-        if result.summary is None:
-            failures.append((str(scene), result.error or 'failed'))
-            print(f'geokd predict: error: {result.error}', file=sys.stderr)
-        elif not args.quiet:
-            path = getattr(scene, 'path', scene)
-            _report(scene, result.summary, truths.get(path))
+    # Closed here, also when Ctrl-C lands while a result is reported: the workers
+    # stop before the error line, not at interpreter exit.
+    with closing(results):
+        for scene, result in results:
+            for message in dict.fromkeys(result.warnings).keys() - warned:
+                warned.add(message)
+                print(f'geokd predict: warning: {message}', file=sys.stderr)
+            if result.summary is None:
+                failures.append((str(scene), result.error or 'failed'))
+                print(f'geokd predict: error: {result.error}', file=sys.stderr)
+            elif not args.quiet:
+                path = getattr(scene, 'path', scene)
+                _report(scene, result.summary, truths.get(path))
     _report_failures(failures, len(jobs), args.quiet)
     return len(failures)
 

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing import forkserver, get_context
 from multiprocessing.context import BaseContext
@@ -33,6 +33,7 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..signals import Terminated
 from .options import OptionError, PredictError, PredictOptions, first_line
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 
 #: Most worker processes: beyond this a typo, not a machine.
 MAX_WORKERS = 256
+
+#: The signals that stop the command (Ctrl-C; SIGTERM from ``timeout`` or a
+#: scheduler); both reach the whole process group.
+STOPPING = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -157,6 +162,8 @@ def classify_scenes(
         }
     with pool:
         try:
+            if signal.SIGTERM in interrupted:
+                raise Terminated
             if interrupted:
                 raise KeyboardInterrupt
             for future in as_completed(futures):
@@ -166,8 +173,9 @@ def classify_scenes(
             # queued, then waits for the workers to end: none is left starting
             # up after this process has gone.
             stop.set()
-            for process in getattr(pool, '_processes', {}).values():
-                os.kill(process.pid, signal.SIGINT)
+            for process in list(getattr(pool, '_processes', {}).values()):
+                with suppress(ProcessLookupError):  # it has just ended
+                    os.kill(process.pid, signal.SIGINT)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
@@ -183,11 +191,15 @@ def _interrupts_held() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield received  # signal handlers can only be set in the main thread
         return
-    previous = signal.signal(signal.SIGINT, lambda number, _: received.append(number))
+    previous = {
+        number: signal.signal(number, lambda number, _: received.append(number))
+        for number in STOPPING
+    }
     try:
         yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _fork_server() -> BaseContext:
@@ -205,11 +217,12 @@ def _fork_server() -> BaseContext:
     context.set_forkserver_preload(['geokd.predict.pipeline'])
     if threading.current_thread() is not threading.main_thread():
         return context  # signal handlers can only be set in the main thread
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOPPING}
     try:
         forkserver.ensure_running()  # spawns the server, without waiting for it
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return context
 
 
@@ -256,13 +269,20 @@ def _start_worker(
     global _WORKER
 
     import torch
+    from tqdm.std import tqdm
 
     from ..export.classifier import load_classifier
     from .output.locks import adopt_locks
 
     # Ctrl-C reaches the whole process group: a worker stops the scene it is
     # classifying (see _classify), and an idle one leaves it to the command.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in STOPPING:
+        signal.signal(number, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore, registered with the
+    # resource tracker: a worker that did not run its exit handlers would leave
+    # it behind, and the tracker warns about it on stderr after the command's
+    # last line. Workers print no bars; a thread lock is enough.
+    tqdm.set_lock(threading.RLock())
     torch.set_num_threads(threads)
     adopt_locks(locks, owner)
     classifier = load_classifier(model, modality, patch_size)
@@ -307,6 +327,11 @@ def classify_scene(
         return SceneResult(error=msg)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM in a worker classifying a scene: stop it as Ctrl-C does."""
+    raise Terminated
+
+
 def _classify(
     scene: 'Path | SceneInput', prefix: Path, options: PredictOptions
 ) -> SceneResult:
@@ -316,6 +341,7 @@ def _classify(
     assert _WORKER is not None, 'not a worker process'
     options = replace(options, device=_WORKER.device)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         if _WORKER.stop.is_set():
             raise KeyboardInterrupt
@@ -323,7 +349,8 @@ def _classify(
             warnings.simplefilter('always')
             result = classify_scene(_WORKER.classifier, scene, prefix, options)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for number in STOPPING:
+            signal.signal(number, signal.SIG_IGN)
     # geokd's own warning says the same as rasterio's, naming the file.
     result.warnings = [
         str(w.message)
