@@ -180,3 +180,32 @@ def test_a_terminated_fit_resumes_in_its_own_version(
     state = torch.load(checkpoints / 'last.ckpt', weights_only=True)
     assert state['epoch'] == 1
     assert not list(checkpoints.glob('last-v*.ckpt'))
+
+
+def test_sigterm_on_benchmark_ends_in_one_line(tmp_path: Path) -> None:
+    marker = tmp_path / 'paused'
+    pause = {
+        'class_path': 'tests.callbacks.pause.PauseAt',
+        'init_args': {'epoch': 0, 'batch': 0, 'marker': str(marker)},
+    }
+    configs = REPO / 'configs' / 'baselines'
+    spec = {
+        'output_dir': str(tmp_path / 'out'),
+        'base_configs': [str(configs / 'synthetic.yaml')],
+        'seeds': [0],
+        'methods': {'Single': {'configs': [str(configs / 'single_modal_sar.yaml')]}},
+        'args': [
+            '--trainer.max_epochs=2',
+            '--trainer.enable_progress_bar=false',
+            '--model.init_args.backbone=test_resnet',
+            '--data.init_args.samples_per_class=10',
+            '--data.init_args.size=16',
+            f'--trainer.callbacks+={json.dumps(pause)}',
+        ],
+    }
+    config = tmp_path / 'bench.yaml'
+    config.write_text(json.dumps(spec))
+    process = _geokd('benchmark', '--config', str(config), cwd=tmp_path)
+    err = _terminate_at(process, marker)
+    _assert_one_line(err, 'benchmark', process.returncode)
+    assert not list((tmp_path / 'out').rglob('result.json'))  # not taken as done
