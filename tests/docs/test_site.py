@@ -148,3 +148,11 @@ def test_code_lines_wrap_and_table_file_names_stay_whole(site: Site) -> None:
     )
     assert re.search(r'pre > code \{[^}]*white-space: pre-wrap', rules)
     assert re.search(r'td code \{[^}]*white-space: nowrap', rules)
+
+
+def test_home_page_links_every_tutorial_and_result_page(site: Site) -> None:
+    home = (site.root / 'index.html').read_text(encoding='utf-8')
+    pages = [p.stem for p in sorted((ROOT / 'docs' / 'tutorials').glob('*.md'))]
+    for target in [f'tutorials/{p}/' for p in pages] + ['results-synthetic/',
+                                                          'results-real/']:  # fmt: skip
+        assert f'href="{target}"' in home, target
