@@ -12,9 +12,15 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from geokd import main as geokd_main
 from geokd.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
     CommandParser,
     DataError,
     GeokdError,
+    Interrupted,
+    OptionError,
+    PredictError,
     UsageError,
     argument_error_message,
     expected_failure,
@@ -208,3 +214,19 @@ def test_a_bug_report_invents_no_address_when_the_metadata_names_none(
     err = capsys.readouterr().err.splitlines()[-1]
     assert 'please report it to the developers of your copy of geokd' in err
     assert 'http' not in err
+
+
+def test_prediction_errors_are_geokd_errors() -> None:
+    assert issubclass(PredictError, GeokdError)
+    assert issubclass(PredictError, ValueError)
+    assert OptionError('x').exit_code == EXIT_USAGE
+    assert Interrupted('x').exit_code == EXIT_INTERRUPTED
+    assert expected_failure(PredictError('a.tif: no band B08')) == (
+        'a.tif: no band B08',
+        EXIT_FAILURE,
+    )
+
+
+def test_one_line_of_an_exception() -> None:
+    assert one_line(ValueError('first\nsecond')) == 'first second'
+    assert one_line(OSError()) == 'OSError'

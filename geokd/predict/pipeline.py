@@ -22,11 +22,12 @@ from tqdm.auto import tqdm
 
 import geokd
 
+from ..errors import PredictError
 from ..export.classifier import SingleSensorClassifier
 from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine.classify import WindowClassifier, prefetch, resolve_device
 from .engine.tiling import GridWindow, PatchGrid, grid_windows, window_size
-from .options import PredictError, PredictOptions
+from .options import PredictOptions
 from .output import writers
 from .output.fingerprint import run_fingerprint
 from .output.io_errors import reading, writing
@@ -157,6 +158,7 @@ def predict_scene(
     """
     options = options or PredictOptions()
     options.check()
+    # Resolved here, once; every later step reads this scene input.
     scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
     paths = OutputPaths(Path(prefix))
     meta = classifier.metadata
@@ -180,7 +182,7 @@ def predict_scene(
         plan = plan_run(source, patch, stride, options)
         if not options.quiet:
             print(announce(source, plan.grid))
-        run_id = run_fingerprint(scene.path, scene.files, classifier, plan.key)
+        run_id = run_fingerprint(scene, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
         windows = len(plan.windows)
