@@ -17,18 +17,66 @@ Standard library only: :mod:`geokd.main` imports this before torch.
 
 import argparse
 import errno
+import importlib.metadata
 import re
 from collections.abc import Callable
 from typing import NoReturn
 
-#: Where bug reports go.
-ISSUES_URL = 'https://github.com/geokd/geokd/issues'
+from .signals import Terminated, terminated_message
+
+#: Labels of ``[project.urls]`` entries that name an issue tracker (lower case).
+TRACKER_LABELS = ('issues', 'issue tracker', 'bug tracker', 'bugs', 'tracker')
 
 #: Exit status of a failure the user can fix, and of a bad argument or config value.
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 #: Exit status after Ctrl-C, as shells report SIGINT.
 EXIT_INTERRUPTED = 130
+
+
+def issue_tracker() -> str | None:
+    """The issue tracker that geokd's package metadata names, if any.
+
+    Read from the ``Project-URL`` entries that ``[project.urls]`` in pyproject.toml
+    becomes, so that a bug report goes where the installed copy says, not to an
+    address geokd would have to invent.
+
+    Returns:
+        The tracker's address, or None when the metadata names none (or geokd is
+        not installed).
+    """
+    try:
+        entries = importlib.metadata.metadata('geokd').get_all('Project-URL') or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in entries:
+        label, _, url = str(entry).partition(',')
+        if label.strip().lower() in TRACKER_LABELS and url.strip():
+            return url.strip()
+    return None
+
+
+def bug_report_request(version: str) -> str:
+    """The sentence that asks the user to report a bug.
+
+    Args:
+        version: geokd's version.
+
+    Returns:
+        One sentence naming the tracker of the package metadata, or, without
+        one, asking for a report to whoever distributes the user's copy.
+    """
+    where = issue_tracker()
+    target = (
+        f'at {where}'
+        if where
+        else 'to the developers of your copy of geokd (its package metadata '
+        'names no issue tracker)'
+    )
+    return (
+        f'This is a bug in geokd {version}; please report it {target} with the '
+        'command and the traceback above.'
+    )
 
 
 class GeokdError(Exception):
@@ -246,7 +294,7 @@ def expected_failure(err: BaseException) -> tuple[str, int] | None:
     disks, permissions; torchgeo's ``DatasetNotFoundError`` is one), argument
     errors of argparse and jsonargparse, Lightning's and torchgeo's
     ``MisconfigurationException`` (an impossible trainer or DataModule setting, such
-    as CUDA without a GPU), running out of memory, and Ctrl-C.
+    as CUDA without a GPU), running out of memory, Ctrl-C and SIGTERM.
 
     Args:
         err: What was raised.
@@ -260,6 +308,8 @@ def expected_failure(err: BaseException) -> tuple[str, int] | None:
     names = _mro_names(err)
     if isinstance(err, GeokdError):
         return one_line(str(err)), err.exit_code
+    if isinstance(err, Terminated):
+        return str(err) or terminated_message(''), err.exit_code
     if isinstance(err, KeyboardInterrupt):
         return 'interrupted', EXIT_INTERRUPTED
     if isinstance(err, argparse.ArgumentError):

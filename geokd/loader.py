@@ -367,7 +367,8 @@ def check_shapes(
         path: The checkpoint, for messages.
 
     Raises:
-        LoadError: If the task cannot be built or a weight's shape differs.
+        LoadError: If the task cannot be built, a weight is missing or unexpected,
+            or a weight's shape differs.
     """
     import torch
 
@@ -379,6 +380,17 @@ def check_shapes(
         reason = one_line(str(err)) or type(err).__name__
         msg = f'{path}: cannot build its {cls.__name__}: {reason}'
         raise LoadError(msg) from err
+    # Every key, both ways: with none to compare, any network would pass.
+    missing = sorted(set(shapes) - set(state_dict))
+    extra = sorted(set(state_dict) - set(shapes))
+    if missing or extra:
+        which = f'{missing[0]} is missing' if missing else f'{extra[0]} is unexpected'
+        msg = (
+            f'{path}: the weights do not match the hyperparameters: {which} '
+            f'({len(missing)} missing, {len(extra)} unexpected, of {len(shapes)} '
+            f'for its {cls.__name__})'
+        )
+        raise LoadError(msg)
     for key, value in state_dict.items():
         shape = tuple(getattr(value, 'shape', ()))
         if key in shapes and shape != shapes[key]:

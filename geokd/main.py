@@ -14,7 +14,8 @@ from typing import NoReturn
 import geokd
 
 from .cli import LIGHTNING_COMMANDS
-from .errors import EXIT_FAILURE, ISSUES_URL, expected_failure, one_line
+from .errors import EXIT_FAILURE, bug_report_request, expected_failure, one_line
+from .signals import terminations
 
 #: geokd's own subcommands: name -> ('module:function', summary); the function takes
 #: the arguments after the subcommand.
@@ -99,8 +100,7 @@ def report_failure(command: str, err: BaseException) -> NoReturn:
     traceback.print_exception(err)
     print(
         f'{prog}: internal error: {type(err).__name__}: {one_line(str(err))}\n'
-        f'This is a bug in geokd {geokd.__version__}; please report it at '
-        f'{ISSUES_URL} with the command and the traceback above.',
+        f'{bug_report_request(geokd.__version__)}',
         file=sys.stderr,
     )
     sys.exit(EXIT_FAILURE)
@@ -120,7 +120,8 @@ def main(args: Sequence[str] | None = None) -> None:
     argv = [a for a in argv if a != '--traceback']
     command = argv[0] if argv and argv[0] in {**COMMANDS, **LIGHTNING_COMMANDS} else ''
     try:
-        run(argv, argv == sys.argv[1:])
+        with terminations(command):
+            run(argv, argv == sys.argv[1:])
     except SystemExit:
         raise
     except BaseException as err:

@@ -1,7 +1,9 @@
 """The one error path: which failures are expected, and how geokd prints them."""
 
 import argparse
+import email.message
 import errno
+import importlib.metadata
 import sys
 import types
 
@@ -180,6 +182,38 @@ def test_ctrl_c(
         geokd_main.main(['fake'])
     assert info.value.code == 130
     assert capsys.readouterr().err == 'geokd fake: error: interrupted\n'
+
+
+def _metadata_with(monkeypatch: pytest.MonkeyPatch, urls: list[str]) -> None:
+    message = email.message.Message()
+    for url in urls:
+        message['Project-URL'] = url
+    monkeypatch.setattr(importlib.metadata, 'metadata', lambda name: message)
+
+
+def test_a_bug_report_goes_to_the_tracker_of_the_package_metadata(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _metadata_with(
+        monkeypatch,
+        ['Homepage, https://example.org/geokd', 'Issues, https://example.org/t'],
+    )
+    _command(monkeypatch, IndexError('list index out of range'))
+    with pytest.raises(SystemExit):
+        geokd_main.main(['fake'])
+    assert 'please report it at https://example.org/t with' in capsys.readouterr().err
+
+
+def test_a_bug_report_invents_no_address_when_the_metadata_names_none(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _metadata_with(monkeypatch, ['Homepage, https://example.org/geokd'])
+    _command(monkeypatch, IndexError('list index out of range'))
+    with pytest.raises(SystemExit):
+        geokd_main.main(['fake'])
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert 'please report it to the developers of your copy of geokd' in err
+    assert 'http' not in err
 
 
 def test_prediction_errors_are_geokd_errors() -> None:

@@ -2,6 +2,8 @@
 
 import os
 import random
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,10 +69,22 @@ class ClassifierCheckpoints(ModelCheckpoint):
     added to the trainer at ``setup``, so ``trainer.checkpoint_callbacks`` lists them
     and their best scores are restored when training resumes.
 
+    Checkpoints are kept per run, as Lightning keeps them by default: in
+    ``<log_dir>/checkpoints`` of the logger's version (``<default_root_dir>/
+    lightning_logs/version_N/checkpoints``; ``<default_root_dir>/checkpoints``
+    without a logger), so that two runs never share a directory and "the best
+    checkpoint" of a directory is its run's. ``--ckpt_path last`` takes the newest
+    ``last*.ckpt`` of every version of the logger, and the resumed run goes on in
+    that version (its best checkpoints, logs and exports stay together).
+
+    A run stopped by SIGTERM (``timeout``, a scheduler) before it finished an
+    epoch saves its state to ``last.ckpt`` where Lightning stops it (the end of a
+    batch), so that it can always be resumed; otherwise ``last.ckpt`` stays the
+    one of the last finished epoch, which resumes exactly.
+
     Args:
-        dirpath: Directory of the checkpoints; None takes
-            ``<default_root_dir>/checkpoints`` (shared by successive runs, so that
-            ``--ckpt_path last`` finds the newest ``last*.ckpt``).
+        dirpath: Directory of the checkpoints; None: per run, as above. A fixed
+            directory is shared by every run that names it.
         every_n_epochs: Epochs between two writes of ``last.ckpt``.
         best_weights_only: Write the per-classifier checkpoints without optimiser
             state (a third of the size).
@@ -106,7 +120,6 @@ class ClassifierCheckpoints(ModelCheckpoint):
             pl_module: The task; its ``modalities`` name the classifiers.
             stage: Either 'fit', 'validate', 'test', or 'predict'.
         """
-        self._resolve_dirpath(trainer)
         super().setup(trainer, pl_module, stage)
         names = list(getattr(pl_module, 'modalities', []))
         for name in names:
@@ -168,14 +181,70 @@ class ClassifierCheckpoints(ModelCheckpoint):
             restore_random_states(self._resumed_random_states)
             self._resumed_random_states = None
 
-    def _resolve_dirpath(self, trainer: Trainer) -> None:
-        if self.dirpath is None:
-            self.dirpath = os.path.join(trainer.default_root_dir, 'checkpoints')
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        """After SIGTERM, save ``last.ckpt`` if this run has not written one yet.
+
+        Lightning stops a trainer that received SIGTERM at the end of a batch, so
+        the state is consistent; an earlier ``last.ckpt`` (a finished epoch) is
+        kept, as it resumes exactly.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+            exception: What stopped the run.
+        """
+        if (
+            not trainer.received_sigterm
+            or trainer.state.fn != 'fit'
+            or not self.dirpath
+        ):
+            return
+        if self.best_model_path and os.path.exists(self.best_model_path):
+            return
+        path = os.path.join(
+            self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION
+        )
+        # Recorded before saving, as ModelCheckpoint does: the resumed run then
+        # replaces this file instead of writing last-v1.ckpt beside it.
+        self.best_model_path = path
+        trainer.save_checkpoint(path, weights_only=False)
 
     def _find_last_checkpoints(self, trainer: Trainer) -> set[str]:
-        # Lightning resolves ckpt_path='last' before any hook: resolve dirpath now.
-        self._resolve_dirpath(trainer)
-        return super()._find_last_checkpoints(trainer)
+        """The newest ``last*.ckpt`` of every version of the run, for ``--ckpt_path last``.
+
+        Lightning looks in the new run's own version only, which is empty: a
+        resumed run would silently start again. The version that holds the newest
+        one becomes the logger's, so that the run goes on where it stopped.
+
+        Args:
+            trainer: The trainer.
+
+        Returns:
+            The newest last checkpoint, or nothing.
+        """
+        if self.dirpath is not None or not trainer.loggers:
+            return super()._find_last_checkpoints(trainer)
+        logger = trainer.loggers[0]
+        root = Path(logger.save_dir or trainer.default_root_dir) / str(logger.name)
+        candidates = [
+            *root.glob('*/checkpoints/last*.ckpt'),
+            # Runs of geokd before checkpoints were kept per version.
+            *Path(trainer.default_root_dir).glob('checkpoints/last*.ckpt'),
+        ]
+        candidates = [
+            p for p in candidates if re.fullmatch(r'last(-v\d+)?\.ckpt', p.name)
+        ]
+        if not candidates:
+            return set()
+        newest = max(candidates, key=lambda p: p.stat().st_mtime)
+        version = newest.parent.parent
+        if version.parent == root and getattr(logger, '_experiment', None) is None:
+            match = re.fullmatch(r'version_(\d+)', version.name)
+            if hasattr(logger, '_version'):
+                logger._version = int(match[1]) if match else version.name
+        return {os.path.normpath(newest)}
 
     @property
     def best_paths(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from torchgeo.datasets.utils import Sample
 from ..datasets.packed import PackedDataset, pack
 from ..datasets.utils import dataset_length
 from ..errors import DataError, UsageError
+from ..signals import ignore_termination
 from ..transforms import (
     Augmentation,
     NormalizeSensors,
@@ -240,6 +241,7 @@ class MultiModalDataModule(NonGeoDataModule):
             batch_size=32,
             num_workers=self.num_workers,
             collate_fn=list,  # samples may differ in size
+            worker_init_fn=ignore_termination,
             # Own generator: estimating must not shift the global RNG (the shuffles
             # and initialisation that seed_everything fixed).
             generator=torch.Generator().manual_seed(0),
@@ -356,6 +358,7 @@ class MultiModalDataModule(NonGeoDataModule):
                 collate_fn=self.collate_fn,
                 drop_last=share > batch_size,
                 persistent_workers=self.num_workers > 0,
+                worker_init_fn=ignore_termination,
             )
 
         if self.paired:
@@ -387,6 +390,7 @@ class MultiModalDataModule(NonGeoDataModule):
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=ignore_termination,
         )
 
     @property

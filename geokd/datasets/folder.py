@@ -1,6 +1,7 @@
 """Paired folders of co-registered images of any sensors (RGB, depth, thermal, ...)."""
 
 import csv
+import functools
 import glob
 import math
 import os
@@ -158,9 +159,19 @@ class PairedFolder(PlotMixin, NonGeoDataset):
             raise DataError(msg)
         labels = [self.classes.index(names[k]) for k in keys]
         if given_split:
-            chosen = [i for i, k in enumerate(keys) if given_split[k] == split]
+            splits = {
+                s: [i for i, k in enumerate(keys) if given_split[k] == s]
+                for s in ('train', 'val', 'test')
+            }
         else:
-            chosen = stratified_split(labels, fractions, split_seed)[split]
+            splits = stratified_split(labels, fractions, split_seed)
+        _check_class_counts(
+            self.root, self.classes, labels, splits, warn=split == 'train'
+        )
+        chosen = splits[split]
+        #: The file whose channel count every file of its modality must have: the
+        #: first labelled one, the same for every split.
+        self.reference = {m: files[m][keys[0]] for m in self.folders}
         #: Pairing key (relative path without extension) of every sample.
         self.keys = [keys[i] for i in chosen]
         self.targets = [labels[i] for i in chosen]
@@ -254,6 +265,18 @@ class PairedFolder(PlotMixin, NonGeoDataset):
         if expected is not None and image.shape[0] != expected:
             msg = f'{path}: {image.shape[0]} channels, expected {expected} channels'
             raise DataError(msg)
+        if expected is None:
+            # Images of one sensor batch together only with one channel count (an
+            # RGB image saved as greyscale would fail deep inside torch).
+            reference = self.reference[modality]
+            count = _channel_count(reference)
+            if image.shape[0] != count:
+                msg = (
+                    f'{path}: {image.shape[0]} channels, but {reference} (the first '
+                    f'{modality!r} image) has {count}: every {modality!r} image needs '
+                    f'the same number (convert it, or set channels)'
+                )
+                raise DataError(msg)
         image = check_valid(image, path, self.invalid, self.fill_value, nodata)
         if self.size is not None and image.shape[-2:] != (self.size, self.size):
             image = F.interpolate(
@@ -292,3 +315,63 @@ def _image_shape(path: str) -> tuple[int, int]:
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
         with rasterio.open(path) as src:
             return src.height, src.width
+
+
+@functools.cache
+def _channel_count(path: str) -> int:
+    """Number of channels of an image file, as :func:`read_image` returns them."""
+    return int(read_image(path)[0].shape[0])
+
+
+def _check_class_counts(
+    root: str,
+    classes: Sequence[str],
+    labels: Sequence[int],
+    splits: Mapping[str, Sequence[int]],
+    warn: bool,
+) -> None:
+    """Refuse a listed class without samples; warn of one missing from a split.
+
+    Such a class would be trained, tested and exported without a word, its
+    metrics computed from nothing.
+
+    Args:
+        root: The dataset folder, for the message.
+        classes: Class names in label order.
+        labels: Label of every sample.
+        splits: Sample indices of each split.
+        warn: Warn of classes missing from a split (once: for the training split).
+
+    Raises:
+        DataError: If a class has no sample in any split.
+    """
+    counts = {
+        name: {s: sum(labels[i] == c for i in idx) for s, idx in splits.items()}
+        for c, name in enumerate(classes)
+    }
+
+    def tally(name: str) -> str:
+        return ', '.join(f'{s} {n}' for s, n in counts[name].items())
+
+    empty = [n for n in classes if not any(counts[n].values())]
+    if empty:
+        msg = (
+            f'{root}: class {empty[0]!r} has no samples ({tally(empty[0])}): remove '
+            'it from classes, or add its images'
+        )
+        raise DataError(msg)
+    if warn:
+        for name in classes:
+            missing = [s for s, n in counts[name].items() if n == 0]
+            if missing:
+                warnings.warn(
+                    f'{root}: class {name!r} has {tally(name)} samples: it cannot be '
+                    f'{" or ".join(_USES[s] for s in missing)} (add samples to '
+                    f'{", ".join(missing)})',
+                    UserWarning,
+                    stacklevel=3,
+                )
+
+
+#: What a split lacking a class prevents.
+_USES = {'train': 'learned', 'val': 'validated', 'test': 'tested'}

@@ -41,6 +41,38 @@ def _modality(metadata: Path) -> str | None:
     return modality if isinstance(modality, str) else None
 
 
+def _files_named(name: str, root: Path) -> list[Path]:
+    """Files called ``name`` under ``root``, following symbolic links to directories.
+
+    Experiment folders are often links to larger disks (``Path.rglob`` does not
+    follow them). Each directory is visited once, by device and inode, so a link
+    back to a parent (a loop) ends the descent instead of repeating it forever.
+
+    Args:
+        name: The file name.
+        root: The directory to search.
+
+    Returns:
+        The files found.
+    """
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for directory, subdirectories, files in os.walk(root, followlinks=True):
+        try:
+            status = os.stat(directory)
+        except OSError:
+            subdirectories.clear()
+            continue
+        key = (status.st_dev, status.st_ino)
+        if key in seen:
+            subdirectories.clear()
+            continue
+        seen.add(key)
+        if name in files:
+            found.append(Path(directory) / name)
+    return found
+
+
 def find_exports(modality: str, root: Path) -> list[Path]:
     """Finished exports of a modality under a directory, newest first.
 
@@ -49,7 +81,7 @@ def find_exports(modality: str, root: Path) -> list[Path]:
 
     Args:
         modality: The wanted modality (e.g. ``'sar'``).
-        root: Directory to search, recursively.
+        root: Directory to search, recursively, following links to directories.
 
     Returns:
         Export directories, by decreasing modification time of ``model.json``.
@@ -57,12 +89,11 @@ def find_exports(modality: str, root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     # os.walk skips the folders it cannot read (/proc/1/map_files under /).
-    metas = (
-        Path(folder, 'model.json')
-        for folder, _, names in os.walk(root)
-        if 'model.json' in names
-    )
-    found = [meta.parent for meta in metas if _modality(meta) == modality]
+    found = [
+        meta.parent
+        for meta in _files_named('model.json', root)
+        if _modality(meta) == modality
+    ]
     return sorted(found, key=lambda d: (d / 'model.json').stat().st_mtime, reverse=True)
 
 

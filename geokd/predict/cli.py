@@ -8,8 +8,8 @@ import argparse
 import glob
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from ..errors import (
     one_line,
     printable,
 )
+from ..signals import Terminated
 
 if TYPE_CHECKING:
     from ..export.classifier import SingleSensorClassifier
@@ -161,6 +162,8 @@ def run(args: argparse.Namespace) -> None:
         with _locked_outputs(args, prefixes, options, devices, files):
             jobs = [(_job_scene(s, band_scenes), p) for s, p in prefixes.items()]
             failed = _classify(args, classifier, model, jobs, options, devices)
+    except Terminated:
+        raise  # geokd's reporter says how to go on, with SIGTERM's exit status
     except KeyboardInterrupt:
         msg = 'interrupted; run the same command with --resume to continue'
         raise Interrupted(msg) from None
@@ -256,7 +259,7 @@ def _classify(
     warned: set[str] = set()
     if len(devices) == 1:
         options = replace(options, device=devices[0])
-        results: Iterable[tuple[Path | SceneInput, SceneResult]] = (
+        results: Generator[tuple[Path | SceneInput, SceneResult], None, None] = (
             (scene, _predict_one(classifier, scene, prefix, options, warned))
             for scene, prefix in jobs
         )
@@ -266,16 +269,22 @@ def _classify(
             model, args.modality, args.patch_size, jobs, options, devices, locks
         )
     failures: list[tuple[str, str]] = []
-    for scene, result in results:
-        for message in dict.fromkeys(result.warnings).keys() - warned:
-            warned.add(message)
-            print(f'geokd predict: warning: {printable(str(message))}', file=sys.stderr)
-        if result.summary is None:
-            failures.append((str(scene), result.error or 'failed'))
-            print(f'geokd predict: error: {result.error}', file=sys.stderr)
-        elif not args.quiet:
-            path = getattr(scene, 'path', scene)
-            _report(scene, result.summary, truths.get(path))
+    # Closed here, also when Ctrl-C lands while a result is reported: the workers
+    # stop before the error line, not at interpreter exit.
+    with closing(results):
+        for scene, result in results:
+            for message in dict.fromkeys(result.warnings).keys() - warned:
+                warned.add(message)
+                print(
+                    f'geokd predict: warning: {printable(str(message))}',
+                    file=sys.stderr,
+                )
+            if result.summary is None:
+                failures.append((str(scene), result.error or 'failed'))
+                print(f'geokd predict: error: {result.error}', file=sys.stderr)
+            elif not args.quiet:
+                path = getattr(scene, 'path', scene)
+                _report(scene, result.summary, truths.get(path))
     _report_failures(failures, len(jobs), args.quiet)
     return len(failures)
 

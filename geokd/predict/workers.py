@@ -22,10 +22,10 @@ import resource
 import signal
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing import forkserver, get_context
 from multiprocessing.context import BaseContext
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError, PredictError, one_line
+from ..signals import Terminated
 from .options import PredictOptions
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 
 #: Most worker processes: beyond this a typo, not a machine.
 MAX_WORKERS = 256
+
+#: The signals that stop the command (Ctrl-C; SIGTERM from ``timeout`` or a
+#: scheduler); both reach the whole process group.
+STOPPING = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -111,7 +116,7 @@ def classify_scenes(
     options: PredictOptions,
     devices: Sequence[str],
     locks: Sequence[Path],
-) -> Iterator[tuple['Path | SceneInput', SceneResult]]:
+) -> Generator[tuple['Path | SceneInput', SceneResult], None, None]:
     """Classify scenes over worker processes, yielding each result as it comes.
 
     Args:
@@ -158,6 +163,8 @@ def classify_scenes(
         }
     with pool:
         try:
+            if signal.SIGTERM in interrupted:
+                raise Terminated
             if interrupted:
                 raise KeyboardInterrupt
             for future in as_completed(futures):
@@ -167,8 +174,9 @@ def classify_scenes(
             # queued, then waits for the workers to end: none is left starting
             # up after this process has gone.
             stop.set()
-            for process in getattr(pool, '_processes', {}).values():
-                os.kill(process.pid, signal.SIGINT)
+            for process in list(getattr(pool, '_processes', {}).values()):
+                with suppress(ProcessLookupError):  # it has just ended
+                    os.kill(process.pid, signal.SIGINT)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
@@ -184,11 +192,15 @@ def _interrupts_held() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield received  # signal handlers can only be set in the main thread
         return
-    previous = signal.signal(signal.SIGINT, lambda number, _: received.append(number))
+    previous = {
+        number: signal.signal(number, lambda number, _: received.append(number))
+        for number in STOPPING
+    }
     try:
         yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _fork_server() -> BaseContext:
@@ -206,11 +218,12 @@ def _fork_server() -> BaseContext:
     context.set_forkserver_preload(['geokd.predict.pipeline'])
     if threading.current_thread() is not threading.main_thread():
         return context  # signal handlers can only be set in the main thread
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOPPING}
     try:
         forkserver.ensure_running()  # spawns the server, without waiting for it
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return context
 
 
@@ -257,13 +270,20 @@ def _start_worker(
     global _WORKER
 
     import torch
+    from tqdm.std import tqdm
 
     from ..export.classifier import load_classifier
     from .output.locks import adopt_locks
 
     # Ctrl-C reaches the whole process group: a worker stops the scene it is
     # classifying (see _classify), and an idle one leaves it to the command.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in STOPPING:
+        signal.signal(number, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore, registered with the
+    # resource tracker: a worker that did not run its exit handlers would leave
+    # it behind, and the tracker warns about it on stderr after the command's
+    # last line. Workers print no bars; a thread lock is enough.
+    tqdm.set_lock(threading.RLock())
     torch.set_num_threads(threads)
     adopt_locks(locks, owner)
     classifier = load_classifier(model, modality, patch_size)
@@ -326,6 +346,11 @@ def out_of_memory(err: BaseException) -> bool:
     return "can't allocate memory" in text or 'out of memory' in text.lower()
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM in a worker classifying a scene: stop it as Ctrl-C does."""
+    raise Terminated
+
+
 def _classify(
     scene: 'Path | SceneInput', prefix: Path, options: PredictOptions
 ) -> SceneResult:
@@ -335,6 +360,7 @@ def _classify(
     assert _WORKER is not None, 'not a worker process'
     options = replace(options, device=_WORKER.device)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         if _WORKER.stop.is_set():
             raise KeyboardInterrupt
@@ -342,7 +368,8 @@ def _classify(
             warnings.simplefilter('always')
             result = classify_scene(_WORKER.classifier, scene, prefix, options)
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for number in STOPPING:
+            signal.signal(number, signal.SIG_IGN)
     # geokd's own warning says the same as rasterio's, naming the file.
     result.warnings = [
         str(w.message)

@@ -44,4 +44,8 @@ class PauseAt(Callback):
         """
         if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
             self.marker.write_text(f'{self.epoch} {self.batch}')
-            time.sleep(self.seconds)
+            # A signal that only sets a flag (Lightning's SIGTERM) does not cut a
+            # sleep short: wait in steps, and go on once the trainer has it.
+            deadline = time.monotonic() + self.seconds
+            while time.monotonic() < deadline and not trainer.received_sigterm:
+                time.sleep(0.05)

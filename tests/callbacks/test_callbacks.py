@@ -1,10 +1,12 @@
 """geokd's training callbacks: checkpoints per classifier, testing and export."""
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer, seed_everything
+from lightning.pytorch.loggers import CSVLogger
 
 from geokd.callbacks import (
     ClassifierCheckpoints,
@@ -129,3 +131,40 @@ def test_disabled_callbacks_do_nothing(tmp_path: Path) -> None:
     trainer.fit(_task(), _data())
     assert evaluate.results == {}
     assert not (tmp_path / 'export').exists()
+
+
+def test_each_run_keeps_its_checkpoints_and_last_resumes_the_newest(
+    tmp_path: Path,
+) -> None:
+    # Two runs in one directory once shared <root>/checkpoints: the first run's
+    # best-*.ckpt lay beside the second's, and "the best checkpoint" of the
+    # directory could be the wrong run's.
+    def trainer(epochs: int, *callbacks: Callback) -> Trainer:
+        return Trainer(
+            max_epochs=epochs,
+            default_root_dir=tmp_path,
+            logger=CSVLogger(tmp_path),
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[ClassifierCheckpoints(), *callbacks],
+        )
+
+    seed_everything(0)
+    with pytest.raises(SystemExit):  # Lightning ends the process on Ctrl-C
+        trainer(3, _Interrupt(2)).fit(_task(), _data())
+    trainer(1).fit(_task(), _data())
+    first, second = (tmp_path / 'lightning_logs' / v / 'checkpoints' for v in
+                     ('version_0', 'version_1'))  # fmt: skip
+    for directory in (first, second):
+        names = sorted(p.name for p in directory.iterdir())
+        assert names[-1] == 'last.ckpt', names
+        assert {n.split('-')[1] for n in names[:-1]} == {'ms', 'sar'}, names
+    assert not (tmp_path / 'checkpoints').exists()
+    # --ckpt_path last takes the newest last.ckpt and goes on in its version.
+    os.utime(first / 'last.ckpt')
+    resumed = trainer(3)
+    resumed.fit(_task(), _data(), ckpt_path='last')
+    assert resumed.current_epoch == 3
+    assert resumed.log_dir == str(tmp_path / 'lightning_logs' / 'version_0')
+    assert read_checkpoint(first / 'last.ckpt')['epoch'] == 2
+    assert not (tmp_path / 'lightning_logs' / 'version_2').exists()

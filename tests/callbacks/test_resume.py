@@ -145,7 +145,7 @@ def _outcome(root: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     tests = json.loads(results.read_text())
     for r in tests.values():
         r['checkpoint'] = Path(r['checkpoint']).name
-    newest = max(root.glob('checkpoints/last*.ckpt'), key=lambda p: p.stat().st_mtime)
+    newest = max(root.rglob('checkpoints/last*.ckpt'), key=lambda p: p.stat().st_mtime)
     return tests, torch.load(newest, weights_only=True)['state_dict']
 
 

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from geokd.datasets import PairedFolder
+from geokd.errors import DataError
 
 FIXTURE = Path(__file__).parents[1] / 'data' / 'paired_folder'
 SUN = {'rgb': 'rgb', 'depth': 'depth'}
@@ -178,3 +179,33 @@ def test_real_visible_thermal_pairs(tmp_path: Path, realdata: Path) -> None:
     assert sample['image_rgb'].shape == (3, 32, 32)
     assert sample['image_thermal'].shape == (1, 32, 32)
     assert 0 <= sample['image_thermal'].min() <= sample['image_thermal'].max() <= 255
+
+
+def test_an_image_saved_with_other_channels_is_named(tmp_path: Path) -> None:
+    # One RGB image saved as greyscale: it would fail to batch deep inside torch.
+    root = tmp_path / 'sun'
+    shutil.copytree(FIXTURE / 'sun_rgbd', root)
+    grey = root / 'rgb' / 'office' / 'rgb_grey.jpg'
+    Image.open(next((root / 'rgb' / 'office').glob('*.jpg'))).convert('L').save(grey)
+    shutil.copy(next((root / 'depth' / 'office').glob('*.png')),
+                root / 'depth' / 'office' / 'rgb_grey.png')  # fmt: skip
+    datasets = [PairedFolder(root, SUN, split=s) for s in ('train', 'val', 'test')]
+    split = next(d for d in datasets if 'office/rgb_grey' in d.keys)
+    with pytest.raises(DataError, match=rf'^{grey}: 1 channels, but .* has 3:'):
+        split[split.keys.index('office/rgb_grey')]
+
+
+def test_a_class_missing_from_splits_is_named_with_its_counts(tmp_path: Path) -> None:
+    root = tmp_path / 'sun'
+    shutil.copytree(FIXTURE / 'sun_rgbd', root)
+    stem = sorted((root / 'rgb' / 'office').iterdir())[0].stem
+    for modality, ext in (('rgb', 'jpg'), ('depth', 'png')):
+        (root / modality / 'garage').mkdir()
+        shutil.copy(root / modality / 'office' / f'{stem}.{ext}',
+                    root / modality / 'garage')  # fmt: skip
+    with pytest.warns(UserWarning, match=r"class 'garage' has train 1, val 0, test 0 "
+                      r'samples: it cannot be validated or tested'):  # fmt: skip
+        PairedFolder(root, SUN, split='train')
+    classes = ['bedroom', 'garage', 'kitchen', 'office', 'pool']
+    with pytest.raises(DataError, match=r"class 'pool' has no samples \(train 0, "):
+        PairedFolder(root, SUN, split='val', classes=classes)

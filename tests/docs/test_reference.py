@@ -3,6 +3,7 @@
 import importlib.util
 import inspect
 import re
+import tomllib
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -112,3 +113,17 @@ def test_cli_help_runs_as_from_a_terminal() -> None:
         warnings.simplefilter('error')
         text = hooks.cli_help(['--help'])
     assert text.startswith('usage: geokd')
+
+
+def test_the_site_links_only_to_addresses_the_package_metadata_states() -> None:
+    # An address that nothing in the project establishes (a footer link to a
+    # guessed repository) sends readers and bug reports to a stranger.
+    root = Path(__file__).resolve().parents[2]
+    urls = set(
+        tomllib.loads((root / 'pyproject.toml').read_text())['project']
+        .get('urls', {})
+        .values()
+    )
+    site = (root / 'mkdocs.yml').read_text()
+    linked = set(re.findall(r'^\s*-?\s*(?:link|repo_url):\s*(\S+)', site, re.M))
+    assert linked <= urls, linked - urls

@@ -135,3 +135,24 @@ def test_references_render_cleanly(site: Site) -> None:
 
 def test_site_has_no_python_files(site: Site) -> None:
     assert not list(site.root.rglob('*.py'))
+
+
+def test_code_lines_wrap_and_table_file_names_stay_whole(site: Site) -> None:
+    # Material cuts long code lines at the block's edge (hiding options of the
+    # commands users copy) and breaks inline code in tables mid-word.
+    page = site.page('tutorials/03-classify-a-scene')
+    stylesheets = [a.get('href') or '' for t, a in resources(page) if t == 'link']
+    [css] = [h for h in stylesheets if h.endswith('assets/extra.css')]
+    rules = (
+        (site.root / 'tutorials' / '03-classify-a-scene' / css).resolve().read_text()
+    )
+    assert re.search(r'pre > code \{[^}]*white-space: pre-wrap', rules)
+    assert re.search(r'td code \{[^}]*white-space: nowrap', rules)
+
+
+def test_home_page_links_every_tutorial_and_result_page(site: Site) -> None:
+    home = (site.root / 'index.html').read_text(encoding='utf-8')
+    pages = [p.stem for p in sorted((ROOT / 'docs' / 'tutorials').glob('*.md'))]
+    for target in [f'tutorials/{p}/' for p in pages] + ['results-synthetic/',
+                                                          'results-real/']:  # fmt: skip
+        assert f'href="{target}"' in home, target

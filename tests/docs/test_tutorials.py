@@ -6,7 +6,9 @@ bash and ``python`` blocks in one namespace per page. The ``geokd`` on PATH is a
 that appends the tiny settings below to the subcommands they name (fewer epochs, tiny
 backbone, test fixtures instead of downloads), so the text is never edited. Fences of
 other languages (``text``, ``yaml``) are shown, not run. A tutorial that reads
-``../shared/realdata`` is skipped where that folder is absent.
+real data gets the project's copies from ``../shared/realdata`` where the page would
+download them (the page keeps folders already there), and is skipped where that folder
+is absent.
 """
 
 import os
@@ -60,7 +62,7 @@ TINY: dict[str, dict[str, str]] = {
             '--run_arg=--data.init_args.size=16'
         ),
     },
-    # The real OMBRIA and Sentinel-1 chip from ../shared/realdata, a few batches.
+    # The real OMBRIA and Sentinel-1 chip, a few batches.
     '06-real-floods': {
         'fit': (
             f'{_TINY_FIT} --data.init_args.batch_size 8 --data.init_args.cache_dir null '
@@ -78,6 +80,13 @@ TINY: dict[str, dict[str, str]] = {
             '--model.init_args.decoder_channels [8,8,8,8,8]'
         ),
     },
+}
+
+
+#: Per tutorial, the data folders its page downloads, and the copies under
+#: ``../shared/realdata`` that stand in for the downloads (no network in tests).
+REAL_DATA: dict[str, dict[str, str]] = {
+    '06-real-floods': {'data/ombria': 'ombria', 'data/sen1floods11': 'sen1floods11'},
 }
 
 
@@ -133,10 +142,14 @@ SLOW = {
 def test_tutorial_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if '../shared/realdata' in page.read_text() and not (SHARED / 'realdata').is_dir():
+    real = REAL_DATA.get(page.stem, {})
+    if real and not all((SHARED / 'realdata' / c).is_dir() for c in real.values()):
         pytest.skip('../shared/realdata is not present')
     scratch = tmp_path / 'repo'
     scratch.mkdir()
+    for folder, copy in real.items():
+        (scratch / folder).parent.mkdir(parents=True, exist_ok=True)
+        (scratch / folder).symlink_to(SHARED / 'realdata' / copy)
     for name in ('configs', 'tests'):
         (scratch / name).symlink_to(ROOT / name)
     if SHARED.is_dir():
@@ -164,3 +177,9 @@ def test_tutorial_runs(
             )
         else:
             exec(compile(code, f'{page.name}[block {i}]', 'exec'), namespace)
+
+
+@pytest.mark.parametrize('page', sorted(ROOT.glob('docs/**/*.md')), ids=str)
+def test_user_docs_never_point_at_the_projects_own_data_folder(page: Path) -> None:
+    # Only the project's machines have ../shared: users download the data.
+    assert '../shared' not in page.read_text()

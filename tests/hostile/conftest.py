@@ -94,7 +94,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     except SystemExit as exit_:
         pytest.fail(f'the tiny run failed: {exit_.code}')
     [log_dir] = {p.parent for p in root.rglob('test_results.json')}
-    checkpoints = root / 'checkpoints'
+    checkpoints = log_dir / 'checkpoints'  # per run, beside its logs
     [best] = checkpoints.glob('best-depth-*.ckpt')
     return TinyRun(data, config, log_dir, checkpoints / 'last.ckpt', best)
 

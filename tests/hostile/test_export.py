@@ -103,6 +103,20 @@ def _bad_weight(checkpoint: dict[str, Any], box: Sandbox, evil: Evil) -> None:
     checkpoint['state_dict'][key] = torch.zeros(7, 5)
 
 
+def _weights(change: Callable[[dict[str, Any]], None], **values: Any) -> Case:
+    """Change the weights, and the hyperparameters to ``values``."""
+
+    def tamper(checkpoint: dict[str, Any], box: Sandbox, evil: Evil) -> None:
+        checkpoint['hyper_parameters'].update(values)
+        change(checkpoint['state_dict'])
+
+    return tampered(tamper)
+
+
+def _drop_one(weights: dict[str, Any]) -> None:
+    weights.pop(next(k for k in weights if k.endswith('head.weight')))
+
+
 def arguments(*args: str, names: str) -> Case:
     def case(box: Sandbox, run: TinyRun, evil: Evil) -> tuple[list[str], str]:
         return _export(run.best, box, *args), names
@@ -167,6 +181,13 @@ CASES: dict[str, Case] = {
     'backbone unknown': hparams(backbone='no_such_net'),
     'lr a list': hparams(lr=[1, 2]),
     'weight of a wrong shape': tampered(_bad_weight),
+    # 19.11: with no weights to compare, a huge network was built before any check.
+    'no weights, huge backbone': _weights(
+        dict.clear, backbone='vit_gigantic_patch14_clip_224'
+    ),
+    'no weights': _weights(dict.clear),
+    'a weight missing': _weights(_drop_one),
+    'a weight too many': _weights(lambda w: w.update(extra=torch.zeros(1))),
     'normalisation missing': state(normalization={}),
     'normalisation malformed': state(normalization={'depth': {'shift': 'x'}}),
     'patch size negative': state(patch_size=-5),

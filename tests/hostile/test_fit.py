@@ -77,6 +77,30 @@ def odd_size(box: Sandbox, run: TinyRun) -> tuple[list[str], str]:
     return _fit(box, run, '--data.init_args.size', 'null', data=data), str(data)
 
 
+def other_channel_count(box: Sandbox, run: TinyRun) -> tuple[list[str], str]:
+    # One image of a sensor saved with other channels (an RGB image saved grey).
+    from PIL import Image
+
+    data = _data_copy(box, run)
+    path = data / 'depth' / 'walking_05.png'
+    Image.new('RGB', (24, 20), (1, 2, 3)).save(path)
+    return _fit(box, run, data=data), f'{path}: 3 channels, but '
+
+
+def other_channel_count_in_a_worker(
+    box: Sandbox, run: TinyRun
+) -> tuple[list[str], str]:
+    argv, names = other_channel_count(box, run)
+    return [*argv, '--data.init_args.num_workers', '1'], names
+
+
+def listed_class_without_samples(box: Sandbox, run: TinyRun) -> tuple[list[str], str]:
+    extra = ['--data.init_args.classes', '[sitting, standing, walking, running]',
+             '--model.init_args.num_classes', '4']  # fmt: skip
+    names = "class 'running' has no samples (train 0, val 0, test 0)"
+    return _fit(box, run, *extra), names
+
+
 def bad_manifest(content: str) -> Case:
     def case(box: Sandbox, run: TinyRun) -> tuple[list[str], str]:
         data = _data_copy(box, run)
@@ -146,6 +170,9 @@ CASES: dict[str, Case] = {
     ),
     'image empty': broken_file('depth/standing_02.png', lambda p: p.write_bytes(b'')),
     'images of different sizes': odd_size,
+    'image with other channels': other_channel_count,
+    'image with other channels in a worker': other_channel_count_in_a_worker,
+    'listed class without samples': listed_class_without_samples,
     'manifest missing': bad_manifest('file,label\n'),
     'manifest bad split': bad_manifest(
         'file,label,split\nsitting_00,sitting,holdout\n'
@@ -251,7 +278,7 @@ def test_fit_never_replaces_earlier_exports(
     argv = _fit(sandbox, tiny_run, '--trainer.logger', 'false')
     assert_clean_error(geokd(argv), 'fit', str(export / 'depth'))
     assert _tree(export) == before
-    assert not (sandbox.out / 'checkpoints').exists()
+    assert not list(sandbox.out.rglob('*.ckpt'))
 
 
 def test_each_fit_exports_to_its_own_version(

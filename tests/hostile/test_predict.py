@@ -5,6 +5,7 @@ silently wrong result; interrupted and failed runs resume to identical outputs."
 import errno
 import json
 import os
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -894,3 +895,24 @@ def test_scene_name_of_dots_stays_in_the_output_directory(
     before = snapshot(tmp_path)
     assert run(scene, other, '-o', out_of(tmp_path)).code == 0
     assert_changes_only_under(before, snapshot(tmp_path), 'out')
+
+
+def test_exports_under_a_linked_directory_are_found_and_loops_end(
+    tmp_path: Path,
+    model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Experiment folders linked from a larger disk; one link loops back.
+    disk = tmp_path / 'big_disk' / 'experiment'
+    shutil.copytree(model, disk / 'lightning_logs' / 'version_0' / 'export' / 'sar')
+    runs = tmp_path / 'work' / 'runs'
+    runs.mkdir(parents=True)
+    (runs / 'experiment').symlink_to(disk, target_is_directory=True)
+    (disk / 'loop').symlink_to(runs, target_is_directory=True)
+    write_raster(tmp_path / 'work' / 'scene.tif', sar_pixels(64, 48))
+    monkeypatch.chdir(tmp_path / 'work')
+    result = predict(['--modality', 'sar', 'scene.tif', '-o', 'out/'], capsys)
+    assert result.code == 0, result.err
+    assert 'Using the newest exported sar model: runs/experiment/' in result.err
+    assert (tmp_path / 'work' / 'out' / 'scene_classes.tif').is_file()
