@@ -87,6 +87,10 @@ TINY: dict[str, dict[str, str]] = {
 #: ``../shared/realdata`` that stand in for the downloads (no network in tests).
 REAL_DATA: dict[str, dict[str, str]] = {
     '06-real-floods': {'data/ombria': 'ombria', 'data/sen1floods11': 'sen1floods11'},
+    '07-flood-maps-from-sentinel-1': {
+        'data/ombria': 'ombria',
+        'data/sen1floods11': 'sen1floods11',
+    },
 }
 
 
