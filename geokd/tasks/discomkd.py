@@ -63,7 +63,7 @@ class DisCoMKDTask(PerClassifierTask):
         grl_schedule: Literal['constant', 'dann'] = 'constant',
         lr: float = 1e-4,
         trunk_init: TrunkInit = 'torchvision',
-        precision: TrainPrecision = 'auto',
+        precision: TrainPrecision = '32',
     ) -> None:
         """Initialize a new DisCoMKDTask instance.
 
@@ -90,8 +90,8 @@ class DisCoMKDTask(PerClassifierTask):
                 'torchvision' (the reference's: torchvision's ResNet rule, no
                 zero-initialised last BatchNorm in residual blocks) or 'timm' (timm's
                 own for the architecture).
-            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
-                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+            precision: Training precision: '32' (default), 'bf16-mixed', or 'auto'
+                (bfloat16 autocast on CPUs with native bfloat16, float32 elsewhere); an
                 explicit ``trainer.precision`` other than 32 takes precedence.
 
         Raises:

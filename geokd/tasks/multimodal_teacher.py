@@ -36,7 +36,7 @@ class MultiModalTeacherTask(PerClassifierTask):
         trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
-        precision: TrainPrecision = 'auto',
+        precision: TrainPrecision = '32',
     ) -> None:
         """Initialize a new MultiModalTeacherTask instance.
 
@@ -50,8 +50,8 @@ class MultiModalTeacherTask(PerClassifierTask):
                 :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
-            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
-                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+            precision: Training precision: '32' (default), 'bf16-mixed', or 'auto'
+                (bfloat16 autocast on CPUs with native bfloat16, float32 elsewhere); an
                 explicit ``trainer.precision`` other than 32 takes precedence.
 
         Raises:

@@ -37,7 +37,7 @@ class SingleModalTask(PerClassifierTask):
         trunk_init: TrunkInit = 'torchvision',
         class_names: list[str] | None = None,
         lr: float = 1e-4,
-        precision: TrainPrecision = 'auto',
+        precision: TrainPrecision = '32',
     ) -> None:
         """Initialize a new SingleModalTask instance.
 
@@ -52,8 +52,8 @@ class SingleModalTask(PerClassifierTask):
                 :func:`~geokd.models.create_trunk`.
             class_names: Names of the classes, in label order.
             lr: Learning rate of Adam.
-            precision: Training precision: 'auto' (bfloat16 autocast on CPUs with
-                native bfloat16, float32 elsewhere), '32' or 'bf16-mixed'; an
+            precision: Training precision: '32' (default), 'bf16-mixed', or 'auto'
+                (bfloat16 autocast on CPUs with native bfloat16, float32 elsewhere); an
                 explicit ``trainer.precision`` other than 32 takes precedence.
 
         Raises:

@@ -64,14 +64,23 @@ def test_unknown_precision() -> None:
 
 def test_auto_trains_in_bf16_on_native_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision, 'cpu_has_native_bf16', lambda: True)
-    trainer = _fit(DisCoMKDTask({'ms': 13, 'sar': 2}, 10, backbone='test_resnet'))
-    assert trainer.precision == 'bf16-mixed'
+    task = DisCoMKDTask(
+        {'ms': 13, 'sar': 2}, 10, backbone='test_resnet', precision='auto'
+    )
+    assert _fit(task).precision == 'bf16-mixed'
+
+
+def test_default_is_fp32_even_with_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    # bf16 made NaN weights on 16 px patches: float32 unless asked (docs/scaling.md).
+    monkeypatch.setattr(precision, 'cpu_has_native_bf16', lambda: True)
+    task = DisCoMKDTask({'ms': 13, 'sar': 2}, 10, backbone='test_resnet')
+    assert _fit(task).precision == '32-true'
 
 
 def test_auto_falls_back_to_fp32_without_native_bf16() -> None:
     # The suite's autouse fixture makes the CPU check answer False.
-    trainer = _fit(SingleModalTask('sar', 2, 10, backbone='test_resnet'))
-    assert trainer.precision == '32-true'
+    task = SingleModalTask('sar', 2, 10, backbone='test_resnet', precision='auto')
+    assert _fit(task).precision == '32-true'
 
 
 def test_task_fp32_overrides_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +92,7 @@ def test_task_fp32_overrides_native_bf16(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_explicit_trainer_precision_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision, 'cpu_has_native_bf16', lambda: True)
     plugin = MixedPrecision('16-mixed', 'cpu')
-    task = SingleModalTask('sar', 2, 10, backbone='test_resnet')
+    task = SingleModalTask('sar', 2, 10, backbone='test_resnet', precision='auto')
     assert _fit(task, plugins=[plugin]).strategy.precision_plugin is plugin
 
 
