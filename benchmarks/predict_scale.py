@@ -35,8 +35,9 @@ from pathlib import Path
 
 from predict_throughput import REALDATA, classifier, mosaic
 
-from geokd.deploy import PredictOptions, export_model
-from geokd.deploy.workers import classify_scenes
+from geokd.export import export_model
+from geokd.predict import PredictOptions
+from geokd.predict.workers import classify_scenes
 
 RASTERS = ('classes.tif', 'confidence.tif')
 

@@ -31,14 +31,9 @@ import rasterio
 import torch
 from rasterio.windows import Window
 
-from geokd.deploy import (
-    ModelMetadata,
-    PredictOptions,
-    SingleSensorClassifier,
-    export_model,
-    predict_scene,
-)
+from geokd.export import ModelMetadata, SingleSensorClassifier, export_model
 from geokd.models import ModalityBranch
+from geokd.predict import PredictOptions, predict_scene
 from geokd.transforms import SensorNormalization
 
 REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'

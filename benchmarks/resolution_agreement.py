@@ -26,9 +26,10 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject
 
-import geokd.deploy.scene
-from geokd.deploy import OutputPaths, PredictOptions, load_classifier, predict_scene
-from geokd.deploy.resampling import ReadGrid, read_grid
+import geokd.predict.scene.opening
+from geokd.export import load_classifier
+from geokd.predict import OutputPaths, PredictOptions, predict_scene
+from geokd.predict.scene.resampling import ReadGrid, read_grid
 
 REALDATA = Path(__file__).resolve().parents[2] / 'shared' / 'realdata'
 
@@ -91,11 +92,11 @@ def main() -> None:
                 g = read_grid(dataset, gsd)
                 return g if g is None else dataclasses.replace(g, resampling=m)
 
-            geokd.deploy.scene.read_grid = grid  # type: ignore[assignment]
+            geokd.predict.scene.opening.read_grid = grid  # type: ignore[assignment]
             print(
                 f'20 m read at 10 m, {method.name}: {agreement(original, classes("twenty"))}'
             )
-        geokd.deploy.scene.read_grid = read_grid
+        geokd.predict.scene.opening.read_grid = read_grid
         meta = dataclasses.replace(model.metadata, gsd=None)
         as_is = classes('twenty', dataclasses.replace(model, metadata=meta))
         as_is = as_is.repeat(2, 0).repeat(2, 1)[

@@ -29,11 +29,11 @@ LIGHTNING_COMMANDS: dict[str, str] = {
 #: the arguments after the subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
     'predict': (
-        'geokd.deploy.cli:predict',
+        'geokd.predict.cli:predict',
         'classify whole GeoTIFF scenes with a single-sensor classifier',
     ),
     'export': (
-        'geokd.deploy.export_cli:export',
+        'geokd.export.cli:export',
         'export single-sensor classifiers from a training checkpoint',
     ),
     'evaluate': (

@@ -1,6 +1,6 @@
 """Restricted value types for what geokd reads from untrusted files.
 
-``model.json`` (:class:`~geokd.deploy.ModelMetadata`) and the hyperparameters saved
+``model.json`` (:class:`~geokd.export.ModelMetadata`) and the hyperparameters saved
 in checkpoints (:class:`HyperparameterLimits`) are checked against these with
 jsonargparse before anything is built from them: bounds keep a hostile file from
 asking for absurd allocations, and names that become file or directory names are

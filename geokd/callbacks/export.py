@@ -6,14 +6,14 @@ from pathlib import Path
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback
 
-from ..deploy.export import (
+from ..errors import GeokdError
+from ..export.classifier import (
     METADATA_FILE,
     classifier_from_task,
     export_directory,
     export_model,
     load_checkpoint,
 )
-from ..errors import GeokdError
 from .evaluation import METRICS, EvaluateClassifiers, best_checkpoints
 
 

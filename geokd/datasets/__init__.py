@@ -7,7 +7,6 @@ from .packed import PackedDataset, pack
 from .so2sat import So2SatMSSAR
 from .splits import stratified_split
 from .synthetic import SyntheticMSSAR
-from .synthetic_scene import write_synthetic_scene
 
 __all__ = [
     'OMBRIA',
@@ -18,5 +17,4 @@ __all__ = [
     'SyntheticMSSAR',
     'pack',
     'stratified_split',
-    'write_synthetic_scene',
 ]

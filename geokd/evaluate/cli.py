@@ -144,7 +144,7 @@ def evaluate(argv: Sequence[str]) -> None:
         msg = f'--thresholds: must increase, got {" ".join(map(str, args.thresholds))}'
         raise UsageError(msg)
     path = output_path(args)
-    from geokd.deploy.writers import write_json
+    from geokd.predict.output.writers import write_json
 
     from .compare import evaluate_map
     from .report import table

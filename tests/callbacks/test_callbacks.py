@@ -13,7 +13,7 @@ from geokd.callbacks import (
     best_checkpoints,
 )
 from geokd.datamodules import SyntheticMSSARDataModule
-from geokd.deploy import load_exported
+from geokd.export import load_exported
 from geokd.loader import read_checkpoint
 from geokd.tasks import DisCoMKDTask
 

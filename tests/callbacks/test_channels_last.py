@@ -10,7 +10,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer, seed_everythin
 from geokd.callbacks import ChannelsLast, ExportClassifiers
 from geokd.callbacks.channels_last import to_channels_last
 from geokd.datamodules import SyntheticMSSARDataModule
-from geokd.deploy import load_exported
+from geokd.export import load_exported
 from geokd.tasks import DisCoMKDTask
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')

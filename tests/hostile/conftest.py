@@ -214,7 +214,9 @@ def full_disk(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         for name in ('write_text', 'write_bytes'):
             monkeypatch.setattr(Path, name, _refusing(directory, getattr(Path, name)))
         save = _refusing(directory, lambda p, t: safetensors.torch.save_file(t, p))
-        monkeypatch.setattr('geokd.deploy.export.save_file', lambda t, p: save(p, t))
+        monkeypatch.setattr(
+            'geokd.export.classifier.save_file', lambda t, p: save(p, t)
+        )
     yield directory
     if mounted:
         subprocess.run(['umount', str(directory)], check=True)

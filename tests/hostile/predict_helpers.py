@@ -28,9 +28,9 @@ import rasterio
 import torch
 from affine import Affine
 
-import geokd.deploy.predict  # noqa: F401 (the fork server imports torch once)
-from geokd.deploy import OutputPaths
+import geokd.predict.pipeline  # noqa: F401 (the fork server imports torch once)
 from geokd.main import main
+from geokd.predict import OutputPaths
 
 #: The raster outputs of a prefix, as ``OutputPaths`` attributes.
 RASTERS = ('classes', 'confidence', 'probabilities')

@@ -212,7 +212,7 @@ def test_export_disk_full(
 
 def test_export_names_the_dataset_classes(tiny_run: TinyRun) -> None:
     # The tiny run gives no class_names: exports take the dataset's, in label order.
-    from geokd.deploy import load_exported
+    from geokd.export import load_exported
 
     for modality in ('depth', 'thermal'):
         meta = load_exported(tiny_run.log_dir / 'export' / modality).metadata

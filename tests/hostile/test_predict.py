@@ -15,12 +15,13 @@ import rasterio
 import rasterio.shutil
 import torch
 
-from geokd.datasets.synthetic_scene import write_synthetic_scene
-from geokd.deploy import ModelMetadata, OutputPaths, export_model
-from geokd.deploy.working import WorkingRasters
+from geokd.export import ModelMetadata, export_model
 from geokd.models import ClassifierSpec
-from tests.deploy.conftest import sar_pixels, tiny_classifier
-from tests.deploy.test_predict import _interrupt_after_first_window
+from geokd.predict import OutputPaths
+from geokd.predict.output.working import WorkingRasters
+from geokd.predict.synthetic_scene import write_synthetic_scene
+from tests.predict.conftest import sar_pixels, tiny_classifier
+from tests.predict.test_pipeline import _interrupt_after_first_window
 
 from .predict_helpers import (
     Hook,
@@ -444,7 +445,7 @@ def test_second_run_on_a_locked_prefix(
 ) -> None:
     prefix = tmp_path / 'out' / 'big'
     argv = [big_scene, '--model', model, '-o', prefix, '--quiet', *BIG]
-    hook = Hook('geokd.deploy.working:WorkingRasters.write_window', 2)
+    hook = Hook('geokd.predict.output.working:WorkingRasters.write_window', 2)
     first = start_child(argv, tmp_path / 'first.log', hook)
     first.wait_ready()
     partial = snapshot(OutputPaths(prefix).partial)
@@ -467,12 +468,16 @@ def test_stale_lock_file_does_not_block(tmp_path: Path, scene: Path, run: Run) -
 # Interrupted at any moment: --resume gives identical outputs -----------------------
 
 MOMENTS = {
-    'fingerprint': Hook('geokd.deploy.predict:run_fingerprint'),
-    'second window': Hook('geokd.deploy.working:WorkingRasters.write_window', 2),
-    'progress of second window': Hook('geokd.deploy.run_state:RunState.save', 3),
-    'COG conversion': Hook('geokd.deploy.writers:to_cog', 2),
-    'polygons': Hook('geokd.deploy.writers:write_polygons'),
-    'staging recorded': Hook('geokd.deploy.run_state:RunState.save', 4),
+    'fingerprint': Hook('geokd.predict.pipeline:run_fingerprint'),
+    'second window': Hook(
+        'geokd.predict.output.working:WorkingRasters.write_window', 2
+    ),
+    'progress of second window': Hook(
+        'geokd.predict.output.run_state:RunState.save', 3
+    ),
+    'COG conversion': Hook('geokd.predict.output.writers:to_cog', 2),
+    'polygons': Hook('geokd.predict.output.writers:write_polygons'),
+    'staging recorded': Hook('geokd.predict.output.run_state:RunState.save', 4),
     'moving in': Hook('os:replace', 1, r'_confidence\.tif$'),
     'partial removal': Hook('shutil:rmtree', 2, r'\.partial$'),
 }
@@ -620,7 +625,7 @@ def test_failing_writes_then_resume(
 def test_no_space_while_saving_progress(
     tmp_path: Path, scene: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from geokd.deploy import writers
+    from geokd.predict.output import writers
 
     write_text = writers.write_text
     calls = []

@@ -1,0 +1,1 @@
+"""The patch grid of a scene and the classifier of its windows."""

@@ -1,0 +1,1 @@
+"""What a prediction run writes: output paths, locks, working rasters, run state."""

@@ -1,0 +1,228 @@
+"""``geokd predict --workers/--devices``: scenes spread over processes give the bytes
+of a serial run, failures are listed without stopping the others, and resumed scenes
+and memory per worker behave as in a serial run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from geokd.export import export_model
+from geokd.predict import OutputPaths, PredictOptions
+from geokd.predict.options import OptionError
+from geokd.predict.workers import classify_scenes, worker_devices
+from tests.hostile.predict_helpers import assert_error, predict, write_raster
+from tests.predict.conftest import sar_pixels, tiny_classifier
+from tests.predict.test_pipeline import _interrupt_after_first_window
+
+RASTERS = ('classes', 'confidence', 'probabilities')
+
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny exported SAR model (patch 16)."""
+    classifier = tiny_classifier('sar')
+    directory = tmp_path_factory.mktemp('model') / 'sar'
+    return export_model(classifier.model, classifier.metadata, directory)
+
+
+@pytest.fixture(scope='module')
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Four SAR scenes of different sizes (the second has two 256-pixel windows)."""
+    root = tmp_path_factory.mktemp('scenes')
+    sizes = [(64, 48), (272, 160), (48, 80), (96, 32)]
+    return [
+        write_raster(root / f's{i}.tif', sar_pixels(h, w, seed=i))
+        for i, (h, w) in enumerate(sizes)
+    ]
+
+
+def _run(model: Path, capsys: pytest.CaptureFixture[str], *args: object):  # noqa: ANN202
+    return predict(
+        [*args, '--model', model, '--probabilities', '--window', '256'], capsys
+    )
+
+
+def _bytes(prefix: Path) -> dict[str, bytes]:
+    paths = OutputPaths(prefix)
+    return {name: getattr(paths, name).read_bytes() for name in RASTERS}
+
+
+@pytest.mark.parametrize(
+    ('workers', 'devices', 'device', 'expected'),
+    [
+        (None, None, 'auto', (1, ['auto'])),
+        (3, None, 'cpu', (3, ['cpu'] * 3)),
+        (None, '0,1', 'auto', (2, ['cuda:0', 'cuda:1'])),
+        (3, '1,0', 'cuda', (3, ['cuda:1', 'cuda:0', 'cuda:1'])),
+    ],
+)
+def test_worker_devices(
+    workers: int | None, devices: str | None, device: str, expected: object
+) -> None:
+    assert worker_devices(workers, devices, device) == expected
+
+
+@pytest.mark.parametrize(
+    ('workers', 'devices', 'device', 'fragment'),
+    [
+        (0, None, 'cpu', '--workers 0'),
+        (-2, None, 'cpu', '--workers -2'),
+        (None, '0,0', 'auto', '--devices 0,0'),
+        (None, 'gpu1', 'auto', '--devices gpu1'),
+        (None, '0,1', 'cpu', 'give one of them'),
+    ],
+)
+def test_worker_devices_refused(
+    workers: int | None, devices: str | None, device: str, fragment: str
+) -> None:
+    with pytest.raises(OptionError, match=fragment):
+        worker_devices(workers, devices, device)
+
+
+def test_devices_without_cuda_is_one_line(
+    tmp_path: Path,
+    model: Path,
+    scenes: list[Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if torch.cuda.is_available():
+        pytest.skip('this machine has CUDA')
+    result = _run(model, capsys, scenes[0], '-o', tmp_path, '--devices', '0')
+    assert_error(result, 1, 'CUDA is not available')
+    assert not list(tmp_path.iterdir())
+
+
+def test_workers_write_the_bytes_of_a_serial_run(
+    tmp_path: Path,
+    model: Path,
+    scenes: list[Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    serial = _run(model, capsys, *scenes, '-o', tmp_path / 'serial')
+    parallel = _run(model, capsys, *scenes, '-o', tmp_path / 'par', '--workers', '2')
+    assert serial.code == parallel.code == 0, parallel.err
+    assert 'Traceback' not in parallel.err
+    assert '4 of 4 scenes classified' in parallel.err
+    for scene in scenes:
+        name = scene.stem
+        assert _bytes(tmp_path / 'par' / name) == _bytes(tmp_path / 'serial' / name)
+        assert f'{scene}: ' in parallel.out  # each scene reported
+
+
+def test_a_failing_scene_does_not_stop_the_others(
+    tmp_path: Path,
+    model: Path,
+    scenes: list[Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = tmp_path / 'broken.tif'
+    bad.write_bytes(b'II*\x00 not a TIFF at all')
+    out = tmp_path / 'out'
+    result = _run(model, capsys, scenes[0], bad, scenes[2], '-o', out, '--workers', '2')
+    assert result.code == 1
+    assert 'Traceback' not in result.err
+    assert f'2 of 3 scenes classified; 1 failed: {bad}\n' in result.err
+    assert OutputPaths(out / scenes[0].stem).summary.exists()
+    assert OutputPaths(out / scenes[2].stem).summary.exists()
+    assert not OutputPaths(out / 'broken').classes.exists()
+
+
+def test_workers_resume_an_interrupted_scene(
+    tmp_path: Path,
+    model: Path,
+    scenes: list[Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    big = scenes[1]
+    reference = _run(model, capsys, big, '-o', tmp_path / 'ref' / 'big')
+    assert reference.code == 0
+    write_window = _interrupt_after_first_window(monkeypatch)
+    out = tmp_path / 'out'
+    cut = _run(model, capsys, big, '-o', f'{out}/')
+    assert cut.code == 130, cut.err
+    monkeypatch.setattr(
+        'geokd.predict.output.working.WorkingRasters.write_window', write_window
+    )
+    again = _run(
+        model, capsys, big, scenes[0], '-o', f'{out}/', '--workers', '2', '--resume'
+    )
+    assert again.code == 0, again.err
+    assert _bytes(out / big.stem) == _bytes(tmp_path / 'ref' / 'big')
+    summary = (out / f'{big.stem}_summary.json').read_text()
+    assert '"resumed": true' in summary, again.out + again.err
+
+
+def test_memory_per_worker_is_that_of_one_scene(
+    tmp_path: Path, model: Path, scenes: list[Path]
+) -> None:
+    options = PredictOptions(device='cpu', window=256)
+    [(_, single)] = list(
+        classify_scenes(
+            model, 'sar', None, [(scenes[1], tmp_path / 'one' / 's')], options,
+            ['cpu'], [],
+        )
+    )  # fmt: skip
+    jobs = [(s, tmp_path / 'many' / f'{s.stem}_{i}') for i in range(3) for s in scenes]
+    peaks: dict[int | None, int] = defaultdict(int)
+    for _, result in classify_scenes(
+        model, 'sar', None, jobs, options, ['cpu', 'cpu'], []
+    ):
+        assert result.summary is not None, result.error
+        peaks[result.worker] = max(peaks[result.worker], result.peak_rss_kib)
+    assert single.summary is not None
+    assert peaks  # one worker may take every scene while the other starts
+    for peak in peaks.values():
+        assert peak <= 1.2 * single.peak_rss_kib, (peak, single.peak_rss_kib)
+
+
+def test_ctrl_c_stops_every_worker_and_resume_finishes(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ctrl-C reaches the whole process group: the command and its workers.
+    scenes = [
+        write_raster(tmp_path / f'big{i}.tif', sar_pixels(768, 768, seed=i))
+        for i in range(6)
+    ]
+    out = tmp_path / 'out'
+    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
+            str(model), '-o', f'{out}/', '--quiet', '--workers', '2']  # fmt: skip
+    process = subprocess.Popen(
+        argv, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob('*_summary.json')) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        'geokd predict: error: interrupted; run the same command with --resume '
+        'to continue'
+    )
+    assert 'Traceback' not in err
+    finished = len(list(out.glob('*_summary.json')))
+    assert finished < len(scenes)  # interrupted before the end
+    again = predict([*scenes, '--model', model, '-o', f'{out}/', '--quiet',
+                     '--workers', '2', '--resume'], capsys)  # fmt: skip
+    assert again.code == 0, again.err
+    serial = predict([*scenes, '--model', model, '-o', f'{tmp_path}/serial/',
+                      '--quiet'], capsys)  # fmt: skip
+    assert serial.code == 0, serial.err
+    for scene in scenes:
+        paths, reference = (
+            OutputPaths(out / scene.stem),
+            OutputPaths(tmp_path / 'serial' / scene.stem),
+        )
+        for name in ('classes', 'confidence'):
+            assert (
+                getattr(paths, name).read_bytes()
+                == getattr(reference, name).read_bytes()
+            )
