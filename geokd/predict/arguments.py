@@ -118,6 +118,15 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         "'32' elsewhere)",
     )  # fmt: skip
     g.add_argument('--window', type=int, default=1024, help='window side in pixels')
+    g.add_argument(
+        '--evaluation', choices=('patch', 'dense'), default='patch',
+        help="'patch' (default): every patch classified alone, the probabilities of "
+        "overlapping patches averaged per cell (exact, cost grows with (patch / "
+        "stride)^2); 'dense': the trunk runs once over each window and the head is "
+        'applied on a patch-sized box centred on every cell (--stride 32, 16 or 8: '
+        'fine maps at near the cost of --stride = patch size, not identical to '
+        'per-patch answers); the summary records which',
+    )  # fmt: skip
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:
@@ -185,6 +194,7 @@ def options_from(args: argparse.Namespace) -> 'PredictOptions':
         overwrite=args.overwrite,
         quiet=args.quiet,
         window=args.window,
+        evaluation=args.evaluation,
     )
 
 

@@ -84,6 +84,7 @@ class WorkingRasters:
         class_names: Sequence[str],
         modality: str,
         scene: Path,
+        evaluation: str = 'patch',
     ) -> None:
         """Create the empty rasters, with colours, names and descriptions.
 
@@ -93,12 +94,14 @@ class WorkingRasters:
             class_names: Class names in label order.
             modality: The model's modality.
             scene: The scene (its name is recorded).
+            evaluation: How the cells were classified ('patch' or 'dense').
         """
         names = list(class_names)
         tags = {
             'CLASS_NAMES': json.dumps(names),
             'MODALITY': modality,
             'SOURCE_SCENE': scene.name,
+            'EVALUATION': evaluation,
             'GEOKD_VERSION': geokd.__version__,
         }
         for name, profile in self._profiles(grid, block).items():
