@@ -193,13 +193,15 @@ class WorkingRasters:
         for name, source in self.files.items():
             staged = paths.staged(name)
             staged.unlink(missing_ok=True)
-            resampling = 'NEAREST' if name == 'classes' else 'AVERAGE'
+            how = ('NEAREST', 'MODE') if name == 'classes' else ('AVERAGE', 'AVERAGE')
             with writing(staged):
-                writers.to_cog(source, staged, resampling)
+                writers.to_cog(source, staged, *how)
         names = list(self.files)
         with writing(paths.staged('style')):
             writers.write_qml(paths.staged('style'), class_names)
-        names.append('style')
+        with writing(paths.staged('categories')):
+            writers.write_categories(paths.staged('categories'), class_names)
+        names += ['style', 'categories']
         if polygons:
             with writing(paths.staged('polygons')):
                 writers.write_polygons(

@@ -10,7 +10,7 @@ from geokd.predict.output.paths import check_not_inputs, commit
 def test_outputs_written_follow_the_options(tmp_path: Path) -> None:
     paths = OutputPaths(tmp_path / 's')
     assert list(paths.written(PredictOptions())) == [
-        'classes', 'confidence', 'style', 'summary'
+        'classes', 'confidence', 'style', 'categories', 'summary'
     ]  # fmt: skip
     every = PredictOptions(probabilities=True, polygons=True)
     assert list(paths.written(every)) == list(paths.finals)
