@@ -126,6 +126,30 @@ class DenseClassifier(nn.Module):
         return logits.reshape(b, rows, cols, -1).permute(0, 3, 1, 2)
 
 
+def box_sum(t: Tensor, size: int) -> Tensor:
+    """Sum over the ``size x size`` box around every pixel, zero outside the array.
+
+    The box of pixel ``i`` spans ``i - size // 2`` to ``i - size // 2 + size - 1`` along
+    each axis (centred; one pixel more before the centre for an even size), as
+    ``avg_pool2d(t, size, stride=1, padding=size // 2) * size**2``, but through
+    cumulative sums: linear in the pixels, not in ``size**2`` times them.
+
+    Args:
+        t: ``(..., H, W)`` values.
+        size: Box side in pixels.
+
+    Returns:
+        Box sums of ``t``'s shape, in float64.
+    """
+    before = size // 2
+    for dim in (-2, -1):
+        n = t.shape[dim]
+        pad = [0, 0] * (-dim - 1) + [before + 1, size - before]
+        c = F.pad(t.double() if t.dtype != torch.float64 else t, pad).cumsum(dim)
+        t = c.narrow(dim, size, n) - c.narrow(dim, 0, n)
+    return t
+
+
 def local_standardize(x: Tensor, valid: Tensor, size: int) -> Tensor:
     """Standardise every pixel by the statistics of the box of ``size`` around it.
 
@@ -138,18 +162,13 @@ def local_standardize(x: Tensor, valid: Tensor, size: int) -> Tensor:
         size: Box side in pixels (the patch size).
 
     Returns:
-        Standardised values, 0 where invalid.
+        Standardised values (float32), 0 where invalid.
     """
-    x = torch.where(valid, x, 0.0)
-    h, w = x.shape[-2:]
-
-    def box(t: Tensor) -> Tensor:
-        return F.avg_pool2d(t, size, stride=1, padding=size // 2)[..., :h, :w]
-
-    count = box(valid.float()).clamp_min(1e-12)
-    mean = box(x) / count
-    std = (box(x * x) / count - mean.square()).clamp_min(0).sqrt()
-    out = (x - mean) / std.clamp_min(PATCH_STD_FLOOR)
+    x = torch.where(valid, x, 0.0).double()
+    count = box_sum(valid.double(), size).clamp_min(1)
+    mean = box_sum(x, size) / count
+    std = (box_sum(x * x, size) / count - mean.square()).clamp_min(0).sqrt()
+    out = ((x - mean) / std.clamp_min(PATCH_STD_FLOOR)).float()
     return torch.where(valid & (std > PATCH_STD_FLOOR), out, 0.0)
 
 
