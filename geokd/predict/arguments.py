@@ -124,8 +124,9 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         "overlapping patches averaged per cell (exact, cost grows with (patch / "
         "stride)^2); 'dense': the trunk runs once over each window and the head is "
         'applied on a patch-sized box centred on every cell (--stride 32, 16 or 8: '
-        'fine maps at near the cost of --stride = patch size, not identical to '
-        'per-patch answers); the summary records which',
+        'fine maps at near the cost of --stride = patch size, but not the per-patch '
+        'answers: check one against reference data with geokd evaluate); the summary '
+        'records which',
     )  # fmt: skip
 
 
