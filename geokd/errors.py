@@ -52,6 +52,20 @@ class DataError(GeokdError, ValueError):
     """Training or evaluation data cannot be used as configured."""
 
 
+class PredictError(GeokdError, ValueError):
+    """A scene cannot be classified; the message names the file and the problem."""
+
+
+class OptionError(PredictError, UsageError):
+    """A prediction option is out of range; the message names the option and value."""
+
+
+class Interrupted(GeokdError):
+    """A run stopped by Ctrl-C or SIGTERM; the message says how to continue it."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 #: What to do about common operating-system errors.
 _OS_HINTS = {
     errno.ENOSPC: 'free some space on that device and run again',
@@ -103,7 +117,7 @@ def output_error(path: object, err: OSError) -> GeokdError:
     return GeokdError(f'{path}: cannot write ({what}){f" ({hint})" if hint else ""}')
 
 
-def one_line(text: str) -> str:
+def one_line(text: str | BaseException) -> str:
     """The message of an error as one line.
 
     An exception raised in a DataLoader worker reaches the main process as a copy
@@ -111,11 +125,14 @@ def one_line(text: str) -> str:
     message. Other multi-line messages are joined.
 
     Args:
-        text: ``str()`` of an exception.
+        text: An exception, or ``str()`` of one; an exception without a message
+            gives the name of its type.
 
     Returns:
         One line without a traceback.
     """
+    if isinstance(text, BaseException):
+        return one_line(str(text)) or type(text).__name__
     if 'Traceback (most recent call last)' in text:
         last = [line for line in text.strip().splitlines() if line.strip()][-1]
         # 'package.module.SomeError: message' -> 'message'

@@ -10,9 +10,15 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from geokd import main as geokd_main
 from geokd.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
     CommandParser,
     DataError,
     GeokdError,
+    Interrupted,
+    OptionError,
+    PredictError,
     UsageError,
     argument_error_message,
     expected_failure,
@@ -174,3 +180,19 @@ def test_ctrl_c(
         geokd_main.main(['fake'])
     assert info.value.code == 130
     assert capsys.readouterr().err == 'geokd fake: error: interrupted\n'
+
+
+def test_prediction_errors_are_geokd_errors() -> None:
+    assert issubclass(PredictError, GeokdError)
+    assert issubclass(PredictError, ValueError)
+    assert OptionError('x').exit_code == EXIT_USAGE
+    assert Interrupted('x').exit_code == EXIT_INTERRUPTED
+    assert expected_failure(PredictError('a.tif: no band B08')) == (
+        'a.tif: no band B08',
+        EXIT_FAILURE,
+    )
+
+
+def test_one_line_of_an_exception() -> None:
+    assert one_line(ValueError('first\nsecond')) == 'first second'
+    assert one_line(OSError()) == 'OSError'

@@ -9,10 +9,10 @@ from lightning.pytorch.callbacks import Callback
 from ..errors import GeokdError
 from ..export.classifier import (
     METADATA_FILE,
+    classifier_from_checkpoint,
     classifier_from_task,
     export_directory,
     export_model,
-    load_checkpoint,
 )
 from .evaluation import METRICS, EvaluateClassifiers, best_checkpoints
 
@@ -136,7 +136,9 @@ class ExportClassifiers(Callback):
         for name in deployable:
             ckpt = best.get(name)
             if ckpt:
-                classifier = load_checkpoint(ckpt, name, task_class=type(pl_module))
+                classifier = classifier_from_checkpoint(
+                    ckpt, name, task_class=type(pl_module)
+                )
             else:
                 classifier = classifier_from_task(pl_module, name, state)
             metadata = replace(classifier.metadata, test_metrics=metrics)

@@ -7,13 +7,33 @@ where it depends on the arguments, as :class:`~geokd.datasets.PairedFolder`'s):
   every modality or a ``{modality: metres}`` dict; None (or absent) when unknown.
 * ``synthetic``: True for simulated data (models trained on it must not be mistaken
   for models of real land cover), False for real data; absent when unknown.
+
+The DataModule is read through :class:`TrainingData`, so that this module does not
+import :mod:`.multimodal` (which imports it).
 """
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .multimodal import MultiModalDataModule
+
+class TrainingData(Protocol):
+    """What provenance reads of a DataModule (:class:`~geokd.datamodules.MultiModalDataModule` has it).
+
+    Its set-up splits (``train_dataset``, ``val_dataset``, ``test_dataset``) are read
+    where present.
+    """
+
+    @property
+    def dataset_class(self) -> type:
+        """The dataset class, whose ``__init__`` takes ``split``."""
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The dataset's other constructor arguments."""
+
+    @property
+    def modalities(self) -> Sequence[str]:
+        """The modalities of a sample."""
 
 
 def class_path(cls: type) -> str:
@@ -28,7 +48,7 @@ def class_path(cls: type) -> str:
     return f'{cls.__module__}.{cls.__qualname__}'
 
 
-def _described_dataset(datamodule: 'MultiModalDataModule') -> object:
+def _described_dataset(datamodule: TrainingData) -> object:
     """A dataset instance or class that carries ``gsd`` and ``synthetic``.
 
     A set-up split is used when it is still the dataset class's own (packed splits
@@ -43,12 +63,12 @@ def _described_dataset(datamodule: 'MultiModalDataModule') -> object:
     if getattr(dataset_class, 'gsd', None) is not None or not datamodule.kwargs:
         return dataset_class
     try:
-        return dataset_class(split='train', **datamodule.kwargs)  # type: ignore[call-arg]
+        return dataset_class(split='train', **datamodule.kwargs)
     except (OSError, ValueError, TypeError):
         return dataset_class
 
 
-def training_provenance(datamodule: 'MultiModalDataModule') -> dict[str, Any]:
+def training_provenance(datamodule: TrainingData) -> dict[str, Any]:
     """Describe the training data of a DataModule.
 
     Args:

@@ -3,7 +3,6 @@
 import logging
 import os
 import warnings
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -123,33 +122,6 @@ def check_valid(
         '%s: replaced %d NaN, inf or nodata values with %s', source, count, fill_value
     )
     return image.masked_fill(torch.from_numpy(bad), fill_value)
-
-
-def select_bands(
-    image: Tensor, all_bands: Sequence[str], bands: Sequence[str], source: str
-) -> Tensor:
-    """Keep ``bands`` of an image whose channels are ``all_bands``.
-
-    Args:
-        image: ``(C, H, W)`` with ``C == len(all_bands)``.
-        all_bands: Names of the image's channels.
-        bands: Names to keep, in the order wanted.
-        source: File the image came from, for messages.
-
-    Returns:
-        The selected channels.
-
-    Raises:
-        ValueError: On a wrong channel count or an unknown band name.
-    """
-    if image.shape[0] != len(all_bands):
-        msg = f'{source}: {image.shape[0]} bands, expected {len(all_bands)}'
-        raise DataError(msg)
-    unknown = [b for b in bands if b not in all_bands]
-    if unknown:
-        msg = f'unknown bands {unknown}; choose from {list(all_bands)}'
-        raise DataError(msg)
-    return image[[all_bands.index(b) for b in bands]]
 
 
 def relative_stem(path: str, folder: str) -> str:

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
         SingleSensorClassifier,
         export_checkpoint,
         export_model,
-        load_checkpoint,
         load_classifier,
         load_exported,
     )
@@ -30,7 +29,6 @@ _HOMES = {
     'SingleSensorClassifier': 'classifier',
     'export_checkpoint': 'classifier',
     'export_model': 'classifier',
-    'load_checkpoint': 'classifier',
     'load_classifier': 'classifier',
     'load_exported': 'classifier',
 }
@@ -41,7 +39,6 @@ __all__ = [
     'SingleSensorClassifier',
     'export_checkpoint',
     'export_model',
-    'load_checkpoint',
     'load_classifier',
     'load_exported',
 ]

@@ -23,8 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import GeokdError, one_line, output_error
-from ..loader import LoadError
-from ..loader import load_checkpoint as load_task_checkpoint
+from ..loader import LoadError, load_checkpoint
 from ..schema import SafeName
 from .metadata import ModelLoadError, ModelMetadata, TrainingData
 
@@ -270,7 +269,7 @@ def classifier_from_task(
     return SingleSensorClassifier(model.eval(), meta)
 
 
-def load_checkpoint(
+def classifier_from_checkpoint(
     path: str | Path,
     modality: str,
     patch_size: int | None = None,
@@ -291,7 +290,7 @@ def load_checkpoint(
         ModelLoadError: If the file is unreadable or has no such classifier.
     """
     try:
-        loaded = load_task_checkpoint(path, task_class)
+        loaded = load_checkpoint(path, task_class)
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     state = dict(loaded.datamodule_state)
@@ -324,7 +323,7 @@ def load_classifier(
         if modality is None:
             msg = f'{path}: a training checkpoint needs --modality'
             raise ModelLoadError(msg)
-        return load_checkpoint(path, modality, patch_size)
+        return classifier_from_checkpoint(path, modality, patch_size)
     classifier = load_exported(path)
     if modality is not None and modality != classifier.metadata.modality:
         msg = (
@@ -357,7 +356,7 @@ def export_checkpoint(
             classifier.
     """
     try:
-        loaded = load_task_checkpoint(path)
+        loaded = load_checkpoint(path)
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     names = modalities or list(loaded.task.deployable_classifiers())

@@ -14,11 +14,12 @@ rasterio.
 
 from typing import TYPE_CHECKING
 
+from ..errors import PredictError
 from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .engine.tiling import PatchGrid, grid_windows
-    from .options import PredictError, PredictOptions
+    from .options import PredictOptions
     from .output.paths import OutputPaths
     from .pipeline import predict_scene
     from .scene.bands import resolve_bands
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 _HOMES = {
     'OutputPaths': 'output.paths',
     'PatchGrid': 'engine.tiling',
-    'PredictError': 'options',
     'PredictOptions': 'options',
     'SceneInput': 'scene.sources',
     'band_files_input': 'scene.sources',

@@ -5,8 +5,9 @@ torch, rasterio or the model are imported.
 """
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, NoReturn
+
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from .options import PredictOptions
@@ -20,9 +21,13 @@ class _OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        """Print the error on one line and exit with status 2."""
-        print(f'{self.prog}: error: {message} (see --help)', file=sys.stderr)
-        sys.exit(2)
+        """Raise the error, for :mod:`geokd.main` to report on one line (exit 2).
+
+        Raises:
+            UsageError: Always.
+        """
+        msg = f'{message} (see --help)'
+        raise UsageError(msg)
 
 
 def predict_parser() -> argparse.ArgumentParser:
@@ -201,7 +206,7 @@ def options_from(args: argparse.Namespace) -> 'PredictOptions':
 
 def check_synthetic_size(size: int) -> None:
     """Refuse a ``--synthetic-size`` out of range."""
-    from .options import OptionError
+    from ..errors import OptionError
 
     if not 1 <= size <= MAX_SYNTHETIC:
         msg = f'--synthetic-size {size}: must be an integer in [1, {MAX_SYNTHETIC}]'

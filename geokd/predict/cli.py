@@ -11,7 +11,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GeokdError, Interrupted, PredictError, UsageError, one_line
 
 if TYPE_CHECKING:
     from ..export.classifier import SingleSensorClassifier
@@ -59,24 +61,29 @@ def run(args: argparse.Namespace) -> None:
 
     Arguments are checked first (exit 2), then the scenes' output prefixes (which
     must be distinct and replace no input), before the model is loaded; every prefix
-    is locked before the first scene is classified.
+    is locked before the first scene is classified. A failure of the whole command
+    is raised, for :mod:`geokd.main` to report; each failed scene is reported here,
+    and the others are classified.
 
     Args:
         args: Arguments of :func:`~geokd.predict.arguments.predict_parser`.
+
+    Raises:
+        UsageError: If an option or ``--band-file`` is invalid, or no scene is given.
+        GeokdError: If no model is found, or it cannot be loaded.
+        PredictError: If the outputs cannot be written (an output would replace an
+            input, or another run holds them ...).
+        Interrupted: On Ctrl-C, once every scene begun is left resumable.
     """
     from .arguments import check_synthetic_size, options_from
-    from .options import OptionError, PredictError
     from .output.prefixes import output_prefixes, unique_scenes
     from .scene.sources import SceneInput, band_files_input
     from .workers import worker_devices
 
-    try:
-        options = options_from(args)
-        options.check()
-        check_synthetic_size(args.synthetic_size)
-        _, devices = worker_devices(args.workers, args.devices, options.device)
-    except OptionError as err:
-        _fail(err, 2)
+    options = options_from(args)
+    options.check()
+    check_synthetic_size(args.synthetic_size)
+    _, devices = worker_devices(args.workers, args.devices, options.device)
     scenes = _scenes(args.scenes)
     # Scenes given as inputs (band files, URLs, STAC items), by their key in prefixes.
     band_scenes: dict[SceneKey, SceneInput] = {
@@ -86,17 +93,15 @@ def run(args: argparse.Namespace) -> None:
         try:
             band_scene = band_files_input(args.band_file)
         except PredictError as err:
-            _fail(err, 2)
+            raise UsageError(str(err)) from err
         band_scenes[band_scene.key] = band_scene
         scenes.append(band_scene)
     if args.synthetic_scene:
         scenes.append(Path(args.synthetic_scene))
     if not scenes:
-        _fail('no scene given', 2)
-    try:
-        prefixes = output_prefixes(args.output, unique_scenes(scenes))
-    except PredictError as err:
-        _fail(err)
+        msg = 'no scene given'
+        raise UsageError(msg)
+    prefixes = output_prefixes(args.output, unique_scenes(scenes))
     model = args.model or _default_model(args.modality)
     classifier = _load_model(args, model)
     files = [f for scene in band_scenes.values() for f in scene.files]
@@ -104,28 +109,18 @@ def run(args: argparse.Namespace) -> None:
         with _locked_outputs(args, prefixes, options, devices, files):
             jobs = [(band_scenes.get(s, s), p) for s, p in prefixes.items()]
             failed = _classify(args, classifier, model, jobs, options, devices)
-    except PredictError as err:
-        _fail(err)
     except KeyboardInterrupt:
-        _fail('interrupted; run the same command with --resume to continue', 130)
+        msg = 'interrupted; run the same command with --resume to continue'
+        raise Interrupted(msg) from None
     if failed:
         sys.exit(1)
 
 
-def _fail(message: object, code: int = 1) -> NoReturn:
-    """Print one error line and exit."""
-    print(f'geokd predict: error: {message}', file=sys.stderr)
-    sys.exit(code)
-
-
 def _load_model(args: argparse.Namespace, model: Path) -> 'SingleSensorClassifier':
     """The classifier of ``--model`` (or the newest export of ``--modality``)."""
-    from ..export.classifier import ModelLoadError, load_classifier
+    from ..export.classifier import load_classifier
 
-    try:
-        return load_classifier(model, args.modality, args.patch_size)
-    except ModelLoadError as err:
-        _fail(err)
+    return load_classifier(model, args.modality, args.patch_size)
 
 
 @contextmanager
@@ -227,11 +222,12 @@ def _default_model(modality: str | None) -> Path:
     from ..export.discovery import latest_export
 
     if modality is None:
-        sys.exit('geokd predict: error: give --modality (e.g. sar) or --model')
+        msg = 'give --modality (e.g. sar) or --model'
+        raise GeokdError(msg)
     try:
         model = latest_export(modality)
     except FileNotFoundError as err:
-        sys.exit(f'geokd predict: error: {err}')
+        raise GeokdError(str(err)) from err
     print(f'Using the newest exported {modality} model: {model}', file=sys.stderr)
     return model
 
@@ -245,7 +241,6 @@ def _synthetic_scene(
         PredictError: If the path holds a file that is not a synthetic scene geokd
             wrote, or the scene cannot be written.
     """
-    from .options import PredictError, first_line
     from .synthetic_scene import truth_path, write_synthetic_scene
 
     meta = classifier.metadata
@@ -256,7 +251,7 @@ def _synthetic_scene(
             resolution=meta.gsd or 10.0,
         )  # fmt: skip
     except (ValueError, OSError) as err:
-        raise PredictError(first_line(err)) from err
+        raise PredictError(one_line(err)) from err
     if not args.quiet:
         print(f'SYNTHETIC {meta.modality} scene written to {scene}')
     return scene, truth_path(scene)

@@ -1,4 +1,4 @@
-"""What :func:`~geokd.predict.predict_scene` is asked to do, and the error it raises.
+"""What :func:`~geokd.predict.predict_scene` is asked to do, checked before any work.
 
 Standard library only: the command line builds and checks these before importing
 torch.
@@ -8,26 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
-class PredictError(ValueError):
-    """A scene cannot be classified; the message names the file and the problem."""
-
-
-class OptionError(PredictError):
-    """An option is out of range; the message names the option and its value."""
-
-
-def first_line(err: BaseException) -> str:
-    """An error's message, on one line (its first; the name of its type if empty).
-
-    Args:
-        err: The error.
-
-    Returns:
-        The line.
-    """
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
-
+from ..errors import OptionError
 
 #: Devices geokd classifies on: the CPU, CUDA (its first or Nth GPU), Apple's MPS.
 DEVICE = re.compile(r'auto|cpu|cuda(:\d{1,3})?|mps')

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 import geokd
 
+from ..errors import PredictError
 from ..export.classifier import SingleSensorClassifier
 from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine.classify import WindowClassifier, prefetch, resolve_device
@@ -34,7 +35,7 @@ from .engine.tiling import (
     grid_windows,
     window_size,
 )
-from .options import PredictError, PredictOptions
+from .options import PredictOptions
 from .output import writers
 from .output.fingerprint import run_fingerprint
 from .output.io_errors import reading, writing
@@ -172,6 +173,7 @@ def predict_scene(
     """
     options = options or PredictOptions()
     options.check()
+    # Resolved here, once; every later step reads this scene input.
     scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
     paths = OutputPaths(Path(prefix))
     meta = classifier.metadata
@@ -195,7 +197,7 @@ def predict_scene(
         plan = plan_run(source, patch, stride, options)
         if not options.quiet:
             print(announce(source, plan.grid))
-        run_id = run_fingerprint(scene.path, scene.files, classifier, plan.key)
+        run_id = run_fingerprint(scene, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
         windows = len(plan.windows)

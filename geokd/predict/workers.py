@@ -33,7 +33,8 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .options import OptionError, PredictError, PredictOptions, first_line
+from ..errors import OptionError, PredictError, one_line
+from .options import PredictOptions
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as EventType
@@ -293,15 +294,13 @@ def classify_scene(
     """
     from .output.locks import LockedError
     from .pipeline import predict_scene
-    from .scene.sources import SceneInput, scene_input
 
     try:
-        source = scene if isinstance(scene, SceneInput) else scene_input(scene)
-        return SceneResult(predict_scene(classifier, source, prefix, options))
+        return SceneResult(predict_scene(classifier, scene, prefix, options))
     except LockedError:
         raise
     except (PredictError, OSError) as err:
-        return SceneResult(error=first_line(err))
+        return SceneResult(error=one_line(err))
     except MemoryError:
         msg = f'{scene}: out of memory (use a smaller --window or --batch-size)'
         return SceneResult(error=msg)

@@ -1,3 +1,4 @@
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ from geokd.datamodules import (
     EuroSATMSSARDataModule,
     PairedFolderDataModule,
     SyntheticMSSARDataModule,
+    provenance,
 )
 from geokd.datamodules.provenance import training_provenance
 
@@ -77,3 +79,10 @@ def test_packed_splits_keep_the_provenance(tmp_path: Path) -> None:
     )  # fmt: skip
     dm.setup('fit')
     assert training_provenance(dm)['gsd'] == {'rgb': 20.0, 'thermal': 20.0}
+
+
+def test_provenance_imports_no_datamodule() -> None:
+    # multimodal.py imports provenance.py: the reverse import would be a cycle.
+    tree = ast.parse(Path(provenance.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any(m and 'multimodal' in m for m in imported)

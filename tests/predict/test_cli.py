@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ import rasterio
 import geokd
 import geokd.export
 import geokd.predict
+from geokd.errors import GeokdError, OptionError, UsageError
 from geokd.export import SingleSensorClassifier, export_model, load_exported
 from geokd.main import main
+from geokd.predict.cli import predict
 
 from ..export.test_classifier import fake_checkpoint
 from .conftest import WriteScene, sar_pixels
@@ -240,8 +243,17 @@ def test_predict_without_model_takes_the_newest_export(
     sar_model: SingleSensorClassifier,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match=r"no exported 'sar' model under .*--model"):
-        main(['predict', '--modality', 'sar', 'scene.tif'])
+
+    def fails(argv: list[str]) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 1
+        return capsys.readouterr().err
+
+    assert re.search(
+        r"geokd predict: error: no exported 'sar' model under .*--model",
+        fails(['predict', '--modality', 'sar', 'scene.tif']),
+    )
     old = export_model(sar_model.model, sar_model.metadata, tmp_path / 'runs/a/sar')
     new = export_model(sar_model.model, sar_model.metadata, tmp_path / 'runs/b/sar')
     os.utime(old / 'model.json', (1, 1))
@@ -255,7 +267,17 @@ def test_predict_without_model_takes_the_newest_export(
     assert new.is_dir()
     assert (tmp_path / 'out' / 'scene_classes.tif').is_file()
     monkeypatch.setenv('GEOKD_RUNS', str(tmp_path / 'elsewhere'))
-    with pytest.raises(SystemExit, match='elsewhere'):
-        main(['predict', '--modality', 'sar', 'scene.tif'])
-    with pytest.raises(SystemExit, match='give --modality'):
-        main(['predict', 'scene.tif'])
+    assert 'elsewhere' in fails(['predict', '--modality', 'sar', 'scene.tif'])
+    assert 'geokd predict: error: give --modality' in fails(['predict', 'scene.tif'])
+
+
+def test_failures_are_raised_for_main_to_report(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match='--batch-size 0: ') as info:
+        predict([str(tmp_path / 'x.tif'), '--batch-size', '0'])
+    assert isinstance(info.value, GeokdError)
+    assert info.value.exit_code == 2
+    with pytest.raises(UsageError, match=r'--no-such-option \(see --help\)$'):
+        predict(['x.tif', '--no-such-option'])
+    with pytest.raises(GeokdError, match=r'^give --modality') as info:
+        predict([str(tmp_path / 'x.tif')])
+    assert info.value.exit_code == 1

@@ -1,7 +1,7 @@
 import pytest
 
+from geokd.errors import OptionError
 from geokd.predict import PredictOptions
-from geokd.predict.options import OptionError
 
 
 @pytest.mark.parametrize(

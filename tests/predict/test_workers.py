@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from geokd.errors import OptionError
 from geokd.export import export_model
 from geokd.predict import OutputPaths, PredictOptions
-from geokd.predict.options import OptionError
 from geokd.predict.workers import classify_scenes, worker_devices
 from tests.hostile.predict_helpers import assert_error, predict, write_raster
 from tests.predict.conftest import sar_pixels, tiny_classifier

@@ -8,8 +8,9 @@ import torch
 from rasterio.windows import Window
 from torch import Tensor
 
+from ...errors import PredictError
 from ...export.classifier import SingleSensorClassifier
-from ..options import PredictError, PredictOptions, check_device
+from ..options import PredictOptions, check_device
 from .tiling import GridWindow, PatchGrid
 
 

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...errors import PredictError
 from ...export.classifier import SingleSensorClassifier
-from ..options import PredictError, PredictOptions
+from ..options import PredictOptions
 from .classify import WindowClassifier
 from .dense import DenseClassifier, check_dense_stride, dense_normalize
 from .tiling import GridWindow, PatchGrid

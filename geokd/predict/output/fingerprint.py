@@ -19,14 +19,14 @@ import hashlib
 import json
 import os
 import urllib.request
-from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ...errors import PredictError
 from ...export.classifier import SingleSensorClassifier
-from ..options import PredictError
-from ..scene.remote import absolute, is_url, remote_failure
+from ..scene.remote import Url, absolute, is_url, remote_failure
+from ..scene.sources import SceneInput
 
 WHOLE_FILE = 2**30
 EDGE = 2**20
@@ -136,26 +136,24 @@ def content_digest(file: str | Path) -> str:
 
 
 def run_fingerprint(
-    scene: str | Path,
-    files: Iterable[str | Path],
-    classifier: SingleSensorClassifier,
-    key: dict[str, Any],
+    scene: SceneInput, classifier: SingleSensorClassifier, key: dict[str, Any]
 ) -> str:
     """Identify a run: same scene content, model and options.
 
     Args:
-        scene: The scene as given (its absolute path or URL is part of the
-            identity).
-        files: Every file the scene is read from (e.g. a VRT and its sources),
-            local or remote (see :func:`content_digest`).
+        scene: The scene: its absolute path or URL is part of the identity, and the
+            content of every file it is read from, local or remote (see
+            :func:`content_digest`).
         classifier: The classifier.
         key: The options that change the windows or their contents.
 
     Returns:
         A hex digest.
     """
+    path = scene.path
+    files = scene.files
     data = {
-        'scene': absolute(scene) if is_url(scene) else os.path.abspath(scene),
+        'scene': absolute(path) if isinstance(path, Url) else os.path.abspath(path),
         'content': {str(f): content_digest(f) for f in sorted(files, key=str)},
         'model': model_digest(classifier),
         **key,

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
-from ..options import PredictError
+from ...errors import PredictError
 
 #: What file writes raise: the OS's errors, rasterio's, GDAL's own (CPLE_*, which
 #: derive from Exception only), and rasterio's SystemError for errors GDAL does not

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from ..options import PredictError
+from ...errors import PredictError
 
 #: Locks this process holds: path -> (file descriptor, depth); -1 for adopted ones.
 _HELD: dict[str, tuple[int, int]] = {}

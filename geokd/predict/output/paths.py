@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..options import PredictError, PredictOptions
+from ...errors import PredictError
+from ..options import PredictOptions
 
 #: The outputs, in the summary's order: name -> suffix of the final file.
 SUFFIXES = {

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..options import PredictError
+from ...errors import PredictError
 from ..scene.sources import SceneInput
 from .paths import OutputPaths, same_file
 

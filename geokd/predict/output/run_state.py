@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from ..options import PredictError, PredictOptions
+from ...errors import PredictError
+from ..options import PredictOptions
 from . import writers
 from .io_errors import writing
 from .paths import STAGED, SUFFIXES, OutputPaths, existing_outputs, refuse_existing

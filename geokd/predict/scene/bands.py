@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..options import PredictError
+from ...errors import PredictError
 
 #: The ``--bands`` value that takes the scene's bands in file order, knowingly.
 FILE_ORDER = 'file-order'

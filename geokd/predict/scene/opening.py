@@ -23,12 +23,12 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
+from ...errors import PredictError
 from ..engine.tiling import PatchGrid
-from ..options import PredictError
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
 from .remote import Url, absolute, gdal_path, remote_failure, remote_options
 from .resampling import ReadGrid, pixel_size_m, read_grid, warped
-from .sources import Location, SceneInput, scene_input
+from .sources import Location, SceneInput
 from .stacking import stack_vrt
 
 
@@ -261,7 +261,7 @@ def _at_gsd(
 
 
 def open_scene(
-    scene: str | Path | SceneInput,
+    source: SceneInput,
     band_names: Sequence[str],
     in_channels: int,
     bands: Sequence[str | int] | None = None,
@@ -270,7 +270,9 @@ def open_scene(
     """Open a scene, match its bands to the model's and read it at the model's GSD.
 
     Args:
-        scene: A raster file, a directory of band files, or a :class:`SceneInput`.
+        source: The scene, as resolved from what the user named
+            (:func:`~.sources.scene_input`, :func:`~.sources.band_files_input`, a
+            STAC item).
         band_names: The model's band names (may be empty).
         in_channels: Number of bands the model reads.
         bands: User selection of bands (see :func:`~geokd.predict.resolve_bands`).
@@ -284,7 +286,6 @@ def open_scene(
         PredictError: If a file is missing or unreadable, the band files cannot be
             stacked, or the bands do not match, with one line naming the file.
     """
-    source = scene if isinstance(scene, SceneInput) else scene_input(scene)
     if source.error:
         raise PredictError(source.error)
     resources = ExitStack()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..options import PredictError
+from ...errors import PredictError
 from .bands import band_code, band_order, canonical_band
 from .remote import Url, is_url, safe_name
 

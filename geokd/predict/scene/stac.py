@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from ..options import PredictError
+from ...errors import PredictError
 from .bands import band_code, band_order, canonical_band
 from .remote import Url, is_url, remote_failure, safe_name
 from .sources import RASTER_EXTENSIONS, Location, SceneInput, location

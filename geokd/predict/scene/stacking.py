@@ -15,7 +15,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window, from_bounds
 
-from ..options import PredictError
+from ...errors import PredictError
 
 
 def _number(value: float) -> str:

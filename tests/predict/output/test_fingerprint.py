@@ -11,6 +11,7 @@ from geokd.predict.output.fingerprint import (
     model_digest,
     run_fingerprint,
 )
+from geokd.predict.scene.sources import scene_input
 
 from ..conftest import tiny_classifier
 
@@ -54,13 +55,13 @@ def test_run_fingerprint(tmp_path: Path, sar_model: SingleSensorClassifier) -> N
     scene = tmp_path / 'scene.tif'
     scene.write_bytes(b'a' * 1000)
     key = {'patch': 16}
-    base = run_fingerprint(scene, [scene], sar_model, key)
-    assert run_fingerprint(scene, [scene], sar_model, key) == base
-    assert run_fingerprint(scene, [scene], sar_model, {'patch': 8}) != base
+    base = run_fingerprint(scene_input(scene), sar_model, key)
+    assert run_fingerprint(scene_input(scene), sar_model, key) == base
+    assert run_fingerprint(scene_input(scene), sar_model, {'patch': 8}) != base
     stat = scene.stat()
     scene.write_bytes(b'b' * 1000)
     os.utime(scene, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert run_fingerprint(scene, [scene], sar_model, key) != base
+    assert run_fingerprint(scene_input(scene), sar_model, key) != base
     other = tiny_classifier('sar')
     assert model_digest(other) == model_digest(sar_model)
     with torch.no_grad():

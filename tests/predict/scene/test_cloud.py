@@ -17,9 +17,9 @@ import rasterio.shutil
 from affine import Affine
 from rasterio.windows import Window
 
+from geokd.errors import PredictError
 from geokd.export import SingleSensorClassifier, export_model
 from geokd.predict import OutputPaths, PredictOptions, predict_scene
-from geokd.predict.options import PredictError
 from geokd.predict.output.fingerprint import REMOTE_HEAD, remote_digest
 from geokd.predict.output.prefixes import output_prefixes
 from geokd.predict.output.working import WorkingRasters
@@ -248,7 +248,9 @@ def test_windows_fetch_only_their_tiles(
         expected = src.read([1, 2], window=windows[1])
     server.traffic.reset()
     url = server.url('budget.tif')
-    with open_scene(url, meta.band_names, meta.in_channels, gsd=meta.gsd) as scene:
+    with open_scene(
+        scene_input(url), meta.band_names, meta.in_channels, gsd=meta.gsd
+    ) as scene:
         reads = [scene.read(w) for w in windows]
     np.testing.assert_array_equal(reads[1], expected)
     fetched = server.traffic.body_bytes['/budget.tif']

@@ -7,6 +7,7 @@ from rasterio.windows import Window
 
 from geokd.predict import PredictError
 from geokd.predict.scene.opening import open_scene, warn_if_not_georeferenced
+from geokd.predict.scene.sources import scene_input
 
 from ..conftest import WriteScene, sar_pixels
 
@@ -16,7 +17,7 @@ def test_read_pads_past_the_edge_with_nan_and_selects_bands(
 ) -> None:
     pixels = sar_pixels(20, 24)
     path = write_scene(pixels, descriptions=('VV', 'VH'))
-    with open_scene(path, ['VH', 'VV'], 2) as scene:
+    with open_scene(scene_input(path), ['VH', 'VV'], 2) as scene:
         assert scene.indexes == [2, 1]
         assert (scene.height, scene.width, scene.block) == (20, 24, 16)
         out = scene.read(Window(16, -4, 16, 16))
@@ -30,7 +31,7 @@ def test_read_pads_past_the_edge_with_nan_and_selects_bands(
 def test_grid_errors_name_the_scene(write_scene: WriteScene) -> None:
     path = write_scene(sar_pixels(32, 32))
     with (
-        open_scene(path, [], 2) as scene,
+        open_scene(scene_input(path), [], 2) as scene,
         pytest.raises(PredictError, match=r'scene\.tif: stride 5 must divide'),
     ):
         scene.patch_grid(16, 5)
@@ -41,7 +42,7 @@ def test_not_georeferenced_warnings_point_at_the_caller(
 ) -> None:
     path = write_scene(sar_pixels(16, 16), crs=None, transform=Affine.identity())
     with (
-        open_scene(path, [], 2) as scene,
+        open_scene(scene_input(path), [], 2) as scene,
         pytest.warns(UserWarning, match='no CRS|no geotransform') as record,
     ):
         warn_if_not_georeferenced(scene, stacklevel=1)

@@ -11,6 +11,7 @@ from geokd.predict.scene.resampling import (
     read_grid,
     utm_zone,
 )
+from geokd.predict.scene.sources import scene_input
 
 from ..conftest import TRANSFORM, WriteScene, sar_pixels
 
@@ -39,7 +40,7 @@ def test_scenes_off_the_model_gsd_are_resampled(
 def test_a_20_m_scene_is_read_at_10_m(write_scene: WriteScene) -> None:
     pixels = sar_pixels(16, 16)
     path = write_scene(pixels, transform=TRANSFORM @ Affine.scale(2))
-    with open_scene(path, ['VV', 'VH'], 2, gsd=10.0) as scene:
+    with open_scene(scene_input(path), ['VV', 'VH'], 2, gsd=10.0) as scene:
         assert (scene.height, scene.width) == (32, 32)
         assert scene.resolution == (10.0, 10.0)
         assert scene.native_resolution == (20.0, 20.0)
