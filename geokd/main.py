@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         'geokd.export.cli:export',
         'export single-sensor classifiers from a training checkpoint',
     ),
+    'evaluate': (
+        'geokd.evaluate.cli:evaluate',
+        'compare a class map with per-pixel reference data (F1, IoU, areas)',
+    ),
     'stats': (
         'geokd.stats:main',
         'normalisation statistics of the training split of a config',

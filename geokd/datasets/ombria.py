@@ -60,7 +60,24 @@ def patch_classes(
     """
     rows, cols = mask.shape[0] // patch_size, mask.shape[1] // patch_size
     fraction = mask.reshape(rows, patch_size, cols, patch_size).mean((1, 3))
-    return np.digitize(fraction, thresholds)
+    return fraction_classes(fraction, thresholds)
+
+
+def fraction_classes(
+    fraction: np.ndarray, thresholds: Sequence[float] = (0.05, 0.5)
+) -> np.ndarray:
+    """Class of areas by their flooded fraction: the rule of :func:`patch_classes`.
+
+    Args:
+        fraction: Flooded fraction of each area, in 0..1.
+        thresholds: Flooded fractions where 'partly flooded' and 'flooded' start.
+
+    Returns:
+        Class indices into :data:`CLASSES` (for the default thresholds), of
+        ``fraction``'s shape.
+    """
+    classes: np.ndarray = np.digitize(fraction, thresholds)
+    return classes
 
 
 class OMBRIA(NonGeoDataset):

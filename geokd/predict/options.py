@@ -21,6 +21,8 @@ PRECISIONS = ('auto', '32', '16-mixed', 'bf16-mixed')
 #: ask for absurd allocations (a window's pixels are read at once).
 MAX_PATCH = 4096
 MAX_WINDOW = 16384
+#: How patches are evaluated (see :attr:`PredictOptions.evaluation`).
+EVALUATIONS = ('patch', 'dense')
 
 
 @dataclass
@@ -45,6 +47,10 @@ class PredictOptions:
         overwrite: Replace existing outputs, once the new ones are complete.
         quiet: No progress bar or messages.
         window: Approximate window side in pixels (memory use grows with its square).
+        evaluation: 'patch' (every patch classified alone, probabilities averaged
+            per cell) or 'dense' (the trunk run once per window, the head applied on a
+            patch-sized box centred on every cell; see
+            :mod:`~geokd.predict.engine.dense`).
     """
 
     patch_size: int | None = None
@@ -60,6 +66,7 @@ class PredictOptions:
     overwrite: bool = False
     quiet: bool = False
     window: int = 1024
+    evaluation: str = 'patch'
 
     def check(self) -> None:
         """Check every option's type and range, before any work is done.
@@ -78,6 +85,9 @@ class PredictOptions:
             msg = f'--min-valid {self.min_valid}: must be a fraction in [0, 1]'
             raise OptionError(msg)
         check_device(self.device)
+        if self.evaluation not in EVALUATIONS:
+            msg = f'--evaluation {self.evaluation!r}: must be one of {", ".join(EVALUATIONS)}'
+            raise OptionError(msg)
         if self.precision not in PRECISIONS:
             msg = f'--precision {self.precision!r}: must be one of {", ".join(PRECISIONS)}'
             raise OptionError(msg)

@@ -26,7 +26,15 @@ from ..errors import PredictError
 from ..export.classifier import SingleSensorClassifier
 from .describe import announce, cell_summary, warn_if_synthetic_model
 from .engine.classify import WindowClassifier, prefetch, resolve_device
-from .engine.tiling import GridWindow, PatchGrid, grid_windows, window_size
+from .engine.dense import check_dense_stride
+from .engine.dense_windows import DenseWindowClassifier, dense_margin
+from .engine.tiling import (
+    GridWindow,
+    PatchGrid,
+    dense_windows,
+    grid_windows,
+    window_size,
+)
 from .options import PRECISIONS, PredictOptions
 from .output import writers
 from .output.fingerprint import run_fingerprint
@@ -136,9 +144,17 @@ def plan_run(
         'min_valid': options.min_valid,
         'probabilities': options.probabilities,
         'precision': precision,
+        'evaluation': options.evaluation,
     }
     transform = scene.transform @ Affine.scale(stride)
-    windows = list(grid_windows(grid, size))
+    if options.evaluation == 'dense':
+        try:
+            check_dense_stride(stride, patch)
+        except ValueError as err:
+            raise PredictError(f'--evaluation dense: {err}') from err
+        windows = list(dense_windows(grid, size, dense_margin(patch, stride)))
+    else:
+        windows = list(grid_windows(grid, size))
     return RunPlan(grid, size, windows, scene.crs, transform, key)
 
 
@@ -248,7 +264,10 @@ def predict_scene(
             summary: dict[str, Any] = json.loads(paths.summary.read_text())
             return summary
         work = _working_rasters(source, classifier, plan, paths, state, options)
-        engine = WindowClassifier(classifier, plan.grid, options, device, source.nodata)
+        evaluate = (
+            DenseWindowClassifier if options.evaluation == 'dense' else WindowClassifier
+        )
+        engine = evaluate(classifier, plan.grid, options, device, source.nodata)
         done = plan.patches() - plan.patches(state.completed)
         classified = _classify_windows(
             source, engine, plan, work, state, paths, options
@@ -295,7 +314,12 @@ def _working_rasters(
         fresh = fresh_state(paths, state.fingerprint, meta.num_classes)
         state.completed, state.tally = fresh.completed, fresh.tally
     work.create(
-        plan.profile, plan.window_size, meta.class_names, meta.modality, source.path
+        plan.profile,
+        plan.window_size,
+        meta.class_names,
+        meta.modality,
+        source.path,
+        options.evaluation,
     )
     return work
 

@@ -38,7 +38,10 @@ from .predict_helpers import (
 )
 
 Run = Callable[..., Result]
-OUTPUTS = ('classes', 'confidence', 'probabilities', 'style', 'polygons', 'summary')
+OUTPUTS = (
+    'classes', 'confidence', 'probabilities', 'style', 'categories', 'polygons',
+    'summary',
+)  # fmt: skip
 ALL = ('--probabilities', '--polygons')
 
 

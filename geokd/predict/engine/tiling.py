@@ -165,3 +165,38 @@ def grid_windows(grid: PatchGrid, size: int) -> Iterator[GridWindow]:
             )
             yield GridWindow(index, Window(c0, r0, c1 - c0, r1 - r0), pr, pc, pixels)
             index += 1
+
+
+def dense_windows(grid: PatchGrid, size: int, margin: int) -> Iterator[GridWindow]:
+    """Split the output grid into square windows for dense evaluation, row by row.
+
+    Dense evaluation classifies every cell from a box centred on it, so a window
+    reads its own cells' pixels and ``margin`` pixels of context on every side (past
+    the scene's edges too, as nodata), whatever the window size: a cell sees the same
+    pixels in any window. Each window's "patches" are its cells (one box each).
+
+    Args:
+        grid: The patch grid (its stride is the cell size).
+        size: Window side in cells.
+        margin: Context read around the window's cells, in pixels (a multiple of
+            the stride).
+
+    Yields:
+        The windows.
+    """
+    rows, cols = grid.shape
+    s = grid.stride
+    index = 0
+    for r0 in range(0, rows, size):
+        r1 = min(rows, r0 + size)
+        for c0 in range(0, cols, size):
+            c1 = min(cols, c0 + size)
+            pixels = Window(
+                c0 * s - margin,
+                r0 * s - margin,
+                (c1 - c0) * s + 2 * margin,
+                (r1 - r0) * s + 2 * margin,
+            )
+            cells = Window(c0, r0, c1 - c0, r1 - r0)
+            yield GridWindow(index, cells, (r0, r1), (c0, c1), pixels)
+            index += 1

@@ -23,6 +23,7 @@ SUFFIXES = {
     'confidence': '_confidence.tif',
     'probabilities': '_probabilities.tif',
     'style': '_classes.qml',
+    'categories': '_classes.tif.aux.xml',
     'polygons': '_classes.gpkg',
     'summary': '_summary.json',
 }
@@ -32,6 +33,7 @@ STAGED = {
     'confidence': 'confidence.cog.tif',
     'probabilities': 'probabilities.cog.tif',
     'style': 'classes.qml',
+    'categories': 'classes.cog.tif.aux.xml',
     'polygons': 'classes.gpkg',
     'summary': 'summary.json',
 }
@@ -59,6 +61,11 @@ class OutputPaths:
     def style(self) -> Path:
         """QGIS style of the class map."""
         return self._file(SUFFIXES['style'])
+
+    @property
+    def categories(self) -> Path:
+        """GDAL category names of the class map (its PAM sidecar)."""
+        return self._file(SUFFIXES['categories'])
 
     @property
     def confidence(self) -> Path:

@@ -85,6 +85,7 @@ class WorkingRasters:
         class_names: Sequence[str],
         modality: str,
         scene: Location,
+        evaluation: str = 'patch',
     ) -> None:
         """Create the empty rasters, with colours, names and descriptions.
 
@@ -94,12 +95,14 @@ class WorkingRasters:
             class_names: Class names in label order.
             modality: The model's modality.
             scene: The scene (its name is recorded).
+            evaluation: How the cells were classified ('patch' or 'dense').
         """
         names = list(class_names)
         tags = {
             'CLASS_NAMES': json.dumps(names),
             'MODALITY': modality,
             'SOURCE_SCENE': scene.name,
+            'EVALUATION': evaluation,
             'GEOKD_VERSION': geokd.__version__,
         }
         for name, profile in self._profiles(grid, block).items():
@@ -193,13 +196,15 @@ class WorkingRasters:
         for name, source in self.files.items():
             staged = paths.staged(name)
             staged.unlink(missing_ok=True)
-            resampling = 'NEAREST' if name == 'classes' else 'AVERAGE'
+            how = ('NEAREST', 'MODE') if name == 'classes' else ('AVERAGE', 'AVERAGE')
             with writing(staged):
-                writers.to_cog(source, staged, resampling)
+                writers.to_cog(source, staged, *how)
         names = list(self.files)
         with writing(paths.staged('style')):
             writers.write_qml(paths.staged('style'), class_names)
-        names.append('style')
+        with writing(paths.staged('categories')):
+            writers.write_categories(paths.staged('categories'), class_names)
+        names += ['style', 'categories']
         if polygons:
             with writing(paths.staged('polygons')):
                 writers.write_polygons(

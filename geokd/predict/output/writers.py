@@ -6,13 +6,14 @@ exclusively (never through a symbolic link someone left at its name).
 """
 
 import json
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import rasterio
@@ -97,17 +98,42 @@ def working_profile(
     }
 
 
-def to_cog(source: Path, destination: Path, resampling: str) -> None:
+def overview_count(height: int, width: int) -> int:
+    """Internal overview levels of a COG: halving until about 4 cells across.
+
+    GDAL's COG driver makes overviews only for rasters larger than one 128-pixel
+    tile by default, so the class map of a whole scene (often fewer cells) had none;
+    every map gets them down to a few cells.
+
+    Args:
+        height: Rows.
+        width: Columns.
+
+    Returns:
+        The number of levels (0 for a raster of one cell across).
+    """
+    side = max(height, width)
+    return max(1, math.ceil(math.log2(side / 4))) if side > 1 else 0
+
+
+def to_cog(
+    source: Path, destination: Path, resampling: str, overviews: str | None = None
+) -> None:
     """Convert a finished working GeoTIFF to a Cloud-Optimized GeoTIFF and verify it.
 
     Args:
         source: The working GeoTIFF.
         destination: The COG to write (a temporary name; the caller renames it).
-        resampling: Overview resampling ('NEAREST' for classes, 'AVERAGE' otherwise).
+        resampling: Resampling of the conversion ('NEAREST' for classes).
+        overviews: Resampling of the internal overviews (:func:`overview_count`
+            levels): 'MODE' for classes (the most frequent class of the cells
+            below), 'AVERAGE' otherwise; None takes ``resampling``.
 
     Raises:
         OSError: If the written file is not a valid COG matching the source.
     """
+    with rasterio.open(source) as src:
+        levels = overview_count(src.height, src.width)
     rasterio.shutil.copy(
         source,
         destination,
@@ -115,7 +141,9 @@ def to_cog(source: Path, destination: Path, resampling: str) -> None:
         COMPRESS='DEFLATE',
         BLOCKSIZE=128,
         RESAMPLING=resampling,
-        OVERVIEW_RESAMPLING=resampling,
+        OVERVIEW_RESAMPLING=overviews or resampling,
+        OVERVIEW_COUNT=levels,
+        **({} if levels else {'OVERVIEWS': 'NONE'}),
         BIGTIFF='IF_SAFER',
     )
     with rasterio.open(source) as src, rasterio.open(destination) as dst:
@@ -153,6 +181,27 @@ def write_qml(path: Path, class_names: Sequence[str]) -> None:
         '    <rasterrenderer type="paletted" band="1" opacity="1">\n'
         f'      <colorPalette>\n{entries}\n      </colorPalette>\n'
         '    </rasterrenderer>\n  </pipe>\n</qgis>\n',
+    )
+
+
+def write_categories(path: Path, class_names: Sequence[str]) -> None:
+    """Write GDAL category names beside a class map (``<class map>.aux.xml``).
+
+    GDAL (and every reader built on it: QGIS, ArcGIS, rasterio's VRTs, gdalinfo)
+    reads a raster's category names from this PAM sidecar; GeoTIFF has no place for
+    them inside the file.
+
+    Args:
+        path: The sidecar, ``<class map file name>.aux.xml``.
+        class_names: Class names in label order (category ``i`` is value ``i``).
+    """
+    categories = ''.join(
+        f'      <Category>{escape(name)}</Category>\n' for name in class_names
+    )
+    write_text(
+        path,
+        '<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>\n'
+        f'{categories}    </CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n',
     )
 
 

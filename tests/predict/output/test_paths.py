@@ -13,6 +13,7 @@ def test_outputs_written_follow_the_options(tmp_path: Path) -> None:
         'classes',
         'confidence',
         'style',
+        'categories',
         'summary',
     ]
     every = PredictOptions(probabilities=True, polygons=True)
