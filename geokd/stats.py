@@ -112,9 +112,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument('--output', type=Path, help='also write the snippet here')
     parser.add_argument(
-        '--samples', type=int_at_least(0), default=0,
+        '--samples',
+        type=int_at_least(0),
+        default=0,
         help='training samples to use (0: all)',
-    )  # fmt: skip
+    )
     args, config_args = parser.parse_known_args(argv)
     if not config_files(config_args):
         parser.error('--config is required')

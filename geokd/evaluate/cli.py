@@ -55,37 +55,57 @@ def evaluate_parser() -> CommandParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        'map', metavar='MAP', type=Path,
+        'map',
+        metavar='MAP',
+        type=Path,
         help="class map to judge (geokd predict's *_classes.tif)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        'reference', metavar='REFERENCE', type=Path,
+        'reference',
+        metavar='REFERENCE',
+        type=Path,
         help='reference raster (any CRS and resolution overlapping the map)',
-    )  # fmt: skip
+    )
     parser.add_argument(
-        '--reference-kind', choices=('labels', 'flood-fraction'), default='labels',
+        '--reference-kind',
+        choices=('labels', 'flood-fraction'),
+        default='labels',
         help='how the reference gives classes (see above; default: labels)',
-    )  # fmt: skip
+    )
     parser.add_argument(
-        '--ignore', type=float, action='append', default=[], metavar='VALUE',
+        '--ignore',
+        type=float,
+        action='append',
+        default=[],
+        metavar='VALUE',
         help='a reference value meaning unlabelled, besides its nodata '
         '(repeat for several; e.g. -1 for Sen1Floods11)',
-    )  # fmt: skip
+    )
     parser.add_argument(
-        '--thresholds', type=_fraction, nargs='+', default=[0.05, 0.5],
+        '--thresholds',
+        type=_fraction,
+        nargs='+',
+        default=[0.05, 0.5],
         metavar='FRACTION',
-        help="flood-fraction: flooded shares where each class after the first "
+        help='flood-fraction: flooded shares where each class after the first '
         "starts (default: OMBRIA's 0.05 0.5)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        '--min-labelled', type=_fraction, default=0.5, metavar='FRACTION',
+        '--min-labelled',
+        type=_fraction,
+        default=0.5,
+        metavar='FRACTION',
         help='least labelled share of a cell for it to be compared (default: 0.5)',
-    )  # fmt: skip
+    )
     parser.add_argument(
-        '--output', '-o', type=Path, default=None, metavar='JSON',
+        '--output',
+        '-o',
+        type=Path,
+        default=None,
+        metavar='JSON',
         help='where to write the evaluation (default: MAP_evaluation.json beside '
         'the map; a file geokd evaluate did not write is never replaced)',
-    )  # fmt: skip
+    )
     return parser
 
 

@@ -136,15 +136,17 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument('--window', type=int, default=1024, help='window side in pixels')
     g.add_argument(
-        '--evaluation', choices=('patch', 'dense'), default='patch',
+        '--evaluation',
+        choices=('patch', 'dense'),
+        default='patch',
         help="'patch' (default): every patch classified alone, the probabilities of "
-        "overlapping patches averaged per cell (exact, cost grows with (patch / "
+        'overlapping patches averaged per cell (exact, cost grows with (patch / '
         "stride)^2); 'dense': the trunk runs once over each window and the head is "
         'applied on a patch-sized box centred on every cell (--stride 32, 16 or 8: '
         'fine maps at near the cost of --stride = patch size, but not the per-patch '
         'answers: check one against reference data with geokd evaluate); the summary '
         'records which',
-    )  # fmt: skip
+    )
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:

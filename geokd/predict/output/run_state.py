@@ -124,8 +124,13 @@ class RunState:
                 data.get('remove', []),
             )
         except (
-            OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
-        ):  # fmt: skip
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+        ):
             return None
         return state if state.valid(num_classes) else None
 

@@ -94,8 +94,10 @@ def _warn_if_cropped(
     sources: Sequence[rasterio.DatasetReader], scene: object, common: float
 ) -> None:
     """Say how much of a band file's area is left out of the area all files cover."""
-    areas = [(s.bounds.right - s.bounds.left) * (s.bounds.top - s.bounds.bottom)
-             for s in sources]  # fmt: skip
+    areas = [
+        (s.bounds.right - s.bounds.left) * (s.bounds.top - s.bounds.bottom)
+        for s in sources
+    ]
     lost, name = max(
         (1 - common / a, s.name) for a, s in zip(areas, sources, strict=True)
     )
