@@ -103,18 +103,27 @@ def _bad_weight(checkpoint: dict[str, Any], box: Sandbox, evil: Evil) -> None:
     checkpoint['state_dict'][key] = torch.zeros(7, 5)
 
 
-def _weights(change: Callable[[dict[str, Any]], None], **values: Any) -> Case:
+def _weights(change: Callable[[dict[str, Any]], dict[str, Any]], **values: Any) -> Case:
     """Change the weights, and the hyperparameters to ``values``."""
 
     def tamper(checkpoint: dict[str, Any], box: Sandbox, evil: Evil) -> None:
         checkpoint['hyper_parameters'].update(values)
-        change(checkpoint['state_dict'])
+        checkpoint['state_dict'] = change(dict(checkpoint['state_dict']))
 
     return tampered(tamper)
 
 
-def _drop_one(weights: dict[str, Any]) -> None:
+def _none(weights: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def _drop_one(weights: dict[str, Any]) -> dict[str, Any]:
     weights.pop(next(k for k in weights if k.endswith('head.weight')))
+    return weights
+
+
+def _add_one(weights: dict[str, Any]) -> dict[str, Any]:
+    return {**weights, 'extra': torch.zeros(1)}
 
 
 def arguments(*args: str, names: str) -> Case:
@@ -183,11 +192,11 @@ CASES: dict[str, Case] = {
     'weight of a wrong shape': tampered(_bad_weight),
     # 19.11: with no weights to compare, a huge network was built before any check.
     'no weights, huge backbone': _weights(
-        dict.clear, backbone='vit_gigantic_patch14_clip_224'
+        _none, backbone='vit_gigantic_patch14_clip_224'
     ),
-    'no weights': _weights(dict.clear),
+    'no weights': _weights(_none),
     'a weight missing': _weights(_drop_one),
-    'a weight too many': _weights(lambda w: w.update(extra=torch.zeros(1))),
+    'a weight too many': _weights(_add_one),
     'normalisation missing': state(normalization={}),
     'normalisation malformed': state(normalization={'depth': {'shift': 'x'}}),
     'patch size negative': state(patch_size=-5),
