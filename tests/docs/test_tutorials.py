@@ -56,7 +56,6 @@ TINY: dict[str, dict[str, str]] = {
         'fit': f'{_TINY_FIT} --data.init_args.samples_per_class 10',
         'predict': '--synthetic-size 256 --quiet',
     },
-    '04-your-own-sensors': {'fit': _QUICK},
     '05-compare-methods': {
         'benchmark': (
             '--run_arg=--trainer.max_epochs=1 --run_arg=--trainer.limit_train_batches=2 '
