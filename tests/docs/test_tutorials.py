@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from geokd.predict.output.writers import class_colors
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / 'shared'
 TUTORIALS = sorted((ROOT / 'docs' / 'tutorials').glob('*.md'))
@@ -54,7 +56,6 @@ TINY: dict[str, dict[str, str]] = {
         'fit': f'{_TINY_FIT} --data.init_args.samples_per_class 10',
         'predict': '--synthetic-size 256 --quiet',
     },
-    '04-your-own-sensors': {'fit': _QUICK},
     '05-compare-methods': {
         'benchmark': (
             '--run_arg=--trainer.max_epochs=1 --run_arg=--trainer.limit_train_batches=2 '
@@ -127,6 +128,30 @@ def tiny_geokd(directory: Path, tiny: dict[str, str]) -> None:
     script.chmod(0o755)
 
 
+def check_quickstart_figure(namespace: dict[str, object]) -> None:
+    """The quick start plots classes in the class map's own colours, with a legend.
+
+    Args:
+        namespace: The page's Python namespace after its last block.
+    """
+    fig = namespace['fig']
+    names = namespace['names']
+    table = class_colors(len(names))
+    for ax in fig.axes[1:]:
+        image = ax.get_images()[0]
+        for i, name in enumerate(names):
+            shown = tuple(round(255 * c) for c in image.cmap(image.norm(i))[:3])
+            assert shown == table[i][:3], (
+                f'{name}: {shown} in the figure, {table[i]} in QGIS'
+            )
+    assert fig.legends, 'the class panels have no legend'
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(names)
+
+
+#: Per tutorial, checks on the page's Python namespace after its last block.
+PAGE_CHECKS = {'01-quickstart': check_quickstart_figure}
+
+
 #: Tutorials too slow for the CI suite, with the reason.
 SLOW = {
     # Scans the masks of all 694 real OMBRIA tiles for each split it lists and trains
@@ -181,6 +206,8 @@ def test_tutorial_runs(
             )
         else:
             exec(compile(code, f'{page.name}[block {i}]', 'exec'), namespace)
+    if page.stem in PAGE_CHECKS:
+        PAGE_CHECKS[page.stem](namespace)
 
 
 @pytest.mark.parametrize('page', sorted(ROOT.glob('docs/**/*.md')), ids=str)
