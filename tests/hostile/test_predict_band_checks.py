@@ -108,3 +108,17 @@ def test_band_files_of_the_same_area_say_nothing(tmp_path: Path, run: Run) -> No
                  out_of(tmp_path))  # fmt: skip
     assert result.code == 0, result.err
     assert result.err == ''
+
+
+def test_a_folder_and_its_band_files_in_one_call(tmp_path: Path, run: Run) -> None:
+    folder = tmp_path / 'scene'
+    folder.mkdir()
+    data = sar_pixels(32, 32)
+    _band(folder / 'scene_VV.tif', data[0])
+    _band(folder / 'scene_VH.tif', data[1])
+    result = run(folder, '--band-file', f'VV={folder}/scene_VV.tif',
+                 '--band-file', f'VH={folder}/scene_VH.tif', '-o', out_of(tmp_path))  # fmt: skip
+    assert result.code == 0, result.err
+    assert [p.relative_to(tmp_path) for p in summaries(tmp_path)] == [
+        Path('out/scene_summary.json')
+    ]

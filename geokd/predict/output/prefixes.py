@@ -48,11 +48,37 @@ def unique_scenes[S: Path | SceneInput](scenes: Sequence[S]) -> list[S]:
     out: list[S] = []
     seen: set[object] = set()
     for scene in scenes:
-        keys = file_keys(scene) if isinstance(scene, Path) else [('key', scene.key)]
+        keys: list[object] = (
+            file_keys(scene) if isinstance(scene, Path) else [('key', scene.key)]
+        )
+        band_files = _band_files(scene)
+        if band_files:
+            keys.append(band_files)
         if not seen.intersection(keys):
             out.append(scene)
         seen.update(keys)
     return out
+
+
+def _band_files(scene: Path | SceneInput) -> frozenset[object] | None:
+    """The local band files a scene reads, as one key; None for other scenes.
+
+    A folder and ``--band-file`` naming the same files are one scene: classified
+    twice, under two prefixes, its outputs would differ only in name.
+    """
+    from ..scene.sources import scene_input
+
+    if isinstance(scene, Path):
+        if not scene.is_dir():
+            return None
+        try:
+            scene = scene_input(scene)
+        except PredictError:
+            return None  # its own error is reported when it is classified
+    files = [f for _, f in scene.band_files]
+    if not files or not all(isinstance(f, Path) for f in files):
+        return None
+    return frozenset(file_keys(f)[-1] for f in files)
 
 
 def _names(scene: Path | SceneInput) -> tuple[str, str, str]:
