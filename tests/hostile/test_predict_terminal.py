@@ -86,3 +86,39 @@ def test_signed_url_tokens_stay_out_of_the_summary(
     assert 'SECRET' not in text
     assert 'KEY' not in text
     assert server.url('scene.tif') in text
+
+
+def _single_bands(folder: Path) -> None:
+    import rasterio
+
+    with rasterio.open(folder / 'scene.tif') as src:
+        profile, data = {**src.profile, 'count': 1}, src.read()
+    for band, name in zip(data, ('vv', 'vh'), strict=True):
+        with rasterio.open(folder / f'scene_{name}.tif', 'w', **profile) as dst:
+            dst.write(band[None])
+
+
+@pytest.mark.enable_socket
+@pytest.mark.parametrize('query', ['X-Amz-Signature=SECRET&X-Amz-Credential=KEY',
+                                   'sig=SECRET&se=2030', 'token=SECRET'])  # fmt: skip
+@pytest.mark.parametrize('how', ['scene', 'band files'])
+def test_signed_url_tokens_stay_off_the_terminal(
+    tmp_path: Path,
+    model: Path,
+    server: RangeServer,
+    capsys: pytest.CaptureFixture[str],
+    query: str,
+    how: str,
+) -> None:
+    url = f'{server.url("scene.tif")}?{query}'
+    if how == 'scene':
+        args = [url]
+    else:
+        _single_bands(tmp_path / 'served')
+        args = [f'--band-file=VV={server.url("scene_vv.tif")}?{query}',
+                f'--band-file=VH={server.url("scene_vh.tif")}?{query}']  # fmt: skip
+    result = predict([*args, '--model', model, '-o', out_of(tmp_path)], capsys)
+    assert result.code == 0, result.err
+    assert result.out, 'the report names the scene'
+    assert 'SECRET' not in result.out + result.err, result.out + result.err
+    assert 'KEY' not in result.out + result.err

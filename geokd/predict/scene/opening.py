@@ -26,7 +26,14 @@ from rasterio.windows import Window
 from ...errors import PredictError
 from ..engine.tiling import PatchGrid
 from .bands import BandMatch, band_code, describe_mapping, resolve_bands
-from .remote import Url, gdal_path, public, remote_failure, remote_options
+from .remote import (
+    Url,
+    gdal_path,
+    public,
+    redact_queries,
+    remote_failure,
+    remote_options,
+)
 from .resampling import ReadGrid, pixel_size_m, read_grid, warped
 from .sources import Location, SceneInput
 from .stacking import stack_vrt
@@ -371,7 +378,7 @@ def open_scene(
         names: Sequence[str | None]
         if source.band_files:
             dataset, names, synthetic = _stacked(source, resources)
-            files = [str(f) for _, f in source.band_files]
+            files = [redact_queries(str(f)) for _, f in source.band_files]
         else:
             dataset = _open(source.path, resources)
             names, files = scene_band_names(dataset, source.path), []

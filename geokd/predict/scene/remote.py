@@ -37,6 +37,8 @@ REMOTE_OPTIONS = {
 _URL = re.compile(r'^(?:/vsicurl/)?https?://', re.IGNORECASE)
 #: Characters allowed in an output name made from a remote name.
 _UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
+#: The query of a URL within a text (up to white space or a fragment).
+_QUERY = re.compile(r'(https?://[^\s?#]*)\?[^\s#]*', re.IGNORECASE)
 
 
 def is_url(text: object) -> TypeGuard[str]:
@@ -133,9 +135,6 @@ def absolute(file: Path | str) -> str:
 def public(file: Path | str) -> str:
     """A file as written in summaries: :func:`absolute`, a URL's query left out.
 
-    The query of a signed URL holds its credentials (``X-Amz-Signature``, a SAS
-    ``sig``, a token): a summary is shared, they are not.
-
     Args:
         file: A local path or a URL.
 
@@ -143,12 +142,22 @@ def public(file: Path | str) -> str:
         The absolute path, or the URL with ``?<query removed>`` for its query.
     """
     text = absolute(file)
-    if not is_url(text):
-        return text
-    parts = urlsplit(text)
-    if not parts.query:
-        return text
-    return parts._replace(query='<query removed>', fragment='').geturl()
+    return redact_queries(text) if is_url(text) else text
+
+
+def redact_queries(text: str) -> str:
+    """A text (a summary's file, a terminal line) with each URL's query left out.
+
+    The query of a signed URL holds its credentials (``X-Amz-Signature``, a SAS
+    ``sig``, a token): summaries are shared and terminals recorded, they are not.
+
+    Args:
+        text: The text.
+
+    Returns:
+        The text, each URL's ``?query`` as ``?<query removed>``.
+    """
+    return _QUERY.sub(r'\1?<query removed>', text)
 
 
 def remote_options() -> dict[str, Any]:

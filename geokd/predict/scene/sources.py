@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ...errors import PredictError
 from .bands import band_code, band_order, canonical_band
-from .remote import Url, is_url, safe_name
+from .remote import Url, is_url, redact_queries, safe_name
 
 #: A file a scene reads: a local path, or the URL of a remote file.
 type Location = Path | Url
@@ -65,8 +65,8 @@ class SceneInput:
     error: str | None = None
 
     def __str__(self) -> str:
-        """The scene as named in messages."""
-        return self.label or str(self.path)
+        """The scene as named in messages (a URL's query, its credentials, left out)."""
+        return redact_queries(self.label or str(self.path))
 
     @property
     def files(self) -> list[Location]:
@@ -84,7 +84,7 @@ class SceneInput:
 
         The label of a remote scene (its URL) or of a STAC item.
         """
-        return self.path if isinstance(self.path, Path) else str(self)
+        return self.path if isinstance(self.path, Path) else self.label or self.path
 
     @property
     def folder(self) -> str:
