@@ -54,6 +54,35 @@ def test_non_regular_file_as_input(
     assert summaries(tmp_path) == []
 
 
+@pytest.mark.parametrize('kind', ['fifo', 'device'])
+def test_non_regular_band_file_in_a_folder(
+    tmp_path: Path, model: Path, kind: str
+) -> None:
+    folder = tmp_path / 'scene'
+    folder.mkdir()
+    profile = {'driver': 'GTiff', 'count': 1, 'height': 32, 'width': 32,
+               'dtype': 'float32', 'crs': 'EPSG:32631',
+               'transform': rasterio.Affine(10, 0, 500_000, 0, -10, 4_600_000)}  # fmt: skip
+    with rasterio.open(folder / 'scene_VV.tif', 'w', **profile) as dst:
+        dst.write(sar_pixels(32, 32)[:1])
+    special = folder / 'scene_VH.tif'
+    if kind == 'fifo':
+        os.mkfifo(special)
+    else:
+        special.symlink_to('/dev/zero')
+    argv = [folder, '--model', model, '-o', out_of(tmp_path), '--quiet']
+    child = start_child(argv, tmp_path / 'child.log')
+    child.process.join(120)
+    if child.process.exitcode is None:
+        child.process.kill()
+        child.process.join()
+        pytest.fail(f'geokd predict hung on a {kind} in a band folder')
+    result = child.finish()
+    assert_error(result, result.code, 'scene_VH.tif', 'not a regular file')
+    assert result.code in (1, 2)
+    assert summaries(tmp_path) == []
+
+
 def test_closed_stdout_does_not_stop_the_other_scenes(
     tmp_path: Path, model: Path
 ) -> None:

@@ -199,13 +199,22 @@ def _band_files_in(directory: Path) -> tuple[tuple[str, Path], ...]:
     """The band files of a directory, one per band (the finest resolution)."""
     candidates: dict[str, list[Path]] = {}
     for path in sorted(directory.rglob('*')):
-        if path.suffix.lower() not in RASTER_EXTENSIONS or not path.is_file():
+        if path.suffix.lower() not in RASTER_EXTENSIONS or path.is_dir():
             continue
         # Only below the folder given: its own parents may be named anyhow.
         if any(p.startswith(_NOT_BANDS) for p in path.relative_to(directory).parts):
             continue
         code = band_code(path.stem)
-        if code is not None:
+        if code is None:
+            continue
+        if path.exists() and not path.is_file():
+            # Skipped, its band would be missing for no reason the user can see;
+            # opened, a FIFO would block forever.
+            msg = (
+                f'{path}: not a regular file (a FIFO, device or socket); give a raster'
+            )
+            raise PredictError(msg)
+        if path.is_file():
             candidates.setdefault(code, []).append(path)
     if not candidates:
         msg = (
