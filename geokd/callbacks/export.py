@@ -114,7 +114,12 @@ class ExportClassifiers(Callback):
         # raises global zero's refusal: none is left waiting in a collective.
         root = self.directory(trainer)
         refusal = None
-        if trainer.is_global_zero:
+        # `--ckpt_path last` continues the version that holds the newest last.ckpt:
+        # the exports there are this run's own, replaced when it ends.
+        resumed = self.dirpath is None and any(
+            (root.parent / 'checkpoints').glob('last*.ckpt')
+        )
+        if trainer.is_global_zero and not resumed:
             for name in deployable:
                 directory = export_directory(root, name)
                 if (directory / METADATA_FILE).exists():
