@@ -55,7 +55,8 @@ class Run:
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / 'run' / 'checkpoints'
+        # Lightning's default: checkpoints kept per logger version.
+        return self.log_dir / 'checkpoints'
 
     @property
     def log_dir(self) -> Path:
@@ -192,7 +193,7 @@ def test_test_results_equal_a_single_process_test(ddp_run: Run) -> None:
 @pytest.mark.slow
 def test_resume_from_last_checkpoint(tmp_path: Path) -> None:
     geokd(['fit', '--config', str(discomkd_config(tmp_path, 1))], cwd=tmp_path)
-    last = tmp_path / 'run' / 'checkpoints' / 'last.ckpt'
+    last = tmp_path / 'run' / 'csv' / 'version_0' / 'checkpoints' / 'last.ckpt'
     assert read_checkpoint(last)['global_step'] == STEPS_PER_EPOCH
     done = geokd(
         ['fit', '--config', str(discomkd_config(tmp_path, 2)), '--ckpt_path', 'last'],
@@ -267,7 +268,9 @@ def test_ddp_epoch_equals_one_process_over_the_same_batches(tmp_path: Path) -> N
         tolerance = {'rel': 1e-4} if 'loss' in key else {'abs': 1e-6}
         assert metrics[2][key] == pytest.approx(value, **tolerance), key
     weights = {
-        d: read_checkpoint(r / 'run' / 'checkpoints' / 'last.ckpt')['state_dict']
+        d: read_checkpoint(
+            r / 'run' / 'csv' / 'version_0' / 'checkpoints' / 'last.ckpt'
+        )['state_dict']
         for d, r in runs.items()
     }
     seed_everything(0)  # as LightningCLI does before building the task
