@@ -17,7 +17,9 @@ DATA = CONFIGS / 'baselines' / 'synthetic.yaml'
 METHODS = sorted(
     p
     for p in [*CONFIGS.glob('baselines/*.yaml'), *CONFIGS.glob('ablations/*.yaml')]
+    # Base configs (data and trainer, no model) are not methods.
     if p not in (DATA, CONFIGS / 'baselines' / 'ombria.yaml')
+    and not p.stem.startswith('ombria_paper')
 )
 
 
