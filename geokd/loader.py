@@ -386,7 +386,8 @@ def check_shapes(
     if missing or extra:
         which = f'{missing[0]} is missing' if missing else f'{extra[0]} is unexpected'
         msg = (
-            f'{path}: the weights do not match the hyperparameters: {which} '
+            f'{path}: cannot rebuild its {cls.__name__}: the weights do not match '
+            f'the hyperparameters: {which} '
             f'({len(missing)} missing, {len(extra)} unexpected, of {len(shapes)} '
             f'for its {cls.__name__})'
         )
