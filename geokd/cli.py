@@ -8,7 +8,8 @@
 import argparse
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .config import (
@@ -46,6 +47,30 @@ def default_callbacks() -> list[dict[str, Any]]:
             'ExportClassifiers',
         )
     ]
+
+
+@contextmanager
+def gdal_lists_no_folders() -> Iterator[None]:
+    """GDAL lists no folder when it opens a file, while the block runs.
+
+    The setting of https://github.com/pangeo-data/cog-best-practices, as TorchGeo's
+    ``main`` uses it. It is set in the environment, so that DataLoader workers started
+    in the block inherit it, and removed afterwards: a process that goes on (a test,
+    a notebook) still finds the sidecars of local files (``.msk``, ``.aux.xml``). A
+    value the user set is kept.
+
+    Yields:
+        Nothing.
+    """
+    name = 'GDAL_DISABLE_READDIR_ON_OPEN'
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = 'EMPTY_DIR'
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def build_cli(
@@ -95,27 +120,26 @@ def build_cli(
                 ckpt_path = self.config[subcommand].get('ckpt_path')
                 check_ckpt_path(ckpt_path, BaseTask, resume=subcommand == 'fit')
 
-    # Taken from https://github.com/pangeo-data/cog-best-practices, as torchgeo does.
-    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
-    return GeoKDCLI(
-        model_class=model_class or BaseTask,
-        datamodule_class=datamodule_class or BaseDataModule,
-        seed_everything_default=0,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={'overwrite': True},
-        parser_kwargs={
-            'prog': 'geokd',
-            'version': geokd.__version__,
-            'default_env': True,
-            'env_prefix': 'GEOKD',
-            # Raise instead of printing the whole usage: main() prints one line.
-            'exit_on_error': False,
-            **{name: {'exit_on_error': False} for name in LIGHTNING_COMMANDS},
-        },
-        args=None if args is None else list(args),
-        run=run,
-    )
+    with gdal_lists_no_folders():
+        return GeoKDCLI(
+            model_class=model_class or BaseTask,
+            datamodule_class=datamodule_class or BaseDataModule,
+            seed_everything_default=0,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={'overwrite': True},
+            parser_kwargs={
+                'prog': 'geokd',
+                'version': geokd.__version__,
+                'default_env': True,
+                'env_prefix': 'GEOKD',
+                # Raise instead of printing the whole usage: main() prints one line.
+                'exit_on_error': False,
+                **{name: {'exit_on_error': False} for name in LIGHTNING_COMMANDS},
+            },
+            args=None if args is None else list(args),
+            run=run,
+        )
 
 
 def load_config(

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from geokd.cli import gdal_lists_no_folders
 from geokd.main import COMMANDS, LIGHTNING_COMMANDS, main
 
 CONFIG = Path(__file__).resolve().parents[1] / 'configs' / 'demo.yaml'
@@ -35,7 +37,10 @@ def test_fit_demo_config_fast_dev_run(
     assert 'ms' in out
 
 
-def test_fit_writes_per_modality_results(tmp_path: Path) -> None:
+def test_fit_writes_per_modality_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv('GDAL_DISABLE_READDIR_ON_OPEN', raising=False)
     main(
         [
             'fit', '--config', str(CONFIG), '--trainer.max_epochs', '1',
@@ -56,6 +61,31 @@ def test_fit_writes_per_modality_results(tmp_path: Path) -> None:
         'geokd.callbacks.EvaluateClassifiers',
         'geokd.callbacks.ExportClassifiers',
     ]
+    # GDAL lists folders again afterwards: later reads in this process find the
+    # sidecars of local files.
+    assert 'GDAL_DISABLE_READDIR_ON_OPEN' not in os.environ
+
+
+def test_gdal_lists_no_folders_only_inside_the_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = 'GDAL_DISABLE_READDIR_ON_OPEN'
+    monkeypatch.delenv(name, raising=False)
+    inside: list[str] = []
+
+    def fail() -> None:
+        with gdal_lists_no_folders():
+            inside.append(os.environ[name])
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
+    assert inside == ['EMPTY_DIR']
+    assert name not in os.environ
+    monkeypatch.setenv(name, 'FALSE')  # the user's choice stays
+    with gdal_lists_no_folders():
+        assert os.environ[name] == 'FALSE'
+    assert os.environ[name] == 'FALSE'
 
 
 def test_config_saved_by_geokd_runs_under_torchgeo(tmp_path: Path) -> None:
@@ -70,14 +100,21 @@ def test_config_saved_by_geokd_runs_under_torchgeo(tmp_path: Path) -> None:
         ]
     )  # fmt: skip
     [saved] = (tmp_path / 'geokd').rglob('config.yaml')
-    torchgeo_main(
-        [
-            'fit', '--config', str(saved), '--trainer.max_epochs', '1',
-            '--trainer.limit_train_batches', '1', '--trainer.limit_val_batches', '1',
-            '--trainer.limit_test_batches', '1',
-            '--trainer.default_root_dir', str(tmp_path / 'torchgeo'),
-        ]
-    )  # fmt: skip
+    environment = dict(os.environ)
+    try:
+        torchgeo_main(
+            [
+                'fit', '--config', str(saved), '--trainer.max_epochs', '1',
+                '--trainer.limit_train_batches', '1',
+                '--trainer.limit_val_batches', '1',
+                '--trainer.limit_test_batches', '1',
+                '--trainer.default_root_dir', str(tmp_path / 'torchgeo'),
+            ]
+        )  # fmt: skip
+    finally:
+        # TorchGeo's main sets GDAL options for the rest of the process.
+        os.environ.clear()
+        os.environ.update(environment)
     # torchgeo fit ran geokd's callbacks: tested and exported every modality.
     [results] = (tmp_path / 'torchgeo').rglob('test_results.json')
     assert set(json.loads(results.read_text())) == {'ms', 'sar'}

@@ -64,10 +64,7 @@ def test_category_names_are_read_by_gdal(tmp_path: Path) -> None:
     names = ['dry', 'partly flooded', 'R&D <water>']
     write_categories(tmp_path / 'm.tif.aux.xml', names)
     # GDAL reads the sidecar when it opens the raster: a VRT copy lists the names.
-    # Sidecars are found only when GDAL lists the folder: a remote scene read
-    # earlier in the process may leave that off (noted in the session's note).
-    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN='FALSE'):
-        rasterio.shutil.copy(tmp_path / 'm.tif', tmp_path / 'm.vrt', driver='VRT')
+    rasterio.shutil.copy(tmp_path / 'm.tif', tmp_path / 'm.vrt', driver='VRT')
     vrt = (tmp_path / 'm.vrt').read_text()
     assert '<Category>partly flooded</Category>' in vrt
     assert '<Category>R&amp;D &lt;water&gt;</Category>' in vrt
