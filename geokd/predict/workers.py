@@ -17,6 +17,7 @@ runs ``cores // workers`` torch threads; a scene's outputs are the same bytes as
 a serial run (tested).
 """
 
+import ctypes
 import os
 import resource
 import signal
@@ -38,8 +39,6 @@ from ..signals import Terminated
 from .options import PredictOptions
 
 if TYPE_CHECKING:
-    from multiprocessing.synchronize import Event as EventType
-
     from ..export.classifier import SingleSensorClassifier
     from .scene.sources import SceneInput
 
@@ -140,7 +139,7 @@ def classify_scenes(
     options = replace(options, quiet=True)
     # Ctrl-C is held back while the workers start: one interrupted half-way through
     # its start would be left behind, failing with a traceback.
-    stop = context.Event()
+    stop = stop_flag(context)
     with _interrupts_held() as interrupted:
         pool = ProcessPoolExecutor(
             len(devices),
@@ -173,12 +172,28 @@ def classify_scenes(
             # Stops the scenes being classified (they stay resumable) and those
             # queued, then waits for the workers to end: none is left starting
             # up after this process has gone.
-            stop.set()
+            stop.value = True
             for process in list(getattr(pool, '_processes', {}).values()):
                 with suppress(ProcessLookupError):  # it has just ended
                     os.kill(process.pid, signal.SIGINT)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def stop_flag(context: BaseContext) -> ctypes.c_bool:
+    """A flag the command sets to stop its workers, shared with them.
+
+    It has no lock: a multiprocessing Event's lock, taken by a worker just as
+    Ctrl-C or SIGTERM lands there, stays taken for good, and the command then waits
+    forever to set it (seen: the command hung after SIGTERM).
+
+    Args:
+        context: The workers' multiprocessing context.
+
+    Returns:
+        The flag, False until set.
+    """
+    return context.RawValue(ctypes.c_bool, False)
 
 
 @contextmanager
@@ -245,12 +260,12 @@ class _Worker:
     Attributes:
         classifier: The classifier.
         device: Its device.
-        stop: The command's stop event, set on Ctrl-C: queued scenes are not started.
+        stop: The command's stop flag, set on Ctrl-C: queued scenes are not started.
     """
 
     classifier: 'SingleSensorClassifier'
     device: str
-    stop: 'EventType'
+    stop: ctypes.c_bool
 
 
 _WORKER: _Worker | None = None
@@ -264,7 +279,7 @@ def _start_worker(
     threads: int,
     locks: list[Path],
     owner: int,
-    stop: 'EventType',
+    stop: ctypes.c_bool,
 ) -> None:
     """Load the model on this worker's device, with its share of the CPU threads."""
     global _WORKER
@@ -362,7 +377,7 @@ def _classify(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        if _WORKER.stop.is_set():
+        if _WORKER.stop.value:
             raise KeyboardInterrupt
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
