@@ -23,8 +23,8 @@ import resource
 import signal
 import threading
 import warnings
-from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -160,24 +160,50 @@ def classify_scenes(
             pool.submit(_classify, scene, prefix, options): scene
             for scene, prefix in jobs
         }
-    with pool:
-        try:
-            if signal.SIGTERM in interrupted:
-                raise Terminated
-            if interrupted:
-                raise KeyboardInterrupt
-            for future in as_completed(futures):
-                yield futures[future], _result(future)
-        except BaseException:
-            # Stops the scenes being classified (they stay resumable) and those
-            # queued, then waits for the workers to end: none is left starting
-            # up after this process has gone.
-            stop.value = True
-            for process in list(getattr(pool, '_processes', {}).values()):
-                with suppress(ProcessLookupError):  # it has just ended
-                    os.kill(process.pid, signal.SIGINT)
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    try:
+        if signal.SIGTERM in interrupted:
+            raise Terminated
+        if interrupted:
+            raise KeyboardInterrupt
+        for future in as_completed(futures):
+            yield futures[future], _result(future)
+    except BaseException:
+        # Stops the scenes being classified (they stay resumable) and those
+        # queued; the workers end below: none is left starting up after this
+        # process has gone.
+        stop.value = True
+        _signal_workers(pool, signal.SIGINT)
+        raise
+    finally:
+        _end_workers(pool, futures)
+
+
+def _signal_workers(pool: ProcessPoolExecutor, signum: int) -> None:
+    """Send a signal to every worker process of ``pool`` still there."""
+    for process in list(getattr(pool, '_processes', {}).values()):
+        with suppress(ProcessLookupError):  # it has just ended
+            os.kill(process.pid, signum)
+
+
+def _end_workers(pool: ProcessPoolExecutor, futures: Iterable[Future[Any]]) -> None:
+    """Wait for every scene to end (queued ones are cancelled), then for the workers.
+
+    A pool whose worker died (killed, out of memory) fails every scene left and
+    ends the other workers with SIGTERM, which idle workers ignore (it reaches the
+    whole process group, and the command stops them itself); the pool would wait
+    for them forever, holding the lock that ``shutdown`` takes. Once no scene runs
+    they hold nothing, and are killed.
+
+    Args:
+        pool: The pool.
+        futures: Its scenes.
+    """
+    for future in futures:
+        future.cancel()  # only those not started
+    wait(futures)
+    if getattr(pool, '_broken', False):
+        _signal_workers(pool, signal.SIGKILL)
+    pool.shutdown(wait=True)
 
 
 def stop_flag(context: BaseContext) -> ctypes.c_bool:

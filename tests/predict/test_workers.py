@@ -217,6 +217,59 @@ def signal_after_first_scene(
     return process.returncode, err
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path('/proc').iterdir():
+        try:
+            stat = (entry / 'stat').read_text()
+        except OSError:  # not a process, or it has just ended
+            continue
+        if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path('/proc/self/stat').exists(), reason='needs /proc')
+def test_a_killed_worker_fails_its_scenes_and_the_command_ends(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The pool ends its other workers with SIGTERM, which idle workers ignore:
+    # the command waited for them forever.
+    scenes = [
+        write_raster(tmp_path / f'big{i}.tif', sar_pixels(768, 768, seed=i))
+        for i in range(6)
+    ]
+    out = tmp_path / 'out'
+    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
+            str(model), '-o', f'{out}/', '--quiet', '--workers', '2']  # fmt: skip
+    process = subprocess.Popen(
+        argv, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        while not list(out.glob('*_summary.json')):
+            try:
+                process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            pytest.fail(f'ended before a scene was done: {process.communicate()[1]}')
+        # The workers are the children of the fork server, a child of the command.
+        workers = [w for child in _children(process.pid) for w in _children(child)]
+        assert workers
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:  # it hung: leave nothing behind
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1, err
+    assert 'its worker process died' in err
+    assert 'Traceback' not in err
+    again = predict([*scenes, '--model', model, '-o', f'{out}/', '--quiet',
+                     '--workers', '2', '--resume'], capsys)  # fmt: skip
+    assert again.code == 0, again.err
+    assert len(list(out.glob('*_summary.json'))) == len(scenes)
+
+
 def test_workers_hold_no_semaphore_that_could_outlive_them(
     model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
