@@ -42,6 +42,53 @@ class DeployableClassifier:
     spec: ClassifierSpec
 
 
+def images_of(batch: Sample, modalities: Sequence[str]) -> dict[str, Tensor]:
+    """The images of some modalities in a batch.
+
+    Args:
+        batch: ``image_<m>`` for each modality ``m``, and other keys.
+        modalities: The modalities to take.
+
+    Returns:
+        Images keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no image in the batch.
+    """
+    if missing := [m for m in modalities if f'image_{m}' not in batch]:
+        msg = f"batch has no 'image_{missing[0]}'; keys are {sorted(batch)}"
+        raise KeyError(msg)
+    return {m: batch[f'image_{m}'] for m in modalities}
+
+
+def targets_of(
+    batch: Sample, modalities: Sequence[str], key: str, hint: str = ''
+) -> dict[str, Tensor]:
+    """The targets (labels or masks) of some modalities in a batch.
+
+    Args:
+        batch: Either ``<key>`` (paired samples) or ``<key>_<m>`` (each modality its
+            own samples) for each modality ``m``.
+        modalities: The modalities to take.
+        key: ``'label'`` or ``'mask'``.
+        hint: Appended to the message of a missing target.
+
+    Returns:
+        Targets keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no target in the batch.
+    """
+    targets = {}
+    for m in modalities:
+        target = batch.get(f'{key}_{m}', batch.get(key))
+        if target is None:
+            msg = f"batch has neither '{key}_{m}' nor '{key}'{hint}"
+            raise KeyError(msg)
+        targets[m] = target
+    return targets
+
+
 def unpack_batch(
     batch: Sample, modalities: Sequence[str]
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -58,18 +105,7 @@ def unpack_batch(
     Raises:
         KeyError: If a modality has no image or no label in the batch.
     """
-    images, labels = {}, {}
-    for m in modalities:
-        if f'image_{m}' not in batch:
-            msg = f"batch has no 'image_{m}'; keys are {sorted(batch)}"
-            raise KeyError(msg)
-        images[m] = batch[f'image_{m}']
-        label = batch.get(f'label_{m}', batch.get('label'))
-        if label is None:
-            msg = f"batch has neither 'label_{m}' nor 'label'"
-            raise KeyError(msg)
-        labels[m] = label
-    return images, labels
+    return images_of(batch, modalities), targets_of(batch, modalities, 'label')
 
 
 def check_classes(num_classes: int, class_names: Sequence[str] | None) -> None:
@@ -283,6 +319,22 @@ class PerClassifierTask(BaseTask):
         metrics(logits.detach(), labels)
         self.log_dict(metrics, batch_size=len(labels))
 
+    def log_loss(self, split: Split, loss: Tensor, batch_size: int) -> None:
+        """Log the total loss of a step.
+
+        Args:
+            split: 'train', 'val' or 'test'.
+            loss: The loss.
+            batch_size: Samples it was computed on.
+        """
+        self.log(
+            f'{split}_loss',
+            loss,
+            batch_size=batch_size,
+            prog_bar=split != 'test',
+            sync_dist=split != 'train',  # epoch-level: averaged over every process
+        )
+
     def configure_optimizers(self) -> Any:
         """Adam with a constant learning rate, as the DisCoM-KD reference.
 
@@ -291,3 +343,39 @@ class PerClassifierTask(BaseTask):
         """
         params = [p for p in self.parameters() if p.requires_grad]
         return Adam(params, lr=self.hparams['lr'])
+
+
+class OneNetworkTask(PerClassifierTask):
+    """A task training one network, the one entry of :attr:`modalities`.
+
+    Its :meth:`logits` is what a distilled student asks of it as a teacher
+    (:class:`~geokd.tasks.distillation.Teacher`); prediction gives their softmax.
+    """
+
+    @abstractmethod
+    def logits(self, batch: Sample) -> Tensor:
+        """The network's logits of a batch.
+
+        Args:
+            batch: A batch with ``image_<m>`` of every sensor the network reads.
+
+        Returns:
+            Logits ``(B, num_classes)``, per pixel ``(B, num_classes, H, W)`` for a
+            segmenter.
+        """
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Class probabilities of the network.
+
+        Args:
+            batch: A batch with ``image_<m>`` of every sensor the network reads.
+            batch_idx: Integer displaying index of this batch.
+            dataloader_idx: Index of the current dataloader.
+
+        Returns:
+            Softmax probabilities over the classes (dimension 1), keyed by the
+            network's name.
+        """
+        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

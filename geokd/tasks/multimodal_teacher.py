@@ -9,15 +9,16 @@ from ..models import SumFusionClassifier, TrunkInit, Weights
 from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
-    PerClassifierTask,
+    OneNetworkTask,
     Split,
     check_classes,
+    images_of,
     require_paired,
     unpack_batch,
 )
 
 
-class MultiModalTeacherTask(PerClassifierTask):
+class MultiModalTeacherTask(OneNetworkTask):
     """Train the multi-modal teacher of the teacher/student baselines.
 
     Needs paired batches (the same samples in every modality, one ``label``). Its one
@@ -109,12 +110,7 @@ class MultiModalTeacherTask(PerClassifierTask):
         Raises:
             KeyError: If a modality is missing from the batch.
         """
-        missing = [m for m in self.hparams['in_channels'] if f'image_{m}' not in batch]
-        if missing:
-            msg = f'batch has no image of {missing}; keys are {sorted(batch)}'
-            raise KeyError(msg)
-        images = {m: batch[f'image_{m}'] for m in self.hparams['in_channels']}
-        logits: Tensor = self.model(images)
+        logits: Tensor = self.model(images_of(batch, list(self.hparams['in_channels'])))
         return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
@@ -124,27 +120,6 @@ class MultiModalTeacherTask(PerClassifierTask):
         label = next(iter(labels.values()))
         logits = self.model(images)
         loss = F.cross_entropy(logits, label)
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=len(logits),
-            prog_bar=split != 'test',
-            sync_dist=split != 'train',  # epoch-level: averaged over every process
-        )
+        self.log_loss(split, loss, len(logits))
         self.log_metrics(split, name, logits, label)
         return loss
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Class probabilities of the fused classifier.
-
-        Args:
-            batch: A batch with ``image_<m>`` for every modality.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities keyed by the classifier name.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

@@ -23,26 +23,13 @@ from torchmetrics.classification import (
 )
 
 from ..errors import UsageError
-from .base import DeployableClassifier, PerClassifierTask, Split
-
-
-def images_of(batch: Sample, modalities: Sequence[str]) -> dict[str, Tensor]:
-    """The images of some modalities in a batch.
-
-    Args:
-        batch: ``image_<m>`` for each modality ``m``, and other keys.
-        modalities: The modalities to take.
-
-    Returns:
-        Images keyed by modality.
-
-    Raises:
-        KeyError: If a modality has no image in the batch.
-    """
-    if missing := [m for m in modalities if f'image_{m}' not in batch]:
-        msg = f"batch has no 'image_{missing[0]}'; keys are {sorted(batch)}"
-        raise KeyError(msg)
-    return {m: batch[f'image_{m}'] for m in modalities}
+from .base import (
+    DeployableClassifier,
+    PerClassifierTask,
+    Split,
+    images_of,
+    targets_of,
+)
 
 
 def unpack_masks(
@@ -61,14 +48,8 @@ def unpack_masks(
     Raises:
         KeyError: If a modality has no image or no mask in the batch.
     """
-    images, masks = images_of(batch, modalities), {}
-    for m in modalities:
-        mask = batch.get(f'mask_{m}', batch.get('mask'))
-        if mask is None:
-            msg = f"batch has neither 'mask_{m}' nor 'mask' (a segmentation dataset?)"
-            raise KeyError(msg)
-        masks[m] = mask
-    return images, masks
+    hint = ' (a segmentation dataset?)'
+    return images_of(batch, modalities), targets_of(batch, modalities, 'mask', hint)
 
 
 def check_positive_class(num_classes: int, positive_class: int) -> None:
@@ -162,19 +143,3 @@ class PerSegmenterTask(PerClassifierTask):
         binary((preds == positive).long(), target)
         self.log_dict(metrics, batch_size=len(mask))
         self.log_dict(binary, batch_size=len(mask))
-
-    def log_loss(self, split: Split, loss: Tensor, batch_size: int) -> None:
-        """Log the total loss of a step.
-
-        Args:
-            split: 'train', 'val' or 'test'.
-            loss: The loss.
-            batch_size: Samples it was computed on.
-        """
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=batch_size,
-            prog_bar=split != 'test',
-            sync_dist=split != 'train',  # epoch-level: averaged over every process
-        )

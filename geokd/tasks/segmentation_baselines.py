@@ -5,29 +5,30 @@ All use the encoders and U-Net decoder of
 training method only.
 """
 
-from typing import cast
-
-import torch
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
 from ..losses import segmentation as seg
-from ..models.segmentation import EncoderWeights
+from ..models.segmentation import DECODER_CHANNELS as DECODER_CHANNELS
+from ..models.segmentation import EncoderWeights, unet_decoder_channels
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
-from .base import PerClassifierTask, Split, check_classes, require_paired
-from .distillation import Teacher, load_teacher
+from .base import (
+    OneNetworkTask,
+    PerClassifierTask,
+    Split,
+    check_classes,
+    images_of,
+    require_paired,
+)
+from .distillation import StudentTask
 from .segmentation_base import (
     PerSegmenterTask,
     check_positive_class,
-    images_of,
     unpack_masks,
 )
 
-#: smp's U-Net decoder channels, the default of every segmentation task.
-DECODER_CHANNELS = (256, 128, 64, 32, 16)
 
-
-class SingleModalSegmentationTask(PerSegmenterTask):
+class SingleModalSegmentationTask(OneNetworkTask, PerSegmenterTask):
     """Train a U-Net of one sensor alone: the single-sensor segmentation baseline.
 
     Also the cross-modal teacher of :class:`PixelKDSegmentationTask`. Batches are
@@ -94,8 +95,9 @@ class SingleModalSegmentationTask(PerSegmenterTask):
             self.hparams['encoder'],
             self.hparams['encoder_depth'],
             self.weights,
-            self.hparams['decoder_channels']
-            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
+            unet_decoder_channels(
+                self.hparams['decoder_channels'], self.hparams['encoder_depth']
+            ),
         )
 
     def logits(self, batch: Sample) -> Tensor:
@@ -122,23 +124,8 @@ class SingleModalSegmentationTask(PerSegmenterTask):
         self.log_metrics(split, m, logits, masks[m])
         return loss
 
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Per-pixel class probabilities of the segmenter.
 
-        Args:
-            batch: A batch with ``image_<modality>``.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities ``(B, K, H, W)`` keyed by the modality.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}
-
-
-class MultiModalSegmentationTeacherTask(PerSegmenterTask):
+class MultiModalSegmentationTeacherTask(OneNetworkTask, PerSegmenterTask):
     """The multi-modal teacher: one encoder per sensor, feature maps summed, one decoder.
 
     Needs paired batches. Its one segmenter is named after its sensors joined by
@@ -207,8 +194,9 @@ class MultiModalSegmentationTeacherTask(PerSegmenterTask):
             self.hparams['encoder'],
             self.hparams['encoder_depth'],
             self.weights,
-            self.hparams['decoder_channels']
-            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
+            unet_decoder_channels(
+                self.hparams['decoder_channels'], self.hparams['encoder_depth']
+            ),
         )
 
     def logits(self, batch: Sample) -> Tensor:
@@ -236,7 +224,7 @@ class MultiModalSegmentationTeacherTask(PerSegmenterTask):
         return loss
 
 
-class PixelKDSegmentationTask(SingleModalSegmentationTask):
+class PixelKDSegmentationTask(StudentTask, SingleModalSegmentationTask):
     """Distil a trained segmenter into a single-sensor U-Net, pixel by pixel (Hinton).
 
     Loss: ``ce_weight * CE(student, mask) + kd_weight * T**2 KL`` at every labelled
@@ -309,42 +297,21 @@ class PixelKDSegmentationTask(SingleModalSegmentationTask):
         """Name of the training method, recorded in exported models."""
         return 'pixel KD'
 
-    @property
-    def teacher(self) -> PerClassifierTask:
-        """The frozen teacher, loaded from ``teacher_checkpoint`` on first use.
-
-        Raises:
-            ValueError: If it cannot be loaded, is no segmenter, or predicts another
-                number of classes.
-        """
-        if not self._teacher:
-            path = self.hparams['teacher_checkpoint']
-            teacher = load_teacher(path, self.hparams['teacher_class'])
-            if not isinstance(teacher, PerSegmenterTask):
-                msg = f'{path}: a {type(teacher).__name__} is not a segmenter'
-                raise ValueError(msg)
-            if teacher.hparams['num_classes'] != self.hparams['num_classes']:
-                msg = (
-                    f'{path}: teacher has {teacher.hparams["num_classes"]} classes, '
-                    f'the student {self.hparams["num_classes"]}'
-                )
-                raise ValueError(msg)
-            self._teacher.append(teacher.eval())
-        return self._teacher[0]
-
-    def setup(self, stage: str) -> None:
-        """Load the teacher before training starts, so a bad one fails early.
+    def check_teacher(self, teacher: PerClassifierTask, path: str) -> None:
+        """Refuse a teacher this student cannot learn from.
 
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'.
-        """
-        super().setup(stage)
-        if stage == 'fit':
-            self.teacher  # noqa: B018
+            teacher: The loaded teacher.
+            path: Its checkpoint, for the message.
 
-    def on_fit_start(self) -> None:
-        """Put the teacher on the student's device."""
-        self.teacher.to(self.device)
+        Raises:
+            ValueError: If it is no segmenter, or predicts another number of
+                classes.
+        """
+        if not isinstance(teacher, PerSegmenterTask):
+            msg = f'{path}: a {type(teacher).__name__} is not a segmenter'
+            raise ValueError(msg)
+        super().check_teacher(teacher, path)
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         if split != 'train':
@@ -355,17 +322,10 @@ class PixelKDSegmentationTask(SingleModalSegmentationTask):
         _, masks = unpack_masks(batch, self.modalities)
         mask = masks[m]
         student = self.logits(batch)
-        with torch.no_grad():
-            # load_teacher checked that the teacher is a Teacher.
-            teacher = cast(Teacher, self.teacher).logits(batch)
+        teacher = self.teacher_logits(batch)
         ignore = self.hparams['ignore_index']
         ce = seg.pixel_classification_loss(student, mask, ignore)
         kd = seg.pixel_kd_loss(
             student, teacher, self.hparams['temperature'], mask, ignore
         )
-        loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
-        n = len(mask)
-        self.log('train_loss', loss, batch_size=n, prog_bar=True)
-        self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)
-        self.log_metrics('train', m, student, mask)
-        return loss
+        return self.log_training_loss(ce, kd, student, mask)

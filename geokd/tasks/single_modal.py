@@ -8,14 +8,15 @@ from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
 from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
-    PerClassifierTask,
+    OneNetworkTask,
     Split,
     check_classes,
+    images_of,
     unpack_batch,
 )
 
 
-class SingleModalTask(PerClassifierTask):
+class SingleModalTask(OneNetworkTask):
     """Train a classifier of one sensor alone: the paper's single-modal baseline.
 
     Also the cross-modal teacher of a distilled student on the other sensor. Batches
@@ -107,11 +108,8 @@ class SingleModalTask(PerClassifierTask):
         Returns:
             Logits ``(B, num_classes)``.
         """
-        key = f'image_{self.modalities[0]}'
-        if key not in batch:
-            msg = f'batch has no {key!r}; keys are {sorted(batch)}'
-            raise KeyError(msg)
-        logits: Tensor = self.model(batch[key])
+        m = self.modalities[0]
+        logits: Tensor = self.model(images_of(batch, [m])[m])
         return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
@@ -119,27 +117,6 @@ class SingleModalTask(PerClassifierTask):
         images, labels = unpack_batch(batch, self.modalities)
         logits = self.model(images[m])
         loss = F.cross_entropy(logits, labels[m])
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=len(logits),
-            prog_bar=split != 'test',
-            sync_dist=split != 'train',  # epoch-level: averaged over every process
-        )
+        self.log_loss(split, loss, len(logits))
         self.log_metrics(split, m, logits, labels[m])
         return loss
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Class probabilities of the classifier.
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities keyed by the modality.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}
