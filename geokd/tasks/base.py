@@ -343,39 +343,3 @@ class PerClassifierTask(BaseTask):
         """
         params = [p for p in self.parameters() if p.requires_grad]
         return Adam(params, lr=self.hparams['lr'])
-
-
-class OneNetworkTask(PerClassifierTask):
-    """A task training one network, the one entry of :attr:`modalities`.
-
-    Its :meth:`logits` is what a distilled student asks of it as a teacher
-    (:class:`~geokd.tasks.distillation.Teacher`); prediction gives their softmax.
-    """
-
-    @abstractmethod
-    def logits(self, batch: Sample) -> Tensor:
-        """The network's logits of a batch.
-
-        Args:
-            batch: A batch with ``image_<m>`` of every sensor the network reads.
-
-        Returns:
-            Logits ``(B, num_classes)``, per pixel ``(B, num_classes, H, W)`` for a
-            segmenter.
-        """
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Class probabilities of the network.
-
-        Args:
-            batch: A batch with ``image_<m>`` of every sensor the network reads.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities over the classes (dimension 1), keyed by the
-            network's name.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

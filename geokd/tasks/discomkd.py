@@ -121,31 +121,13 @@ class DisCoMKDTask(DisCoMKDBase[ModalityOutput]):
         )
 
     def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Split a batch into images and labels per modality.
-
-        Args:
-            batch: ``image_<m>`` and ``label`` or ``label_<m>`` for each modality.
-
-        Returns:
-            Images and labels keyed by modality.
-
-        Raises:
-            KeyError: If a modality has no image or no label in the batch.
-        """
+        """Images and labels (``label`` or ``label_<m>``) per modality."""
         return unpack_batch(batch, self.modalities)
 
     def _loss_terms(
         self, outputs: dict[str, ModalityOutput], labels: dict[str, Tensor]
     ) -> dict[str, Tensor]:
-        """Compute every loss term over the samples of all modalities.
-
-        Args:
-            outputs: Model outputs per modality.
-            labels: Class labels per modality.
-
-        Returns:
-            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
-        """
+        """The classification terms (see :mod:`geokd.losses.discomkd`)."""
 
         def cat(field: str) -> Tensor:
             return torch.cat([getattr(outputs[m], field) for m in outputs])
@@ -165,12 +147,5 @@ class DisCoMKDTask(DisCoMKDBase[ModalityOutput]):
     def _diagnostic_maps(
         self, out: ModalityOutput
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The embeddings and ``D_adv`` logits the diagnostics read, per sample.
-
-        Args:
-            out: A modality's output.
-
-        Returns:
-            ``mod_adv``, ``z_inf``, ``z_irr`` and ``z_inv``.
-        """
+        """The embeddings and ``D_adv`` logits of every sample."""
         return out.mod_adv, out.z_inf, out.z_irr, out.z_inv

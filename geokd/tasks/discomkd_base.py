@@ -69,17 +69,43 @@ class DisCoMKDBase[O: Output](PerClassifierTask):
 
     @abstractmethod
     def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Split a batch into images and targets (labels or masks) per modality."""
+        """Split a batch into images and targets per modality.
+
+        Args:
+            batch: ``image_<m>`` for each modality, and its targets (labels or masks)
+                shared by all (paired) or per modality.
+
+        Returns:
+            Images and targets keyed by modality.
+
+        Raises:
+            KeyError: If a modality has no image or no target in the batch.
+        """
 
     @abstractmethod
     def _loss_terms(
         self, outputs: dict[str, O], targets: dict[str, Tensor]
     ) -> dict[str, Tensor]:
-        """The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``."""
+        """Compute every loss term over the samples of all modalities.
+
+        Args:
+            outputs: Model outputs per modality.
+            targets: Labels or masks per modality.
+
+        Returns:
+            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
+        """
 
     @abstractmethod
     def _diagnostic_maps(self, out: O) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``mod_adv``, ``z_inf``, ``z_irr`` and ``z_inv`` the diagnostics read."""
+        """The embeddings and ``D_adv`` logits the diagnostics read.
+
+        Args:
+            out: A modality's output.
+
+        Returns:
+            ``mod_adv``, ``z_inf``, ``z_irr`` and ``z_inv``.
+        """
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         images, targets = self._unpack(batch)

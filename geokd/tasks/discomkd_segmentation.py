@@ -111,31 +111,13 @@ class DisCoMKDSegmentationTask(
         )
 
     def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Split a batch into images and masks per modality.
-
-        Args:
-            batch: ``image_<m>`` and ``mask`` or ``mask_<m>`` for each modality.
-
-        Returns:
-            Images and masks keyed by modality.
-
-        Raises:
-            KeyError: If a modality has no image or no mask in the batch.
-        """
+        """Images and masks (``mask`` or ``mask_<m>``) per modality."""
         return unpack_masks(batch, self.modalities)
 
     def _loss_terms(
         self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]
     ) -> dict[str, Tensor]:
-        """Compute every loss term over the samples of all modalities.
-
-        Args:
-            outputs: Model outputs per modality.
-            masks: Masks per modality.
-
-        Returns:
-            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
-        """
+        """The per-pixel and multi-scale terms (see :mod:`geokd.losses.segmentation`)."""
         names = list(outputs)
 
         def scales(field: str) -> list[Tensor]:
@@ -177,12 +159,5 @@ class DisCoMKDSegmentationTask(
     def _diagnostic_maps(
         self, out: SegmentationModalityOutput
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The embedding maps and ``D_adv`` logits of the deepest scale, per location.
-
-        Args:
-            out: A modality's output.
-
-        Returns:
-            ``mod_adv``, ``z_inf``, ``z_irr`` and ``z_inv`` of the deepest scale.
-        """
+        """The maps and ``D_adv`` logits of the deepest scale, per location."""
         return out.mod_adv[-1], out.z_inf[-1], out.z_irr[-1], out.z_inv[-1]

@@ -9,16 +9,15 @@ from ..models import SumFusionClassifier, TrunkInit, Weights
 from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
-    OneNetworkTask,
     Split,
     check_classes,
-    images_of,
     require_paired,
     unpack_batch,
 )
+from .one_network import MultiSensorTask
 
 
-class MultiModalTeacherTask(OneNetworkTask):
+class MultiModalTeacherTask(MultiSensorTask):
     """Train the multi-modal teacher of the teacher/student baselines.
 
     Needs paired batches (the same samples in every modality, one ``label``). Its one
@@ -70,16 +69,6 @@ class MultiModalTeacherTask(OneNetworkTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'multi-modal teacher'
-
-    @property
-    def modalities(self) -> list[str]:
-        """The name of the one fused classifier, e.g. ``['ms+sar']``."""
-        return ['+'.join(self.hparams['in_channels'])]
-
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """None: the teacher needs every sensor at once.
 
@@ -98,25 +87,10 @@ class MultiModalTeacherTask(OneNetworkTask):
             self.hparams['trunk_init'],
         )
 
-    def logits(self, batch: Sample) -> Tensor:
-        """Task logits of a batch (the interface a student uses to query a teacher).
-
-        Args:
-            batch: A batch with ``image_<m>`` for every modality.
-
-        Returns:
-            Logits ``(B, num_classes)``.
-
-        Raises:
-            KeyError: If a modality is missing from the batch.
-        """
-        logits: Tensor = self.model(images_of(batch, list(self.hparams['in_channels'])))
-        return logits
-
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         [name] = self.modalities
         require_paired(batch, type(self).__name__)
-        images, labels = unpack_batch(batch, list(self.hparams['in_channels']))
+        images, labels = unpack_batch(batch, self.sensors)
         label = next(iter(labels.values()))
         logits = self.model(images)
         loss = F.cross_entropy(logits, label)

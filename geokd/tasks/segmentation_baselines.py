@@ -13,14 +13,13 @@ from ..models.segmentation import DECODER_CHANNELS as DECODER_CHANNELS
 from ..models.segmentation import EncoderWeights, unet_decoder_channels
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
 from .base import (
-    OneNetworkTask,
     PerClassifierTask,
     Split,
     check_classes,
-    images_of,
     require_paired,
 )
 from .distillation import StudentTask
+from .one_network import MultiSensorTask, SingleSensorTask
 from .segmentation_base import (
     PerSegmenterTask,
     check_positive_class,
@@ -28,7 +27,7 @@ from .segmentation_base import (
 )
 
 
-class SingleModalSegmentationTask(OneNetworkTask, PerSegmenterTask):
+class SingleModalSegmentationTask(SingleSensorTask, PerSegmenterTask):
     """Train a U-Net of one sensor alone: the single-sensor segmentation baseline.
 
     Also the cross-modal teacher of :class:`PixelKDSegmentationTask`. Batches are
@@ -77,16 +76,6 @@ class SingleModalSegmentationTask(OneNetworkTask, PerSegmenterTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'single-modal'
-
-    @property
-    def modalities(self) -> list[str]:
-        """The one sensor this segmenter needs."""
-        return [self.hparams['modality']]
-
     def configure_models(self) -> None:
         """Initialize the U-Net."""
         self.model = unet_segmenter(
@@ -100,19 +89,6 @@ class SingleModalSegmentationTask(OneNetworkTask, PerSegmenterTask):
             ),
         )
 
-    def logits(self, batch: Sample) -> Tensor:
-        """Per-pixel logits of a batch (what a student asks its teacher).
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-
-        Returns:
-            Logits ``(B, num_classes, H, W)``.
-        """
-        m = self.modalities[0]
-        logits: Tensor = self.model(images_of(batch, [m])[m])
-        return logits
-
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         m = self.modalities[0]
         images, masks = unpack_masks(batch, self.modalities)
@@ -125,7 +101,7 @@ class SingleModalSegmentationTask(OneNetworkTask, PerSegmenterTask):
         return loss
 
 
-class MultiModalSegmentationTeacherTask(OneNetworkTask, PerSegmenterTask):
+class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):
     """The multi-modal teacher: one encoder per sensor, feature maps summed, one decoder.
 
     Needs paired batches. Its one segmenter is named after its sensors joined by
@@ -171,21 +147,6 @@ class MultiModalSegmentationTeacherTask(OneNetworkTask, PerSegmenterTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'multi-modal teacher'
-
-    @property
-    def sensors(self) -> list[str]:
-        """The sensors the teacher reads."""
-        return list(self.hparams['in_channels'])
-
-    @property
-    def modalities(self) -> list[str]:
-        """One segmenter, named after all its sensors."""
-        return ['+'.join(self.sensors)]
-
     def configure_models(self) -> None:
         """Initialize the sum-fusion segmenter."""
         self.model = SumFusionSegmenter(
@@ -198,18 +159,6 @@ class MultiModalSegmentationTeacherTask(OneNetworkTask, PerSegmenterTask):
                 self.hparams['decoder_channels'], self.hparams['encoder_depth']
             ),
         )
-
-    def logits(self, batch: Sample) -> Tensor:
-        """Per-pixel logits from every sensor of a paired batch.
-
-        Args:
-            batch: ``image_<m>`` of every sensor.
-
-        Returns:
-            Logits ``(B, num_classes, H, W)``.
-        """
-        logits: Tensor = self.model(images_of(batch, self.sensors))
-        return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         require_paired(batch, type(self).__name__)

@@ -8,15 +8,14 @@ from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
 from ..precision import TrainPrecision
 from .base import (
     DeployableClassifier,
-    OneNetworkTask,
     Split,
     check_classes,
-    images_of,
     unpack_batch,
 )
+from .one_network import SingleSensorTask
 
 
-class SingleModalTask(OneNetworkTask):
+class SingleModalTask(SingleSensorTask):
     """Train a classifier of one sensor alone: the paper's single-modal baseline.
 
     Also the cross-modal teacher of a distilled student on the other sensor. Batches
@@ -65,16 +64,6 @@ class SingleModalTask(OneNetworkTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'single-modal'
-
-    @property
-    def modalities(self) -> list[str]:
-        """The one sensor this classifier needs."""
-        return [self.hparams['modality']]
-
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """The classifier, keyed by its sensor.
 
@@ -98,19 +87,6 @@ class SingleModalTask(OneNetworkTask):
             self.weights,
             self.hparams['trunk_init'],
         )
-
-    def logits(self, batch: Sample) -> Tensor:
-        """Task logits of a batch (the interface a student uses to query a teacher).
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-
-        Returns:
-            Logits ``(B, num_classes)``.
-        """
-        m = self.modalities[0]
-        logits: Tensor = self.model(images_of(batch, [m])[m])
-        return logits
 
     def _shared_step(self, batch: Sample, split: Split) -> Tensor:
         m = self.modalities[0]
