@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from torch import Tensor, nn
 from torch.optim import Adam
@@ -286,6 +287,32 @@ class PerClassifierTask(BaseTask):
             dataloader_idx: Index of the current dataloader.
         """
         self._shared_step(batch, 'test')
+
+    def unpack(
+        self, batch: Sample, modalities: Sequence[str]
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Split a batch into images and targets per modality (:func:`unpack_batch`).
+
+        Args:
+            batch: ``image_<m>`` and ``label`` or ``label_<m>`` for each modality.
+            modalities: The modalities to take.
+
+        Returns:
+            Images and labels keyed by modality.
+        """
+        return unpack_batch(batch, modalities)
+
+    def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a network's logits against its targets: cross-entropy.
+
+        Args:
+            logits: Logits ``(N, K)``.
+            target: Class indices ``(N,)``.
+
+        Returns:
+            Scalar loss.
+        """
+        return F.cross_entropy(logits, target)
 
     def configure_metrics(self) -> None:
         """Initialize weighted F1, macro F1 and accuracy per split and classifier."""

@@ -4,12 +4,11 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torchgeo.datasets.utils import Sample
 
 from .. import losses
 from ..models import ClassifierSpec, DisCoMKD, ModalityOutput, TrunkInit, Weights
 from ..precision import TrainPrecision
-from .base import DeployableClassifier, check_classes, unpack_batch
+from .base import DeployableClassifier, check_classes
 from .discomkd_base import DisCoMKDBase
 
 
@@ -119,10 +118,6 @@ class DisCoMKDTask(DisCoMKDBase[ModalityOutput]):
             grl_lambda=self.hparams['grl_lambda'],
             trunk_init=self.hparams['trunk_init'],
         )
-
-    def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Images and labels (``label`` or ``label_<m>``) per modality."""
-        return unpack_batch(batch, self.modalities)
 
     def _loss_terms(
         self, outputs: dict[str, ModalityOutput], labels: dict[str, Tensor]

@@ -29,9 +29,9 @@ class DisCoMKDBase[O: Output](PerClassifierTask):
     """Train every single-sensor network of a DisCoM-KD model at once.
 
     ``self.model`` is a :class:`~geokd.models.branches.ModalityBranches` whose
-    ``forward`` gives an output ``O`` per modality. Subclasses split batches with
-    :meth:`_unpack`, compute the terms with :meth:`_loss_terms` and pick the maps of
-    the diagnostics with :meth:`_diagnostic_maps`; they need the hyperparameters
+    ``forward`` gives an output ``O`` per modality. Subclasses compute the terms with
+    :meth:`_loss_terms` and pick the maps of the diagnostics with
+    :meth:`_diagnostic_maps`; they need the hyperparameters
     ``in_channels``, ``cl_weight``, ``aux_weight``, ``mod_weight``, ``adv_weight``,
     ``perp_weight``, ``grl_lambda`` and ``grl_schedule``.
 
@@ -67,13 +67,12 @@ class DisCoMKDBase[O: Output](PerClassifierTask):
         self.cos_inf_irr = MeanMetric()
         self.cos_inf_inv = MeanMetric()
 
-    @abstractmethod
     def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Split a batch into images and targets per modality.
+        """Split a batch into images and targets (labels or masks) per modality.
 
         Args:
-            batch: ``image_<m>`` for each modality, and its targets (labels or masks)
-                shared by all (paired) or per modality.
+            batch: ``image_<m>`` for each modality, and its targets, shared by all
+                (paired) or per modality.
 
         Returns:
             Images and targets keyed by modality.
@@ -81,6 +80,7 @@ class DisCoMKDBase[O: Output](PerClassifierTask):
         Raises:
             KeyError: If a modality has no image or no target in the batch.
         """
+        return self.unpack(batch, self.modalities)
 
     @abstractmethod
     def _loss_terms(

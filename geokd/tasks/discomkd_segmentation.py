@@ -4,7 +4,6 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torchgeo.datasets.utils import Sample
 
 from ..losses import segmentation as seg
 from ..models.segmentation import (
@@ -15,7 +14,7 @@ from ..models.segmentation import (
 )
 from .base import check_classes
 from .discomkd_base import DisCoMKDBase
-from .segmentation_base import PerSegmenterTask, check_positive_class, unpack_masks
+from .segmentation_base import PerSegmenterTask, check_positive_class
 
 
 class DisCoMKDSegmentationTask(
@@ -109,10 +108,6 @@ class DisCoMKDSegmentationTask(
             ),
             grl_lambda=self.hparams['grl_lambda'],
         )
-
-    def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Images and masks (``mask`` or ``mask_<m>``) per modality."""
-        return unpack_masks(batch, self.modalities)
 
     def _loss_terms(
         self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]

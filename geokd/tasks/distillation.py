@@ -1,10 +1,10 @@
 """Teacher/student distillation into a single-sensor student (KD, DKD, MLKD, +-LS)."""
 
 import importlib
+from abc import abstractmethod
 from typing import Literal, Protocol, cast, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
@@ -12,8 +12,9 @@ from .. import losses
 from ..loader import load_checkpoint
 from ..models import TrunkInit, Weights
 from ..precision import TrainPrecision
-from .base import PerClassifierTask, Split, require_paired, targets_of
+from .base import PerClassifierTask, Split, require_paired
 from .multimodal_teacher import MultiModalTeacherTask
+from .one_network import SingleSensorTask
 from .single_modal import SingleModalTask
 
 Method = Literal['kd', 'dkd', 'mlkd']
@@ -72,8 +73,12 @@ def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
     return teacher
 
 
-class StudentTask(PerClassifierTask):
-    """What a student distilled from a frozen teacher does, whatever its outputs.
+class StudentTask(SingleSensorTask):
+    """A single-sensor network distilled from a frozen teacher, whatever its outputs.
+
+    Training loss: ``ce_weight * task_loss + kd_weight * distillation_loss``; the
+    teacher sees the same (augmented) paired batch as the student, in its own
+    sensors. Validation and test losses are the task loss alone.
 
     The teacher is read from the hyperparameter ``teacher_checkpoint`` (of class
     ``teacher_class``) on first use, before training starts so that a bad one fails
@@ -144,20 +149,31 @@ class StudentTask(PerClassifierTask):
             logits: Tensor = cast(Teacher, self.teacher).logits(batch)
         return logits
 
-    def log_training_loss(
-        self, ce: Tensor, kd: Tensor, student: Tensor, target: Tensor
+    @abstractmethod
+    def distillation_loss(
+        self, student: Tensor, teacher: Tensor, target: Tensor
     ) -> Tensor:
-        """Weigh the two losses of a training step; log them and the student's metrics.
+        """The distillation loss (without its weight).
 
         Args:
-            ce: Cross-entropy of the student with the target.
-            kd: Distillation loss, unweighted.
-            student: The student's logits.
+            student: Student logits.
+            teacher: Teacher logits, detached.
             target: Labels or mask of the batch.
 
         Returns:
-            ``ce_weight * ce + kd_weight * kd``.
+            Scalar loss.
         """
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        if split != 'train':
+            return super()._shared_step(batch, split)
+        # The teacher must see the same samples as the student, in its own sensors.
+        require_paired(batch, type(self).__name__)
+        target = self.target(batch)
+        student = self.logits(batch)
+        teacher = self.teacher_logits(batch)
+        ce = self.task_loss(student, target)
+        kd = self.distillation_loss(student, teacher, target)
         loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
         n = len(target)
         self.log('train_loss', loss, batch_size=n, prog_bar=True)
@@ -300,16 +316,3 @@ class DistillationTask(StudentTask, SingleModalTask):
                     f"unknown distillation method {other!r}; use 'kd', 'dkd' or 'mlkd'"
                 )
                 raise ValueError(msg)
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        if split != 'train':
-            return super()._shared_step(batch, split)
-        # The teacher must see the same samples as the student, in its own sensors.
-        require_paired(batch, type(self).__name__)
-        m = self.modalities[0]
-        labels = targets_of(batch, [m], 'label')[m]
-        student = self.logits(batch)
-        teacher = self.teacher_logits(batch)
-        ce = F.cross_entropy(student, labels)
-        kd = self.distillation_loss(student, teacher, labels)
-        return self.log_training_loss(ce, kd, student, labels)

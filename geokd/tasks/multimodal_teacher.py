@@ -1,19 +1,9 @@
 """The paper's multi-modal teacher: one trunk per sensor, features summed, linear head."""
 
-import torch.nn.functional as F
-from torch import Tensor
-from torchgeo.datasets.utils import Sample
-
 from ..errors import UsageError
 from ..models import SumFusionClassifier, TrunkInit, Weights
 from ..precision import TrainPrecision
-from .base import (
-    DeployableClassifier,
-    Split,
-    check_classes,
-    require_paired,
-    unpack_batch,
-)
+from .base import DeployableClassifier, check_classes
 from .one_network import MultiSensorTask
 
 
@@ -86,14 +76,3 @@ class MultiModalTeacherTask(MultiSensorTask):
             self.weights,
             self.hparams['trunk_init'],
         )
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        [name] = self.modalities
-        require_paired(batch, type(self).__name__)
-        images, labels = unpack_batch(batch, self.sensors)
-        label = next(iter(labels.values()))
-        logits = self.model(images)
-        loss = F.cross_entropy(logits, label)
-        self.log_loss(split, loss, len(logits))
-        self.log_metrics(split, name, logits, label)
-        return loss

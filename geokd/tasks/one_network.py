@@ -10,7 +10,7 @@ from abc import abstractmethod
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
-from .base import PerClassifierTask, images_of
+from .base import PerClassifierTask, Split, images_of, require_paired
 
 
 class OneNetworkTask(PerClassifierTask):
@@ -34,6 +34,28 @@ class OneNetworkTask(PerClassifierTask):
         Raises:
             KeyError: If the batch misses an image the network reads.
         """
+
+    @abstractmethod
+    def target(self, batch: Sample) -> Tensor:
+        """The targets of the network in a batch.
+
+        Args:
+            batch: A training, validation or test batch.
+
+        Returns:
+            Labels ``(B,)``, or a mask ``(B, H, W)`` for a segmenter.
+
+        Raises:
+            KeyError: If the batch has no such target.
+        """
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        target = self.target(batch)
+        logits = self.logits(batch)
+        loss = self.task_loss(logits, target)
+        self.log_loss(split, loss, len(logits))
+        self.log_metrics(split, self.modalities[0], logits, target)
+        return loss
 
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
@@ -85,6 +107,18 @@ class SingleSensorTask(OneNetworkTask):
         logits: Tensor = self.model(images_of(batch, [m])[m])
         return logits
 
+    def target(self, batch: Sample) -> Tensor:
+        """The targets of the sensor in a batch (shared, or its own if unpaired).
+
+        Args:
+            batch: ``image_<modality>`` and its labels or mask.
+
+        Returns:
+            Labels ``(B,)``, or a mask ``(B, H, W)`` for a segmenter.
+        """
+        _, targets = self.unpack(batch, self.modalities)
+        return targets[self.modalities[0]]
+
 
 class MultiSensorTask(OneNetworkTask):
     """The multi-modal teacher: one network reading every sensor of ``in_channels``.
@@ -123,3 +157,19 @@ class MultiSensorTask(OneNetworkTask):
         """
         logits: Tensor = self.model(images_of(batch, self.sensors))
         return logits
+
+    def target(self, batch: Sample) -> Tensor:
+        """The targets of a paired batch, which every sensor shares.
+
+        Args:
+            batch: ``image_<m>`` of every sensor and one ``label`` or ``mask``.
+
+        Returns:
+            Labels ``(B,)``, or a mask ``(B, H, W)`` for a segmenter.
+
+        Raises:
+            ValueError: If the batch is not paired.
+        """
+        require_paired(batch, type(self).__name__)
+        _, targets = self.unpack(batch, self.sensors)
+        return next(iter(targets.values()))

@@ -23,6 +23,7 @@ from torchmetrics.classification import (
 )
 
 from ..errors import UsageError
+from ..losses import segmentation as seg
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -91,6 +92,34 @@ class PerSegmenterTask(PerClassifierTask):
             An empty dict.
         """
         return {}
+
+    def unpack(
+        self, batch: Sample, modalities: Sequence[str]
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Split a batch into images and masks per modality (:func:`unpack_masks`).
+
+        Args:
+            batch: ``image_<m>`` and ``mask`` or ``mask_<m>`` for each modality.
+            modalities: The modalities to take.
+
+        Returns:
+            Images and masks keyed by modality.
+        """
+        return unpack_masks(batch, modalities)
+
+    def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a segmenter's logits against its mask, over labelled pixels.
+
+        Args:
+            logits: Per-pixel logits ``(N, K, H, W)``.
+            target: Mask ``(N, H, W)``.
+
+        Returns:
+            Scalar loss, see :func:`~geokd.losses.segmentation.pixel_classification_loss`.
+        """
+        return seg.pixel_classification_loss(
+            logits, target, self.hparams['ignore_index']
+        )
 
     def configure_metrics(self) -> None:
         """Initialize pixel and positive-class metrics per split and segmenter."""

@@ -6,25 +6,15 @@ training method only.
 """
 
 from torch import Tensor
-from torchgeo.datasets.utils import Sample
 
 from ..losses import segmentation as seg
 from ..models.segmentation import DECODER_CHANNELS as DECODER_CHANNELS
 from ..models.segmentation import EncoderWeights, unet_decoder_channels
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
-from .base import (
-    PerClassifierTask,
-    Split,
-    check_classes,
-    require_paired,
-)
+from .base import PerClassifierTask, check_classes
 from .distillation import StudentTask
 from .one_network import MultiSensorTask, SingleSensorTask
-from .segmentation_base import (
-    PerSegmenterTask,
-    check_positive_class,
-    unpack_masks,
-)
+from .segmentation_base import PerSegmenterTask, check_positive_class
 
 
 class SingleModalSegmentationTask(SingleSensorTask, PerSegmenterTask):
@@ -89,17 +79,6 @@ class SingleModalSegmentationTask(SingleSensorTask, PerSegmenterTask):
             ),
         )
 
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        m = self.modalities[0]
-        images, masks = unpack_masks(batch, self.modalities)
-        logits = self.model(images[m])
-        loss = seg.pixel_classification_loss(
-            logits, masks[m], self.hparams['ignore_index']
-        )
-        self.log_loss(split, loss, len(logits))
-        self.log_metrics(split, m, logits, masks[m])
-        return loss
-
 
 class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):
     """The multi-modal teacher: one encoder per sensor, feature maps summed, one decoder.
@@ -159,18 +138,6 @@ class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):
                 self.hparams['decoder_channels'], self.hparams['encoder_depth']
             ),
         )
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        require_paired(batch, type(self).__name__)
-        mask = batch.get('mask')
-        if mask is None:
-            msg = f"batch has no 'mask'; keys are {sorted(batch)}"
-            raise KeyError(msg)
-        logits = self.logits(batch)
-        loss = seg.pixel_classification_loss(logits, mask, self.hparams['ignore_index'])
-        self.log_loss(split, loss, len(logits))
-        self.log_metrics(split, self.modalities[0], logits, mask)
-        return loss
 
 
 class PixelKDSegmentationTask(StudentTask, SingleModalSegmentationTask):
@@ -262,19 +229,23 @@ class PixelKDSegmentationTask(StudentTask, SingleModalSegmentationTask):
             raise ValueError(msg)
         super().check_teacher(teacher, path)
 
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        if split != 'train':
-            return super()._shared_step(batch, split)
-        # The teacher must see the same pixels as the student, in its own sensors.
-        require_paired(batch, type(self).__name__)
-        m = self.modalities[0]
-        _, masks = unpack_masks(batch, self.modalities)
-        mask = masks[m]
-        student = self.logits(batch)
-        teacher = self.teacher_logits(batch)
-        ignore = self.hparams['ignore_index']
-        ce = seg.pixel_classification_loss(student, mask, ignore)
-        kd = seg.pixel_kd_loss(
-            student, teacher, self.hparams['temperature'], mask, ignore
+    def distillation_loss(
+        self, student: Tensor, teacher: Tensor, mask: Tensor
+    ) -> Tensor:
+        """Hinton's KD at every labelled pixel (without its weight).
+
+        Args:
+            student: Student logits ``(N, K, H, W)``.
+            teacher: Teacher logits ``(N, K, H, W)``, detached.
+            mask: Class indices ``(N, H, W)``; unlabelled pixels do not count.
+
+        Returns:
+            Scalar loss.
+        """
+        return seg.pixel_kd_loss(
+            student,
+            teacher,
+            self.hparams['temperature'],
+            mask,
+            self.hparams['ignore_index'],
         )
-        return self.log_training_loss(ce, kd, student, mask)

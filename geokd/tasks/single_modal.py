@@ -1,17 +1,8 @@
 """Single-modal baseline: one sensor, a backbone and a linear head, cross-entropy only."""
 
-import torch.nn.functional as F
-from torch import Tensor
-from torchgeo.datasets.utils import Sample
-
 from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
 from ..precision import TrainPrecision
-from .base import (
-    DeployableClassifier,
-    Split,
-    check_classes,
-    unpack_batch,
-)
+from .base import DeployableClassifier, check_classes
 from .one_network import SingleSensorTask
 
 
@@ -87,12 +78,3 @@ class SingleModalTask(SingleSensorTask):
             self.weights,
             self.hparams['trunk_init'],
         )
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        m = self.modalities[0]
-        images, labels = unpack_batch(batch, self.modalities)
-        logits = self.model(images[m])
-        loss = F.cross_entropy(logits, labels[m])
-        self.log_loss(split, loss, len(logits))
-        self.log_metrics(split, m, logits, labels[m])
-        return loss
