@@ -22,8 +22,8 @@ class ModalityBranches[B: nn.Module](nn.Module):
             integer modality labels.
         num_classes: Number of task classes ``K``.
         make_branch: Builds the branch of a modality from its name and channel count.
-        make_head: Builds a shared head from the first branch (whose embedding sizes every
-            branch has) and its number of outputs (``K`` or ``M``).
+        make_head: Builds a shared head from the first branch (every branch has its
+            embedding sizes) and the head's number of outputs (``K`` or ``M``).
         grl_lambda: Initial scale of the gradient reversal in front of ``D_adv``.
 
     Raises:

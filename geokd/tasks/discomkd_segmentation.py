@@ -112,7 +112,7 @@ class DisCoMKDSegmentationTask(
     def _loss_terms(
         self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]
     ) -> dict[str, Tensor]:
-        """The per-pixel and multi-scale terms (see :mod:`geokd.losses.segmentation`)."""
+        """The per-pixel and multi-scale terms, see :mod:`geokd.losses.segmentation`."""
         names = list(outputs)
 
         def scales(field: str) -> list[Tensor]:

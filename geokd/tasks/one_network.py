@@ -75,9 +75,11 @@ class OneNetworkTask(PerClassifierTask):
 
 
 class SingleSensorTask(OneNetworkTask):
-    """The single-modal baseline: a network of the sensor ``modality`` alone.
+    """A network of the sensor ``modality`` alone: the single-modal baseline.
 
     Needs the hyperparameter ``modality``; the network is named after the sensor.
+    Distilled students are such networks too
+    (:class:`~geokd.tasks.distillation.StudentTask`).
     """
 
     @property

@@ -115,7 +115,8 @@ class PerSegmenterTask(PerClassifierTask):
             target: Mask ``(N, H, W)``.
 
         Returns:
-            Scalar loss, see :func:`~geokd.losses.segmentation.pixel_classification_loss`.
+            Scalar loss, see
+            :func:`~geokd.losses.segmentation.pixel_classification_loss`.
         """
         return seg.pixel_classification_loss(
             logits, target, self.hparams['ignore_index']
