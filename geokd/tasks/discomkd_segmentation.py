@@ -10,7 +10,6 @@ from ..models.segmentation import (
     DisCoMKDSegmenter,
     EncoderWeights,
     SegmentationModalityOutput,
-    unet_decoder_channels,
 )
 from .base import check_classes
 from .discomkd_base import DisCoMKDBase
@@ -97,16 +96,8 @@ class DisCoMKDSegmentationTask(
 
     def configure_models(self) -> None:
         """Initialize the DisCoM-KD segmentation network."""
-        self.model = DisCoMKDSegmenter(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            encoder=self.hparams['encoder'],
-            encoder_depth=self.hparams['encoder_depth'],
-            weights=self.weights,
-            decoder_channels=unet_decoder_channels(
-                self.hparams['decoder_channels'], self.hparams['encoder_depth']
-            ),
-            grl_lambda=self.hparams['grl_lambda'],
+        self.model = self.build_segmenter(
+            DisCoMKDSegmenter, grl_lambda=self.hparams['grl_lambda']
         )
 
     def _loss_terms(

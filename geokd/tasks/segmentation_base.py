@@ -8,11 +8,11 @@ pixel accuracy and ``s_f1_macro_<name>`` the macro F1 over classes, all over the
 labelled pixels only (the mask's ``ignore_index`` is left out).
 """
 
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -24,6 +24,7 @@ from torchmetrics.classification import (
 
 from ..errors import UsageError
 from ..losses import segmentation as seg
+from ..models.segmentation import unet_decoder_channels
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -79,11 +80,41 @@ class PerSegmenterTask(PerClassifierTask):
     one class per window, so :meth:`deployable_classifiers` is empty.
     """
 
+    #: Initial encoder weights, set by subclasses before building their network.
+    weights: Any
+
     #: Why ``geokd export`` finds nothing to export in a segmentation task.
     export_refusal = (
         'geokd export and predict do not handle segmenters yet: they write one class '
         'per window, not per pixel'
     )
+
+    def build_segmenter[M: nn.Module](self, build: Callable[..., M], **extra: Any) -> M:
+        """Build a network of smp encoders and a U-Net decoder from the hyperparameters.
+
+        Args:
+            build: The network's class or factory, taking ``in_channels``,
+                ``num_classes``, ``encoder``, ``encoder_depth``, ``weights`` and
+                ``decoder_channels``.
+            **extra: Its other arguments.
+
+        Returns:
+            The network, with the task's ``in_channels``, ``num_classes``,
+            ``encoder``, ``encoder_depth``, ``weights`` and ``decoder_channels``
+            (None: smp's for the depth).
+        """
+        depth = self.hparams['encoder_depth']
+        return build(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            encoder=self.hparams['encoder'],
+            encoder_depth=depth,
+            weights=self.weights,
+            decoder_channels=unet_decoder_channels(
+                self.hparams['decoder_channels'], depth
+            ),
+            **extra,
+        )
 
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """No segmenter is exported yet (prediction classifies whole windows).

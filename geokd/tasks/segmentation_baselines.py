@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..losses import segmentation as seg
 from ..models.segmentation import DECODER_CHANNELS as DECODER_CHANNELS
-from ..models.segmentation import EncoderWeights, unet_decoder_channels
+from ..models.segmentation import EncoderWeights
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
 from .base import PerClassifierTask, check_classes
 from .distillation import StudentTask
@@ -68,16 +68,7 @@ class SingleModalSegmentationTask(SingleSensorTask, PerSegmenterTask):
 
     def configure_models(self) -> None:
         """Initialize the U-Net."""
-        self.model = unet_segmenter(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            self.hparams['encoder'],
-            self.hparams['encoder_depth'],
-            self.weights,
-            unet_decoder_channels(
-                self.hparams['decoder_channels'], self.hparams['encoder_depth']
-            ),
-        )
+        self.model = self.build_segmenter(unet_segmenter)
 
 
 class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):
@@ -128,16 +119,7 @@ class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):
 
     def configure_models(self) -> None:
         """Initialize the sum-fusion segmenter."""
-        self.model = SumFusionSegmenter(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            self.hparams['encoder'],
-            self.hparams['encoder_depth'],
-            self.weights,
-            unet_decoder_channels(
-                self.hparams['decoder_channels'], self.hparams['encoder_depth']
-            ),
-        )
+        self.model = self.build_segmenter(SumFusionSegmenter)
 
 
 class PixelKDSegmentationTask(StudentTask, SingleModalSegmentationTask):
