@@ -3,11 +3,11 @@
 from collections.abc import Sequence
 from typing import Any
 
-from ..datasets.ombria import band_names
 from ..datasets.ombria_segmentation import OMBRIASegmentation
 from ..errors import UsageError
 from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
+from .ombria import OMBRIADataModule
 
 
 class OMBRIASegmentationDataModule(MultiModalDataModule):
@@ -68,7 +68,6 @@ class OMBRIASegmentationDataModule(MultiModalDataModule):
         # The dataset's own 'modalities' argument: the base class takes that name.
         self.kwargs['modalities'] = list(modalities)
 
-    @property
-    def band_names(self) -> dict[str, list[str]]:
-        """Band names of each modality, in the order the model sees them."""
-        return {m: band_names(m, self.kwargs['before']) for m in self.modalities}
+    #: The band names of :class:`~geokd.datamodules.OMBRIADataModule`: the same
+    #: sensors, BEFORE channels appended the same way.
+    band_names = OMBRIADataModule.band_names

@@ -4,16 +4,14 @@ Follows Ienco & Fraga Dantas (BMVC 2024) and the sizes of the authors' reference
 code (see ``method.md``), generalised from two to ``M >= 2`` modalities.
 """
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from .backbone import TrunkInit, Weights, create_trunk, feature_dim
-from .grl import GradientReversal
+from .branches import ModalityBranches
 
 
 @dataclass
@@ -127,7 +125,7 @@ class ModalityBranch(nn.Module):
         return self.embed(x).logits
 
 
-class DisCoMKD(nn.Module):
+class DisCoMKD(ModalityBranches[ModalityBranch]):
     """All single-sensor classifiers of DisCoM-KD, trained together.
 
     Args:
@@ -157,50 +155,16 @@ class DisCoMKD(nn.Module):
         trunk_init: TrunkInit = 'torchvision',
     ) -> None:
         """Initialize a new DisCoMKD instance."""
-        super().__init__()
-        if len(in_channels) < 2:
-            msg = f'DisCoM-KD needs at least two modalities, got {list(in_channels)}'
-            raise ValueError(msg)
         weights = weights or {}
-        self.modalities = list(in_channels)
-        self.branches = nn.ModuleDict(
-            {
-                m: ModalityBranch(
-                    c, num_classes, backbone, weights.get(m), embed_dim, trunk_init
-                )
-                for m, c in in_channels.items()
-            }
+        super().__init__(
+            in_channels,
+            num_classes,
+            lambda m, c: ModalityBranch(
+                c, num_classes, backbone, weights.get(m), embed_dim, trunk_init
+            ),
+            lambda first, out: nn.Linear(first.embed_dim, out),
+            grl_lambda,
         )
-        dim = self.branch(self.modalities[0]).embed_dim
-        num_modalities = len(self.modalities)
-        self.aux_head = nn.Linear(dim, num_classes)
-        self.d_inf = nn.Linear(dim, num_modalities)
-        self.d_irr = nn.Linear(dim, num_modalities)
-        self.d_adv = nn.Linear(dim, num_modalities)
-        self.grl = GradientReversal(grl_lambda)
-
-    def branch(self, modality: str) -> ModalityBranch:
-        """The branch of one modality.
-
-        Args:
-            modality: Modality name.
-
-        Returns:
-            Its :class:`ModalityBranch`.
-        """
-        # Every value of the ModuleDict is a ModalityBranch (built above).
-        return cast(ModalityBranch, self.branches[modality])
-
-    def modality_index(self, modality: str) -> int:
-        """Integer label of a modality for the modality classifiers.
-
-        Args:
-            modality: Modality name.
-
-        Returns:
-            Its position in ``in_channels``.
-        """
-        return self.modalities.index(modality)
 
     def forward(self, images: Mapping[str, Tensor]) -> dict[str, ModalityOutput]:
         """Run the branches of the given modalities and the shared heads.
@@ -224,21 +188,3 @@ class DisCoMKD(nn.Module):
                 mod_adv=self.d_adv(self.grl(out.z_inv)),
             )
         return outputs
-
-    def extract(self, modality: str) -> ModalityBranch:
-        """Take out the single-sensor classifier of one modality.
-
-        Args:
-            modality: Modality name.
-
-        Returns:
-            An independent copy of that modality's branch (``E_inv``, ``P``,
-            ``E_spec``, ``C``), in eval mode, whose ``forward`` returns logits.
-
-        Raises:
-            KeyError: If the model has no such modality.
-        """
-        if modality not in self.branches:
-            msg = f'no modality {modality!r}; the model has {self.modalities}'
-            raise KeyError(msg)
-        return copy.deepcopy(self.branch(modality)).eval()

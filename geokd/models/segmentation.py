@@ -11,10 +11,8 @@ shared across modalities are 1x1 convolutions, one set per scale (their input si
 differs between scales); see ``docs/concepts.md`` for the choices behind this.
 """
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 from segmentation_models_pytorch.base.heads import SegmentationHead
@@ -22,11 +20,55 @@ from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from segmentation_models_pytorch.encoders import get_encoder
 from torch import Tensor, nn
 
-from .grl import GradientReversal
+from .branches import ModalityBranches
 
 #: Initial encoder weights, as smp takes them: None (random), a weight name such as
 #: ``'imagenet'`` for smp encoders, or True for a ``tu-`` encoder's timm weights.
 EncoderWeights = str | bool | None
+
+#: smp's U-Net decoder channels, the default of every segmenter.
+DECODER_CHANNELS = (256, 128, 64, 32, 16)
+
+
+def unet_decoder_channels(
+    decoder_channels: Sequence[int] | None, encoder_depth: int
+) -> Sequence[int]:
+    """The decoder channels of a U-Net, smp's for its depth unless given.
+
+    Args:
+        decoder_channels: Channels of the decoder blocks, or None.
+        encoder_depth: Number of encoder stages.
+
+    Returns:
+        ``decoder_channels``, or the first ``encoder_depth`` of
+        :data:`DECODER_CHANNELS`.
+    """
+    return decoder_channels or DECODER_CHANNELS[:encoder_depth]
+
+
+def unet_decoding(
+    encoder_channels: Sequence[int],
+    decoder_channels: Sequence[int],
+    encoder_depth: int,
+    num_classes: int,
+) -> tuple[UnetDecoder, SegmentationHead]:
+    """The decoder and head of smp's U-Net, for encoder maps of the given channels.
+
+    Args:
+        encoder_channels: Channels of the encoder's outputs, the input image first.
+        decoder_channels: Channels of the decoder blocks, one per encoder stage.
+        encoder_depth: Number of encoder stages.
+        num_classes: Number of task classes.
+
+    Returns:
+        The decoder (encoder maps in, a full-resolution map out) and the head
+        (that map in, per-pixel logits out).
+    """
+    decoder = UnetDecoder(
+        list(encoder_channels), list(decoder_channels), n_blocks=encoder_depth
+    )
+    head = SegmentationHead(decoder_channels[-1], num_classes, kernel_size=3)
+    return decoder, head
 
 
 @dataclass
@@ -108,7 +150,7 @@ class SegmentationBranch(nn.Module):
         encoder: str = 'resnet18',
         encoder_depth: int = 5,
         weights: EncoderWeights = None,
-        decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+        decoder_channels: Sequence[int] = DECODER_CHANNELS,
     ) -> None:
         """Initialize a new SegmentationBranch instance."""
         super().__init__()
@@ -125,10 +167,9 @@ class SegmentationBranch(nn.Module):
         self.proj = nn.ModuleList(
             projection(c, d) for c, d in zip(channels[1:], self.embed_dims, strict=True)
         )
-        self.decoder = UnetDecoder(
-            channels, list(decoder_channels), n_blocks=encoder_depth
+        self.decoder, self.head = unet_decoding(
+            channels, decoder_channels, encoder_depth, num_classes
         )
-        self.head = SegmentationHead(decoder_channels[-1], num_classes, kernel_size=3)
 
     def embed(self, x: Tensor) -> SegmentationBranchOutput:
         """Compute the embedding maps of every scale and the per-pixel logits.
@@ -163,11 +204,31 @@ class SegmentationBranch(nn.Module):
         return self.embed(x).logits
 
 
-def _heads(dims: Sequence[int], out: int) -> nn.ModuleList:
-    return nn.ModuleList(nn.Conv2d(d, out, 1) for d in dims)
+class ScaleHeads(nn.ModuleList):
+    """One 1x1 convolution per scale: a head shared across modalities, per location.
+
+    Args:
+        dims: Embedding size ``D_l`` of every scale.
+        out: Number of outputs (classes or modalities).
+    """
+
+    def __init__(self, dims: Sequence[int], out: int) -> None:
+        """Initialize a new ScaleHeads instance."""
+        super().__init__(nn.Conv2d(d, out, 1) for d in dims)
+
+    def forward(self, maps: Sequence[Tensor]) -> list[Tensor]:
+        """Apply each scale's head to its map.
+
+        Args:
+            maps: ``(B, D_l, H_l, W_l)`` per scale.
+
+        Returns:
+            ``(B, out, H_l, W_l)`` per scale.
+        """
+        return [h(z) for h, z in zip(self, maps, strict=True)]
 
 
-class DisCoMKDSegmenter(nn.Module):
+class DisCoMKDSegmenter(ModalityBranches[SegmentationBranch]):
     """All single-sensor segmenters of DisCoM-KD, trained together.
 
     Args:
@@ -191,59 +252,20 @@ class DisCoMKDSegmenter(nn.Module):
         encoder: str = 'resnet18',
         encoder_depth: int = 5,
         weights: Mapping[str, EncoderWeights] | None = None,
-        decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+        decoder_channels: Sequence[int] = DECODER_CHANNELS,
         grl_lambda: float = 1.0,
     ) -> None:
         """Initialize a new DisCoMKDSegmenter instance."""
-        super().__init__()
-        if len(in_channels) < 2:
-            msg = f'DisCoM-KD needs at least two modalities, got {list(in_channels)}'
-            raise ValueError(msg)
         weights = weights or {}
-        self.modalities = list(in_channels)
-        self.branches = nn.ModuleDict(
-            {
-                m: SegmentationBranch(
-                    c,
-                    num_classes,
-                    encoder,
-                    encoder_depth,
-                    weights.get(m),
-                    decoder_channels,
-                )
-                for m, c in in_channels.items()
-            }
+        super().__init__(
+            in_channels,
+            num_classes,
+            lambda m, c: SegmentationBranch(
+                c, num_classes, encoder, encoder_depth, weights.get(m), decoder_channels
+            ),
+            lambda first, out: ScaleHeads(first.embed_dims, out),
+            grl_lambda,
         )
-        dims = self.branch(self.modalities[0]).embed_dims
-        num_modalities = len(self.modalities)
-        self.aux_head = _heads(dims, num_classes)
-        self.d_inf = _heads(dims, num_modalities)
-        self.d_irr = _heads(dims, num_modalities)
-        self.d_adv = _heads(dims, num_modalities)
-        self.grl = GradientReversal(grl_lambda)
-
-    def branch(self, modality: str) -> SegmentationBranch:
-        """The branch of one modality.
-
-        Args:
-            modality: Modality name.
-
-        Returns:
-            Its :class:`SegmentationBranch`.
-        """
-        # Every value of the ModuleDict is a SegmentationBranch (built above).
-        return cast(SegmentationBranch, self.branches[modality])
-
-    def modality_index(self, modality: str) -> int:
-        """Integer label of a modality for the modality classifiers.
-
-        Args:
-            modality: Modality name.
-
-        Returns:
-            Its position in ``in_channels``.
-        """
-        return self.modalities.index(modality)
 
     def forward(
         self, images: Mapping[str, Tensor]
@@ -260,34 +282,12 @@ class DisCoMKDSegmenter(nn.Module):
         outputs = {}
         for modality, x in images.items():
             out = self.branch(modality).embed(x)
-
-            def apply(heads: nn.ModuleList, maps: list[Tensor]) -> list[Tensor]:
-                return [h(z) for h, z in zip(heads, maps, strict=True)]
-
             outputs[modality] = SegmentationModalityOutput(
                 **vars(out),
-                aux_inv=apply(self.aux_head, out.z_inv),
-                aux_inf=apply(self.aux_head, out.z_inf),
-                mod_inf=apply(self.d_inf, out.z_inf),
-                mod_irr=apply(self.d_irr, out.z_irr),
-                mod_adv=apply(self.d_adv, [self.grl(z) for z in out.z_inv]),
+                aux_inv=self.aux_head(out.z_inv),
+                aux_inf=self.aux_head(out.z_inf),
+                mod_inf=self.d_inf(out.z_inf),
+                mod_irr=self.d_irr(out.z_irr),
+                mod_adv=self.d_adv([self.grl(z) for z in out.z_inv]),
             )
         return outputs
-
-    def extract(self, modality: str) -> SegmentationBranch:
-        """Take out the single-sensor segmenter of one modality.
-
-        Args:
-            modality: Modality name.
-
-        Returns:
-            An independent copy of that modality's branch, in eval mode, whose
-            ``forward`` returns per-pixel logits.
-
-        Raises:
-            KeyError: If the model has no such modality.
-        """
-        if modality not in self.branches:
-            msg = f'no modality {modality!r}; the model has {self.modalities}'
-            raise KeyError(msg)
-        return copy.deepcopy(self.branch(modality)).eval()

@@ -9,12 +9,10 @@ from collections.abc import Mapping, Sequence
 
 import segmentation_models_pytorch as smp
 import torch
-from segmentation_models_pytorch.base.heads import SegmentationHead
-from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from segmentation_models_pytorch.encoders import get_encoder
 from torch import Tensor, nn
 
-from .segmentation import EncoderWeights
+from .segmentation import DECODER_CHANNELS, EncoderWeights, unet_decoding
 
 
 def unet_segmenter(
@@ -23,7 +21,7 @@ def unet_segmenter(
     encoder: str = 'resnet18',
     encoder_depth: int = 5,
     weights: EncoderWeights = None,
-    decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+    decoder_channels: Sequence[int] = DECODER_CHANNELS,
 ) -> smp.Unet:
     """A single-sensor smp U-Net, as torchgeo's SemanticSegmentationTask builds it.
 
@@ -70,7 +68,7 @@ class SumFusionSegmenter(nn.Module):
         encoder: str = 'resnet18',
         encoder_depth: int = 5,
         weights: Mapping[str, EncoderWeights] | None = None,
-        decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+        decoder_channels: Sequence[int] = DECODER_CHANNELS,
     ) -> None:
         """Initialize a new SumFusionSegmenter instance."""
         super().__init__()
@@ -81,10 +79,9 @@ class SumFusionSegmenter(nn.Module):
         }
         channels = list(next(iter(encoders.values())).out_channels)
         self.encoders = nn.ModuleDict(encoders)
-        self.decoder = UnetDecoder(
-            channels, list(decoder_channels), n_blocks=encoder_depth
+        self.decoder, self.head = unet_decoding(
+            channels, decoder_channels, encoder_depth, num_classes
         )
-        self.head = SegmentationHead(decoder_channels[-1], num_classes, kernel_size=3)
 
     def forward(self, images: Mapping[str, Tensor]) -> Tensor:
         """Sum every sensor's feature maps per scale and decode them.

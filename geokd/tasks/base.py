@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from torch import Tensor, nn
 from torch.optim import Adam
@@ -42,6 +43,53 @@ class DeployableClassifier:
     spec: ClassifierSpec
 
 
+def images_of(batch: Sample, modalities: Sequence[str]) -> dict[str, Tensor]:
+    """The images of some modalities in a batch.
+
+    Args:
+        batch: ``image_<m>`` for each modality ``m``, and other keys.
+        modalities: The modalities to take.
+
+    Returns:
+        Images keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no image in the batch.
+    """
+    if missing := [m for m in modalities if f'image_{m}' not in batch]:
+        msg = f"batch has no 'image_{missing[0]}'; keys are {sorted(batch)}"
+        raise KeyError(msg)
+    return {m: batch[f'image_{m}'] for m in modalities}
+
+
+def targets_of(
+    batch: Sample, modalities: Sequence[str], key: str, hint: str = ''
+) -> dict[str, Tensor]:
+    """The targets (labels or masks) of some modalities in a batch.
+
+    Args:
+        batch: Either ``<key>`` (paired samples) or ``<key>_<m>`` (each modality its
+            own samples) for each modality ``m``.
+        modalities: The modalities to take.
+        key: ``'label'`` or ``'mask'``.
+        hint: Appended to the message of a missing target.
+
+    Returns:
+        Targets keyed by modality.
+
+    Raises:
+        KeyError: If a modality has no target in the batch.
+    """
+    targets = {}
+    for m in modalities:
+        target = batch.get(f'{key}_{m}', batch.get(key))
+        if target is None:
+            msg = f"batch has neither '{key}_{m}' nor '{key}'{hint}"
+            raise KeyError(msg)
+        targets[m] = target
+    return targets
+
+
 def unpack_batch(
     batch: Sample, modalities: Sequence[str]
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -58,18 +106,7 @@ def unpack_batch(
     Raises:
         KeyError: If a modality has no image or no label in the batch.
     """
-    images, labels = {}, {}
-    for m in modalities:
-        if f'image_{m}' not in batch:
-            msg = f"batch has no 'image_{m}'; keys are {sorted(batch)}"
-            raise KeyError(msg)
-        images[m] = batch[f'image_{m}']
-        label = batch.get(f'label_{m}', batch.get('label'))
-        if label is None:
-            msg = f"batch has neither 'label_{m}' nor 'label'"
-            raise KeyError(msg)
-        labels[m] = label
-    return images, labels
+    return images_of(batch, modalities), targets_of(batch, modalities, 'label')
 
 
 def check_classes(num_classes: int, class_names: Sequence[str] | None) -> None:
@@ -251,6 +288,32 @@ class PerClassifierTask(BaseTask):
         """
         self._shared_step(batch, 'test')
 
+    def unpack(
+        self, batch: Sample, modalities: Sequence[str]
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Split a batch into images and targets per modality (:func:`unpack_batch`).
+
+        Args:
+            batch: ``image_<m>`` and ``label`` or ``label_<m>`` for each modality.
+            modalities: The modalities to take.
+
+        Returns:
+            Images and labels keyed by modality.
+        """
+        return unpack_batch(batch, modalities)
+
+    def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a network's logits against its targets: cross-entropy.
+
+        Args:
+            logits: Logits ``(N, K)``.
+            target: Class indices ``(N,)``.
+
+        Returns:
+            Scalar loss.
+        """
+        return F.cross_entropy(logits, target)
+
     def configure_metrics(self) -> None:
         """Initialize weighted F1, macro F1 and accuracy per split and classifier."""
         k = self.hparams['num_classes']
@@ -282,6 +345,22 @@ class PerClassifierTask(BaseTask):
         metrics = cast(MetricCollection, self.metrics[f'{split}_{name}'])
         metrics(logits.detach(), labels)
         self.log_dict(metrics, batch_size=len(labels))
+
+    def log_loss(self, split: Split, loss: Tensor, batch_size: int) -> None:
+        """Log the total loss of a step.
+
+        Args:
+            split: 'train', 'val' or 'test'.
+            loss: The loss.
+            batch_size: Samples it was computed on.
+        """
+        self.log(
+            f'{split}_loss',
+            loss,
+            batch_size=batch_size,
+            prog_bar=split != 'test',
+            sync_dist=split != 'train',  # epoch-level: averaged over every process
+        )
 
     def configure_optimizers(self) -> Any:
         """Adam with a constant learning rate, as the DisCoM-KD reference.

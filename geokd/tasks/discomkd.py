@@ -1,33 +1,18 @@
 """Lightning task training every single-sensor classifier at once with DisCoM-KD."""
 
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor
-from torchgeo.datasets.utils import Sample
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
 from .. import losses
-from ..models import (
-    ClassifierSpec,
-    DisCoMKD,
-    ModalityOutput,
-    TrunkInit,
-    Weights,
-    dann_lambda,
-)
+from ..models import ClassifierSpec, DisCoMKD, ModalityOutput, TrunkInit, Weights
 from ..precision import TrainPrecision
-from .base import (
-    DeployableClassifier,
-    PerClassifierTask,
-    Split,
-    check_classes,
-    unpack_batch,
-)
+from .base import DeployableClassifier, check_classes
+from .discomkd_base import DisCoMKDBase
 
 
-class DisCoMKDTask(PerClassifierTask):
+class DisCoMKDTask(DisCoMKDBase[ModalityOutput]):
     """Cross-modal distillation by disentanglement and adversarial learning.
 
     Batches are dicts with ``image_<modality>`` for every modality and either one
@@ -102,16 +87,6 @@ class DisCoMKDTask(PerClassifierTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'DisCoM-KD'
-
-    @property
-    def modalities(self) -> list[str]:
-        """Modality names, in the order of their integer labels."""
-        return list(self.hparams['in_channels'])
-
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """Every modality's branch, each a classifier of its sensor alone.
 
@@ -144,49 +119,10 @@ class DisCoMKDTask(PerClassifierTask):
             trunk_init=self.hparams['trunk_init'],
         )
 
-    def configure_losses(self) -> None:
-        """Initialize the loss weights."""
-        self.loss_weights = losses.LossWeights(
-            cl=self.hparams['cl_weight'],
-            aux=self.hparams['aux_weight'],
-            mod=self.hparams['mod_weight'],
-            adv=self.hparams['adv_weight'],
-            perp=self.hparams['perp_weight'],
-        )
-
-    def configure_metrics(self) -> None:
-        """Initialize per-modality classification metrics and the diagnostics."""
-        super().configure_metrics()
-        self.adv_acc = MulticlassAccuracy(len(self.modalities), average='micro')
-        self.cos_inf_irr = MeanMetric()
-        self.cos_inf_inv = MeanMetric()
-
-    def _unpack(self, batch: Sample) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Split a batch into images and labels per modality.
-
-        Args:
-            batch: ``image_<m>`` and ``label`` or ``label_<m>`` for each modality.
-
-        Returns:
-            Images and labels keyed by modality.
-
-        Raises:
-            KeyError: If a modality has no image or no label in the batch.
-        """
-        return unpack_batch(batch, self.modalities)
-
     def _loss_terms(
         self, outputs: dict[str, ModalityOutput], labels: dict[str, Tensor]
     ) -> dict[str, Tensor]:
-        """Compute every loss term over the samples of all modalities.
-
-        Args:
-            outputs: Model outputs per modality.
-            labels: Class labels per modality.
-
-        Returns:
-            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
-        """
+        """The classification terms (see :mod:`geokd.losses.discomkd`)."""
 
         def cat(field: str) -> Tensor:
             return torch.cat([getattr(outputs[m], field) for m in outputs])
@@ -203,77 +139,8 @@ class DisCoMKDTask(PerClassifierTask):
             'perp': losses.orthogonality_loss(cat('z_inf'), cat('z_irr'), cat('z_inv')),
         }
 
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        images, labels = self._unpack(batch)
-        outputs = self.model(images)
-        terms = self._loss_terms(outputs, labels)
-        loss = losses.discomkd_loss(terms, self.loss_weights)
-        batch_size = sum(len(y) for y in labels.values())
-        # Epoch-level losses (validation, test) are averaged over every process.
-        sync = split != 'train'
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=batch_size,
-            prog_bar=split != 'test',
-            sync_dist=sync,
-        )
-        self.log_dict(
-            {f'{split}_loss_{k}': v for k, v in terms.items()},
-            batch_size=batch_size,
-            sync_dist=sync,
-        )
-        for m, out in outputs.items():
-            self.log_metrics(split, m, out.logits, labels[m])
-        if split == 'val':
-            self._update_diagnostics(outputs, batch_size)
-        return loss
-
-    def _update_diagnostics(
-        self, outputs: dict[str, ModalityOutput], batch_size: int
-    ) -> None:
-        for m, out in outputs.items():
-            target = torch.full(
-                (len(out.mod_adv),), self.model.modality_index(m), device=self.device
-            )
-            self.adv_acc.update(out.mod_adv, target)
-            # Weighted by samples, so the epoch value is the mean over samples,
-            # whatever the batches (and the processes' shares) were.
-            n = len(out.z_inf)
-            self.cos_inf_irr.update(losses.mean_cosine(out.z_inf, out.z_irr), n)
-            self.cos_inf_inv.update(losses.mean_cosine(out.z_inf, out.z_inv), n)
-        self.log('val_adv_acc', self.adv_acc, batch_size=batch_size)
-        self.log('val_cos_inf_irr', self.cos_inf_irr, batch_size=batch_size)
-        self.log('val_cos_inf_inv', self.cos_inf_inv, batch_size=batch_size)
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        """Follow the DANN schedule of the gradient reversal scale, if chosen.
-
-        Args:
-            batch: The batch about to be trained on.
-            batch_idx: Its index.
-        """
-        if self.hparams['grl_schedule'] == 'dann':
-            progress = self.global_step / max(
-                self.trainer.estimated_stepping_batches, 1
-            )
-            self.model.grl.lambda_ = self.hparams['grl_lambda'] * dann_lambda(progress)
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Class probabilities of every single-sensor classifier present in the batch.
-
-        Args:
-            batch: ``image_<m>`` for one or more modalities.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities per modality.
-        """
-        return {
-            m: self.model.branches[m](batch[f'image_{m}']).softmax(dim=1)
-            for m in self.modalities
-            if f'image_{m}' in batch
-        }
+    def _diagnostic_maps(
+        self, out: ModalityOutput
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The embeddings and ``D_adv`` logits of every sample."""
+        return out.mod_adv, out.z_inf, out.z_irr, out.z_inv

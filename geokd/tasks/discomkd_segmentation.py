@@ -1,26 +1,24 @@
 """Lightning task training every single-sensor segmenter at once with DisCoM-KD."""
 
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor
-from torchgeo.datasets.utils import Sample
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
-from .. import losses
 from ..losses import segmentation as seg
-from ..models import dann_lambda
 from ..models.segmentation import (
     DisCoMKDSegmenter,
     EncoderWeights,
     SegmentationModalityOutput,
 )
-from .base import Split, check_classes
-from .segmentation_base import PerSegmenterTask, check_positive_class, unpack_masks
+from .base import check_classes
+from .discomkd_base import DisCoMKDBase
+from .segmentation_base import PerSegmenterTask, check_positive_class
 
 
-class DisCoMKDSegmentationTask(PerSegmenterTask):
+class DisCoMKDSegmentationTask(
+    DisCoMKDBase[SegmentationModalityOutput], PerSegmenterTask
+):
     """DisCoM-KD for semantic segmentation: one segmenter per sensor, trained together.
 
     Batches hold ``image_<modality>`` for every modality and either one ``mask``
@@ -96,76 +94,16 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'DisCoM-KD'
-
-    @property
-    def modalities(self) -> list[str]:
-        """Modality names, in the order of their integer labels."""
-        return list(self.hparams['in_channels'])
-
     def configure_models(self) -> None:
         """Initialize the DisCoM-KD segmentation network."""
-        self.model = DisCoMKDSegmenter(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            encoder=self.hparams['encoder'],
-            encoder_depth=self.hparams['encoder_depth'],
-            weights=self.weights,
-            decoder_channels=self.hparams['decoder_channels']
-            or (256, 128, 64, 32, 16)[: self.hparams['encoder_depth']],
-            grl_lambda=self.hparams['grl_lambda'],
+        self.model = self.build_segmenter(
+            DisCoMKDSegmenter, grl_lambda=self.hparams['grl_lambda']
         )
-
-    def configure_losses(self) -> None:
-        """Initialize the loss weights."""
-        self.loss_weights = losses.LossWeights(
-            cl=self.hparams['cl_weight'],
-            aux=self.hparams['aux_weight'],
-            mod=self.hparams['mod_weight'],
-            adv=self.hparams['adv_weight'],
-            perp=self.hparams['perp_weight'],
-        )
-
-    def configure_metrics(self) -> None:
-        """Initialize per-modality pixel metrics and the diagnostics."""
-        super().configure_metrics()
-        self.adv_acc = MulticlassAccuracy(len(self.modalities), average='micro')
-        self.cos_inf_irr = MeanMetric()
-        self.cos_inf_inv = MeanMetric()
-
-    def _update_diagnostics(
-        self, outputs: dict[str, SegmentationModalityOutput], batch_size: int
-    ) -> None:
-        for m, out in outputs.items():
-            deepest = out.mod_adv[-1]
-            target = torch.full(
-                (len(deepest),), self.model.modality_index(m), device=deepest.device
-            )
-            self.adv_acc.update(deepest, seg.location_labels(target, deepest))
-            # Weighted by locations, so the epoch value is the mean over locations.
-            z_inf, z_irr, z_inv = out.z_inf[-1], out.z_irr[-1], out.z_inv[-1]
-            n = z_inf[:, 0].numel()
-            self.cos_inf_irr.update(losses.mean_cosine(z_inf, z_irr), n)
-            self.cos_inf_inv.update(losses.mean_cosine(z_inf, z_inv), n)
-        self.log('val_adv_acc', self.adv_acc, batch_size=batch_size)
-        self.log('val_cos_inf_irr', self.cos_inf_irr, batch_size=batch_size)
-        self.log('val_cos_inf_inv', self.cos_inf_inv, batch_size=batch_size)
 
     def _loss_terms(
         self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]
     ) -> dict[str, Tensor]:
-        """Compute every loss term over the samples of all modalities.
-
-        Args:
-            outputs: Model outputs per modality.
-            masks: Masks per modality.
-
-        Returns:
-            The unweighted terms ``cl``, ``aux``, ``mod``, ``adv`` and ``perp``.
-        """
+        """The per-pixel and multi-scale terms, see :mod:`geokd.losses.segmentation`."""
         names = list(outputs)
 
         def scales(field: str) -> list[Tensor]:
@@ -204,52 +142,8 @@ class DisCoMKDSegmentationTask(PerSegmenterTask):
             ),
         }
 
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        images, masks = unpack_masks(batch, self.modalities)
-        outputs = self.model(images)
-        terms = self._loss_terms(outputs, masks)
-        loss = losses.discomkd_loss(terms, self.loss_weights)
-        batch_size = sum(len(y) for y in masks.values())
-        self.log_loss(split, loss, batch_size)
-        self.log_dict(
-            {f'{split}_loss_{k}': v for k, v in terms.items()},
-            batch_size=batch_size,
-            sync_dist=split != 'train',
-        )
-        for m, out in outputs.items():
-            self.log_metrics(split, m, out.logits, masks[m])
-        if split == 'val':
-            self._update_diagnostics(outputs, batch_size)
-        return loss
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        """Follow the DANN schedule of the gradient reversal scale, if chosen.
-
-        Args:
-            batch: The batch about to be trained on.
-            batch_idx: Its index.
-        """
-        if self.hparams['grl_schedule'] == 'dann':
-            progress = self.global_step / max(
-                self.trainer.estimated_stepping_batches, 1
-            )
-            self.model.grl.lambda_ = self.hparams['grl_lambda'] * dann_lambda(progress)
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Per-pixel class probabilities of every segmenter whose sensor is present.
-
-        Args:
-            batch: ``image_<m>`` for one or more modalities.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities ``(B, K, H, W)`` per modality.
-        """
-        return {
-            m: self.model.branches[m](batch[f'image_{m}']).softmax(dim=1)
-            for m in self.modalities
-            if f'image_{m}' in batch
-        }
+    def _diagnostic_maps(
+        self, out: SegmentationModalityOutput
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The maps and ``D_adv`` logits of the deepest scale, per location."""
+        return out.mod_adv[-1], out.z_inf[-1], out.z_irr[-1], out.z_inv[-1]

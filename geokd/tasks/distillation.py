@@ -1,10 +1,10 @@
 """Teacher/student distillation into a single-sensor student (KD, DKD, MLKD, +-LS)."""
 
 import importlib
+from abc import abstractmethod
 from typing import Literal, Protocol, cast, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchgeo.datasets.utils import Sample
 
@@ -14,6 +14,7 @@ from ..models import TrunkInit, Weights
 from ..precision import TrainPrecision
 from .base import PerClassifierTask, Split, require_paired
 from .multimodal_teacher import MultiModalTeacherTask
+from .one_network import SingleSensorTask
 from .single_modal import SingleModalTask
 
 Method = Literal['kd', 'dkd', 'mlkd']
@@ -72,7 +73,116 @@ def load_teacher(path: str, class_path: str | None = None) -> PerClassifierTask:
     return teacher
 
 
-class DistillationTask(SingleModalTask):
+class StudentTask(SingleSensorTask):
+    """A single-sensor network distilled from a frozen teacher, whatever its outputs.
+
+    Training loss: ``ce_weight * task_loss + kd_weight * distillation_loss``; the
+    teacher sees the same (augmented) paired batch as the student, in its own
+    sensors. Validation and test losses are the task loss alone.
+
+    The teacher is read from the hyperparameter ``teacher_checkpoint`` (of class
+    ``teacher_class``) on first use, before training starts so that a bad one fails
+    early. It is kept out of the module tree: not trained, not saved, so a student's
+    checkpoints are small and load without the teacher's file. Subclasses also need
+    the hyperparameters ``num_classes``, ``ce_weight`` and ``kd_weight``, and set
+    ``self._teacher = []`` in ``__init__``.
+    """
+
+    _teacher: list[PerClassifierTask]
+
+    def check_teacher(self, teacher: PerClassifierTask, path: str) -> None:
+        """Refuse a teacher this student cannot learn from.
+
+        Args:
+            teacher: The loaded teacher.
+            path: Its checkpoint, for the message.
+
+        Raises:
+            ValueError: If it predicts another number of classes.
+        """
+        if teacher.hparams['num_classes'] != self.hparams['num_classes']:
+            msg = (
+                f'{path}: teacher has {teacher.hparams["num_classes"]} classes, '
+                f'the student {self.hparams["num_classes"]}'
+            )
+            raise ValueError(msg)
+
+    @property
+    def teacher(self) -> PerClassifierTask:
+        """The frozen teacher, loaded from ``teacher_checkpoint`` on first use.
+
+        Raises:
+            ValueError: If it cannot be loaded or :meth:`check_teacher` refuses it.
+        """
+        if not self._teacher:
+            path = self.hparams['teacher_checkpoint']
+            teacher = load_teacher(path, self.hparams['teacher_class'])
+            self.check_teacher(teacher, path)
+            self._teacher.append(teacher.eval())
+        return self._teacher[0]
+
+    def setup(self, stage: str) -> None:
+        """Load the teacher before training starts, so a bad one fails early.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+        """
+        super().setup(stage)
+        if stage == 'fit':
+            self.teacher  # noqa: B018
+
+    def on_fit_start(self) -> None:
+        """Put the teacher on the student's device."""
+        self.teacher.to(self.device)
+
+    def teacher_logits(self, batch: Sample) -> Tensor:
+        """The teacher's logits of a batch, without gradient.
+
+        Args:
+            batch: A batch with every sensor the teacher reads.
+
+        Returns:
+            The teacher's logits.
+        """
+        with torch.no_grad():
+            # load_teacher checked that the teacher is a Teacher.
+            logits: Tensor = cast(Teacher, self.teacher).logits(batch)
+        return logits
+
+    @abstractmethod
+    def distillation_loss(
+        self, student: Tensor, teacher: Tensor, target: Tensor
+    ) -> Tensor:
+        """The distillation loss (without its weight).
+
+        Args:
+            student: Student logits.
+            teacher: Teacher logits, detached.
+            target: Labels or mask of the batch.
+
+        Returns:
+            Scalar loss.
+        """
+
+    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
+        if split != 'train':
+            return super()._shared_step(batch, split)
+        # The teacher must see the same samples as the student, in its own sensors.
+        require_paired(batch, type(self).__name__)
+        target = self.target(batch)
+        student = self.logits(batch)
+        teacher = self.teacher_logits(batch)
+        ce = self.task_loss(student, target)
+        kd = self.distillation_loss(student, teacher, target)
+        loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
+        n = len(target)
+        self.log('train_loss', loss, batch_size=n, prog_bar=True)
+        self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)
+        self.log_metrics('train', self.modalities[0], student, target)
+        return loss
+
+
+class DistillationTask(StudentTask, SingleModalTask):
     """Distil a trained teacher into a single-sensor student (backbone + linear head).
 
     Loss: ``ce_weight * CE(student, y) + kd_weight * L_kd(student, teacher)`` with
@@ -167,39 +277,6 @@ class DistillationTask(SingleModalTask):
         name = str(self.hparams['method']).upper()
         return f'{name} + LS' if self.hparams['logit_standardization'] else name
 
-    @property
-    def teacher(self) -> PerClassifierTask:
-        """The frozen teacher, loaded from ``teacher_checkpoint`` on first use.
-
-        Raises:
-            ValueError: If it cannot be loaded or predicts another number of classes.
-        """
-        if not self._teacher:
-            path = self.hparams['teacher_checkpoint']
-            teacher = load_teacher(path, self.hparams['teacher_class'])
-            if teacher.hparams['num_classes'] != self.hparams['num_classes']:
-                msg = (
-                    f'{path}: teacher has {teacher.hparams["num_classes"]} classes, '
-                    f'the student {self.hparams["num_classes"]}'
-                )
-                raise ValueError(msg)
-            self._teacher.append(teacher.eval())
-        return self._teacher[0]
-
-    def setup(self, stage: str) -> None:
-        """Load the teacher before training starts, so a bad one fails early.
-
-        Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'.
-        """
-        super().setup(stage)
-        if stage == 'fit':
-            self.teacher  # noqa: B018
-
-    def on_fit_start(self) -> None:
-        """Put the teacher on the student's device."""
-        self.teacher.to(self.device)
-
     def distillation_loss(
         self, student: Tensor, teacher: Tensor, labels: Tensor
     ) -> Tensor:
@@ -239,26 +316,3 @@ class DistillationTask(SingleModalTask):
                     f"unknown distillation method {other!r}; use 'kd', 'dkd' or 'mlkd'"
                 )
                 raise ValueError(msg)
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        if split != 'train':
-            return super()._shared_step(batch, split)
-        # The teacher must see the same samples as the student, in its own sensors.
-        require_paired(batch, type(self).__name__)
-        m = self.modalities[0]
-        labels = batch.get(f'label_{m}', batch.get('label'))
-        if labels is None:
-            msg = f"batch has neither 'label_{m}' nor 'label'"
-            raise KeyError(msg)
-        student = self.logits(batch)
-        with torch.no_grad():
-            # load_teacher checked that the teacher is a Teacher.
-            teacher = cast(Teacher, self.teacher).logits(batch)
-        ce = F.cross_entropy(student, labels)
-        kd = self.distillation_loss(student, teacher, labels)
-        loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
-        n = len(labels)
-        self.log('train_loss', loss, batch_size=n, prog_bar=True)
-        self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)
-        self.log_metrics('train', m, student, labels)
-        return loss

@@ -1,23 +1,13 @@
 """The paper's multi-modal teacher: one trunk per sensor, features summed, linear head."""
 
-import torch.nn.functional as F
-from torch import Tensor
-from torchgeo.datasets.utils import Sample
-
 from ..errors import UsageError
 from ..models import SumFusionClassifier, TrunkInit, Weights
 from ..precision import TrainPrecision
-from .base import (
-    DeployableClassifier,
-    PerClassifierTask,
-    Split,
-    check_classes,
-    require_paired,
-    unpack_batch,
-)
+from .base import DeployableClassifier, check_classes
+from .one_network import MultiSensorTask
 
 
-class MultiModalTeacherTask(PerClassifierTask):
+class MultiModalTeacherTask(MultiSensorTask):
     """Train the multi-modal teacher of the teacher/student baselines.
 
     Needs paired batches (the same samples in every modality, one ``label``). Its one
@@ -69,16 +59,6 @@ class MultiModalTeacherTask(PerClassifierTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'multi-modal teacher'
-
-    @property
-    def modalities(self) -> list[str]:
-        """The name of the one fused classifier, e.g. ``['ms+sar']``."""
-        return ['+'.join(self.hparams['in_channels'])]
-
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """None: the teacher needs every sensor at once.
 
@@ -96,55 +76,3 @@ class MultiModalTeacherTask(PerClassifierTask):
             self.weights,
             self.hparams['trunk_init'],
         )
-
-    def logits(self, batch: Sample) -> Tensor:
-        """Task logits of a batch (the interface a student uses to query a teacher).
-
-        Args:
-            batch: A batch with ``image_<m>`` for every modality.
-
-        Returns:
-            Logits ``(B, num_classes)``.
-
-        Raises:
-            KeyError: If a modality is missing from the batch.
-        """
-        missing = [m for m in self.hparams['in_channels'] if f'image_{m}' not in batch]
-        if missing:
-            msg = f'batch has no image of {missing}; keys are {sorted(batch)}'
-            raise KeyError(msg)
-        images = {m: batch[f'image_{m}'] for m in self.hparams['in_channels']}
-        logits: Tensor = self.model(images)
-        return logits
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        [name] = self.modalities
-        require_paired(batch, type(self).__name__)
-        images, labels = unpack_batch(batch, list(self.hparams['in_channels']))
-        label = next(iter(labels.values()))
-        logits = self.model(images)
-        loss = F.cross_entropy(logits, label)
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=len(logits),
-            prog_bar=split != 'test',
-            sync_dist=split != 'train',  # epoch-level: averaged over every process
-        )
-        self.log_metrics(split, name, logits, label)
-        return loss
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Class probabilities of the fused classifier.
-
-        Args:
-            batch: A batch with ``image_<m>`` for every modality.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities keyed by the classifier name.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

@@ -8,11 +8,11 @@ pixel accuracy and ``s_f1_macro_<name>`` the macro F1 over classes, all over the
 labelled pixels only (the mask's ``ignore_index`` is left out).
 """
 
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -23,26 +23,15 @@ from torchmetrics.classification import (
 )
 
 from ..errors import UsageError
-from .base import DeployableClassifier, PerClassifierTask, Split
-
-
-def images_of(batch: Sample, modalities: Sequence[str]) -> dict[str, Tensor]:
-    """The images of some modalities in a batch.
-
-    Args:
-        batch: ``image_<m>`` for each modality ``m``, and other keys.
-        modalities: The modalities to take.
-
-    Returns:
-        Images keyed by modality.
-
-    Raises:
-        KeyError: If a modality has no image in the batch.
-    """
-    if missing := [m for m in modalities if f'image_{m}' not in batch]:
-        msg = f"batch has no 'image_{missing[0]}'; keys are {sorted(batch)}"
-        raise KeyError(msg)
-    return {m: batch[f'image_{m}'] for m in modalities}
+from ..losses import segmentation as seg
+from ..models.segmentation import unet_decoder_channels
+from .base import (
+    DeployableClassifier,
+    PerClassifierTask,
+    Split,
+    images_of,
+    targets_of,
+)
 
 
 def unpack_masks(
@@ -61,14 +50,8 @@ def unpack_masks(
     Raises:
         KeyError: If a modality has no image or no mask in the batch.
     """
-    images, masks = images_of(batch, modalities), {}
-    for m in modalities:
-        mask = batch.get(f'mask_{m}', batch.get('mask'))
-        if mask is None:
-            msg = f"batch has neither 'mask_{m}' nor 'mask' (a segmentation dataset?)"
-            raise KeyError(msg)
-        masks[m] = mask
-    return images, masks
+    hint = ' (a segmentation dataset?)'
+    return images_of(batch, modalities), targets_of(batch, modalities, 'mask', hint)
 
 
 def check_positive_class(num_classes: int, positive_class: int) -> None:
@@ -97,11 +80,41 @@ class PerSegmenterTask(PerClassifierTask):
     one class per window, so :meth:`deployable_classifiers` is empty.
     """
 
+    #: Initial encoder weights, set by subclasses before building their network.
+    weights: Any
+
     #: Why ``geokd export`` finds nothing to export in a segmentation task.
     export_refusal = (
         'geokd export and predict do not handle segmenters yet: they write one class '
         'per window, not per pixel'
     )
+
+    def build_segmenter[M: nn.Module](self, build: Callable[..., M], **extra: Any) -> M:
+        """Build a network of smp encoders and a U-Net decoder from the hyperparameters.
+
+        Args:
+            build: The network's class or factory, taking ``in_channels``,
+                ``num_classes``, ``encoder``, ``encoder_depth``, ``weights`` and
+                ``decoder_channels``.
+            **extra: Its other arguments.
+
+        Returns:
+            The network, with the task's ``in_channels``, ``num_classes``,
+            ``encoder``, ``encoder_depth``, ``weights`` and ``decoder_channels``
+            (None: smp's for the depth).
+        """
+        depth = self.hparams['encoder_depth']
+        return build(
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+            encoder=self.hparams['encoder'],
+            encoder_depth=depth,
+            weights=self.weights,
+            decoder_channels=unet_decoder_channels(
+                self.hparams['decoder_channels'], depth
+            ),
+            **extra,
+        )
 
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """No segmenter is exported yet (prediction classifies whole windows).
@@ -110,6 +123,35 @@ class PerSegmenterTask(PerClassifierTask):
             An empty dict.
         """
         return {}
+
+    def unpack(
+        self, batch: Sample, modalities: Sequence[str]
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Split a batch into images and masks per modality (:func:`unpack_masks`).
+
+        Args:
+            batch: ``image_<m>`` and ``mask`` or ``mask_<m>`` for each modality.
+            modalities: The modalities to take.
+
+        Returns:
+            Images and masks keyed by modality.
+        """
+        return unpack_masks(batch, modalities)
+
+    def task_loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a segmenter's logits against its mask, over labelled pixels.
+
+        Args:
+            logits: Per-pixel logits ``(N, K, H, W)``.
+            target: Mask ``(N, H, W)``.
+
+        Returns:
+            Scalar loss, see
+            :func:`~geokd.losses.segmentation.pixel_classification_loss`.
+        """
+        return seg.pixel_classification_loss(
+            logits, target, self.hparams['ignore_index']
+        )
 
     def configure_metrics(self) -> None:
         """Initialize pixel and positive-class metrics per split and segmenter."""
@@ -162,19 +204,3 @@ class PerSegmenterTask(PerClassifierTask):
         binary((preds == positive).long(), target)
         self.log_dict(metrics, batch_size=len(mask))
         self.log_dict(binary, batch_size=len(mask))
-
-    def log_loss(self, split: Split, loss: Tensor, batch_size: int) -> None:
-        """Log the total loss of a step.
-
-        Args:
-            split: 'train', 'val' or 'test'.
-            loss: The loss.
-            batch_size: Samples it was computed on.
-        """
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=batch_size,
-            prog_bar=split != 'test',
-            sync_dist=split != 'train',  # epoch-level: averaged over every process
-        )

@@ -5,29 +5,19 @@ All use the encoders and U-Net decoder of
 training method only.
 """
 
-from typing import cast
-
-import torch
 from torch import Tensor
-from torchgeo.datasets.utils import Sample
 
 from ..losses import segmentation as seg
+from ..models.segmentation import DECODER_CHANNELS as DECODER_CHANNELS
 from ..models.segmentation import EncoderWeights
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
-from .base import PerClassifierTask, Split, check_classes, require_paired
-from .distillation import Teacher, load_teacher
-from .segmentation_base import (
-    PerSegmenterTask,
-    check_positive_class,
-    images_of,
-    unpack_masks,
-)
-
-#: smp's U-Net decoder channels, the default of every segmentation task.
-DECODER_CHANNELS = (256, 128, 64, 32, 16)
+from .base import PerClassifierTask, check_classes
+from .distillation import StudentTask
+from .one_network import MultiSensorTask, SingleSensorTask
+from .segmentation_base import PerSegmenterTask, check_positive_class
 
 
-class SingleModalSegmentationTask(PerSegmenterTask):
+class SingleModalSegmentationTask(SingleSensorTask, PerSegmenterTask):
     """Train a U-Net of one sensor alone: the single-sensor segmentation baseline.
 
     Also the cross-modal teacher of :class:`PixelKDSegmentationTask`. Batches are
@@ -76,69 +66,12 @@ class SingleModalSegmentationTask(PerSegmenterTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'single-modal'
-
-    @property
-    def modalities(self) -> list[str]:
-        """The one sensor this segmenter needs."""
-        return [self.hparams['modality']]
-
     def configure_models(self) -> None:
         """Initialize the U-Net."""
-        self.model = unet_segmenter(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            self.hparams['encoder'],
-            self.hparams['encoder_depth'],
-            self.weights,
-            self.hparams['decoder_channels']
-            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
-        )
-
-    def logits(self, batch: Sample) -> Tensor:
-        """Per-pixel logits of a batch (what a student asks its teacher).
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-
-        Returns:
-            Logits ``(B, num_classes, H, W)``.
-        """
-        m = self.modalities[0]
-        logits: Tensor = self.model(images_of(batch, [m])[m])
-        return logits
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        m = self.modalities[0]
-        images, masks = unpack_masks(batch, self.modalities)
-        logits = self.model(images[m])
-        loss = seg.pixel_classification_loss(
-            logits, masks[m], self.hparams['ignore_index']
-        )
-        self.log_loss(split, loss, len(logits))
-        self.log_metrics(split, m, logits, masks[m])
-        return loss
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Per-pixel class probabilities of the segmenter.
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities ``(B, K, H, W)`` keyed by the modality.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}
+        self.model = self.build_segmenter(unet_segmenter)
 
 
-class MultiModalSegmentationTeacherTask(PerSegmenterTask):
+class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):
     """The multi-modal teacher: one encoder per sensor, feature maps summed, one decoder.
 
     Needs paired batches. Its one segmenter is named after its sensors joined by
@@ -184,59 +117,12 @@ class MultiModalSegmentationTeacherTask(PerSegmenterTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'multi-modal teacher'
-
-    @property
-    def sensors(self) -> list[str]:
-        """The sensors the teacher reads."""
-        return list(self.hparams['in_channels'])
-
-    @property
-    def modalities(self) -> list[str]:
-        """One segmenter, named after all its sensors."""
-        return ['+'.join(self.sensors)]
-
     def configure_models(self) -> None:
         """Initialize the sum-fusion segmenter."""
-        self.model = SumFusionSegmenter(
-            self.hparams['in_channels'],
-            self.hparams['num_classes'],
-            self.hparams['encoder'],
-            self.hparams['encoder_depth'],
-            self.weights,
-            self.hparams['decoder_channels']
-            or DECODER_CHANNELS[: self.hparams['encoder_depth']],
-        )
-
-    def logits(self, batch: Sample) -> Tensor:
-        """Per-pixel logits from every sensor of a paired batch.
-
-        Args:
-            batch: ``image_<m>`` of every sensor.
-
-        Returns:
-            Logits ``(B, num_classes, H, W)``.
-        """
-        logits: Tensor = self.model(images_of(batch, self.sensors))
-        return logits
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        require_paired(batch, type(self).__name__)
-        mask = batch.get('mask')
-        if mask is None:
-            msg = f"batch has no 'mask'; keys are {sorted(batch)}"
-            raise KeyError(msg)
-        logits = self.logits(batch)
-        loss = seg.pixel_classification_loss(logits, mask, self.hparams['ignore_index'])
-        self.log_loss(split, loss, len(logits))
-        self.log_metrics(split, self.modalities[0], logits, mask)
-        return loss
+        self.model = self.build_segmenter(SumFusionSegmenter)
 
 
-class PixelKDSegmentationTask(SingleModalSegmentationTask):
+class PixelKDSegmentationTask(StudentTask, SingleModalSegmentationTask):
     """Distil a trained segmenter into a single-sensor U-Net, pixel by pixel (Hinton).
 
     Loss: ``ce_weight * CE(student, mask) + kd_weight * T**2 KL`` at every labelled
@@ -309,63 +195,39 @@ class PixelKDSegmentationTask(SingleModalSegmentationTask):
         """Name of the training method, recorded in exported models."""
         return 'pixel KD'
 
-    @property
-    def teacher(self) -> PerClassifierTask:
-        """The frozen teacher, loaded from ``teacher_checkpoint`` on first use.
-
-        Raises:
-            ValueError: If it cannot be loaded, is no segmenter, or predicts another
-                number of classes.
-        """
-        if not self._teacher:
-            path = self.hparams['teacher_checkpoint']
-            teacher = load_teacher(path, self.hparams['teacher_class'])
-            if not isinstance(teacher, PerSegmenterTask):
-                msg = f'{path}: a {type(teacher).__name__} is not a segmenter'
-                raise ValueError(msg)
-            if teacher.hparams['num_classes'] != self.hparams['num_classes']:
-                msg = (
-                    f'{path}: teacher has {teacher.hparams["num_classes"]} classes, '
-                    f'the student {self.hparams["num_classes"]}'
-                )
-                raise ValueError(msg)
-            self._teacher.append(teacher.eval())
-        return self._teacher[0]
-
-    def setup(self, stage: str) -> None:
-        """Load the teacher before training starts, so a bad one fails early.
+    def check_teacher(self, teacher: PerClassifierTask, path: str) -> None:
+        """Refuse a teacher this student cannot learn from.
 
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'.
+            teacher: The loaded teacher.
+            path: Its checkpoint, for the message.
+
+        Raises:
+            ValueError: If it is no segmenter, or predicts another number of
+                classes.
         """
-        super().setup(stage)
-        if stage == 'fit':
-            self.teacher  # noqa: B018
+        if not isinstance(teacher, PerSegmenterTask):
+            msg = f'{path}: a {type(teacher).__name__} is not a segmenter'
+            raise ValueError(msg)
+        super().check_teacher(teacher, path)
 
-    def on_fit_start(self) -> None:
-        """Put the teacher on the student's device."""
-        self.teacher.to(self.device)
+    def distillation_loss(
+        self, student: Tensor, teacher: Tensor, mask: Tensor
+    ) -> Tensor:
+        """Hinton's KD at every labelled pixel (without its weight).
 
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        if split != 'train':
-            return super()._shared_step(batch, split)
-        # The teacher must see the same pixels as the student, in its own sensors.
-        require_paired(batch, type(self).__name__)
-        m = self.modalities[0]
-        _, masks = unpack_masks(batch, self.modalities)
-        mask = masks[m]
-        student = self.logits(batch)
-        with torch.no_grad():
-            # load_teacher checked that the teacher is a Teacher.
-            teacher = cast(Teacher, self.teacher).logits(batch)
-        ignore = self.hparams['ignore_index']
-        ce = seg.pixel_classification_loss(student, mask, ignore)
-        kd = seg.pixel_kd_loss(
-            student, teacher, self.hparams['temperature'], mask, ignore
+        Args:
+            student: Student logits ``(N, K, H, W)``.
+            teacher: Teacher logits ``(N, K, H, W)``, detached.
+            mask: Class indices ``(N, H, W)``; unlabelled pixels do not count.
+
+        Returns:
+            Scalar loss.
+        """
+        return seg.pixel_kd_loss(
+            student,
+            teacher,
+            self.hparams['temperature'],
+            mask,
+            self.hparams['ignore_index'],
         )
-        loss: Tensor = self.hparams['ce_weight'] * ce + self.hparams['kd_weight'] * kd
-        n = len(mask)
-        self.log('train_loss', loss, batch_size=n, prog_bar=True)
-        self.log_dict({'train_loss_ce': ce, 'train_loss_kd': kd}, batch_size=n)
-        self.log_metrics('train', m, student, mask)
-        return loss

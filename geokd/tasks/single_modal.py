@@ -1,21 +1,12 @@
 """Single-modal baseline: one sensor, a backbone and a linear head, cross-entropy only."""
 
-import torch.nn.functional as F
-from torch import Tensor
-from torchgeo.datasets.utils import Sample
-
 from ..models import ClassifierSpec, TrunkInit, Weights, linear_classifier
 from ..precision import TrainPrecision
-from .base import (
-    DeployableClassifier,
-    PerClassifierTask,
-    Split,
-    check_classes,
-    unpack_batch,
-)
+from .base import DeployableClassifier, check_classes
+from .one_network import SingleSensorTask
 
 
-class SingleModalTask(PerClassifierTask):
+class SingleModalTask(SingleSensorTask):
     """Train a classifier of one sensor alone: the paper's single-modal baseline.
 
     Also the cross-modal teacher of a distilled student on the other sensor. Batches
@@ -64,16 +55,6 @@ class SingleModalTask(PerClassifierTask):
         self.weights = weights
         super().__init__()
 
-    @property
-    def method_name(self) -> str:
-        """Name of the training method, recorded in exported models."""
-        return 'single-modal'
-
-    @property
-    def modalities(self) -> list[str]:
-        """The one sensor this classifier needs."""
-        return [self.hparams['modality']]
-
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
         """The classifier, keyed by its sensor.
 
@@ -97,49 +78,3 @@ class SingleModalTask(PerClassifierTask):
             self.weights,
             self.hparams['trunk_init'],
         )
-
-    def logits(self, batch: Sample) -> Tensor:
-        """Task logits of a batch (the interface a student uses to query a teacher).
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-
-        Returns:
-            Logits ``(B, num_classes)``.
-        """
-        key = f'image_{self.modalities[0]}'
-        if key not in batch:
-            msg = f'batch has no {key!r}; keys are {sorted(batch)}'
-            raise KeyError(msg)
-        logits: Tensor = self.model(batch[key])
-        return logits
-
-    def _shared_step(self, batch: Sample, split: Split) -> Tensor:
-        m = self.modalities[0]
-        images, labels = unpack_batch(batch, self.modalities)
-        logits = self.model(images[m])
-        loss = F.cross_entropy(logits, labels[m])
-        self.log(
-            f'{split}_loss',
-            loss,
-            batch_size=len(logits),
-            prog_bar=split != 'test',
-            sync_dist=split != 'train',  # epoch-level: averaged over every process
-        )
-        self.log_metrics(split, m, logits, labels[m])
-        return loss
-
-    def predict_step(
-        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """Class probabilities of the classifier.
-
-        Args:
-            batch: A batch with ``image_<modality>``.
-            batch_idx: Integer displaying index of this batch.
-            dataloader_idx: Index of the current dataloader.
-
-        Returns:
-            Softmax probabilities keyed by the modality.
-        """
-        return {self.modalities[0]: self.logits(batch).softmax(dim=1)}

@@ -32,6 +32,13 @@ def test_unpaired_batches_hold_a_mask_per_modality() -> None:
     assert sorted(flat) == ['image_ms', 'image_sar', 'mask_ms', 'mask_sar']
 
 
+def test_band_names_are_those_of_the_classification_datamodule() -> None:
+    dm = OMBRIASegmentationDataModule(
+        root=str(FIXTURE), before=True, modalities=['sar']
+    )
+    assert dm.band_names == {'sar': ['VV', 'VV_before']}
+
+
 def test_cache_dir_is_refused() -> None:
     with pytest.raises(UsageError, match='cache_dir'):
         OMBRIASegmentationDataModule(root=str(FIXTURE), cache_dir='x')

@@ -85,6 +85,15 @@ def test_single_modal_uses_only_its_sensor_and_teacher_needs_pairs() -> None:
         teacher.training_step({**unpaired, 'image_sar': batch['image_sar']}, 0)
 
 
+def test_teacher_predicts_per_pixel_probabilities_of_its_fused_segmenter() -> None:
+    teacher = MultiModalSegmentationTeacherTask({'ms': 3, 'sar': 1}, **TINY).eval()
+    with torch.no_grad():
+        [(name, probs)] = teacher.predict_step(_paired(), 0).items()
+    assert name == 'ms+sar'
+    assert probs.shape == (4, 2, 32, 32)
+    assert torch.allclose(probs.sum(dim=1), torch.ones(4, 32, 32))
+
+
 def test_positive_class_must_be_a_class() -> None:
     with pytest.raises(UsageError, match='positive_class'):
         SingleModalSegmentationTask('sar', 1, positive_class=2, **TINY)
