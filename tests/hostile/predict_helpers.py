@@ -18,7 +18,7 @@ import resource
 import shutil
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,10 @@ class Result:
     code: int
     out: str
     err: str
+
+
+#: ``geokd predict`` with the arguments given (the ``run`` fixture).
+Run = Callable[..., Result]
 
 
 def _exit_code(err: SystemExit) -> tuple[int, str]:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): bad values."""
 
 from pathlib import Path
@@ -13,23 +12,10 @@ from geokd.predict.output.working import WorkingRasters
 from tests.predict.conftest import sar_pixels
 from tests.predict.test_pipeline import _interrupt_after_first_window
 
-from .predict_helpers import (
-    assert_error,
-    predict,
-    write_raster,
-)
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .predict_helpers import Run, assert_error, predict, write_raster
+from .round2 import BIG, DEEP, DEG, out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.15: deep JSON, odd normalisation, odd band indexes and CRSs: one line each -----
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): model size."""
 
 import json
@@ -15,18 +14,9 @@ from .predict_helpers import (
     snapshot,
     write_raster,
 )
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .round2 import out_of
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.11: a model too large for memory is refused before it is built ----------------
 

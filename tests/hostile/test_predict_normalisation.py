@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): normalisations of model.json
 that are not finite numbers within bounds, or not numbers at all."""
 
@@ -10,7 +9,9 @@ import pytest
 from tests.predict.conftest import sar_pixels
 
 from .predict_helpers import assert_error, predict, write_raster
-from .round2 import model, one_thread, out_of  # noqa: F401 (fixtures)
+from .round2 import out_of
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes (issue 19.18): weights holding NaN or infinite values are refused
 by ``geokd export`` (nothing written) and by ``geokd predict``, in one line naming
 the file, instead of a model that gives one class everywhere."""
@@ -15,8 +14,10 @@ from tests.predict.conftest import sar_pixels
 from .conftest import Evil, Geokd, TinyRun
 from .helpers import Sandbox, assert_clean_error
 from .predict_helpers import assert_error, predict, write_raster
-from .round2 import model, one_thread, out_of  # noqa: F401
+from .round2 import out_of
 from .test_export import tampered
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 VALUES = {'nan': float('nan'), 'inf': float('inf'), '-inf': float('-inf')}
 
