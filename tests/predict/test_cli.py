@@ -31,6 +31,19 @@ def sar_export(tmp_path: Path, sar_model: SingleSensorClassifier) -> Path:
 HEAVY = ('torch', 'lightning', 'rasterio', 'numpy')
 
 
+def _fresh_python(code: str) -> str:
+    """Standard output of ``code`` run by a new interpreter that imports this geokd."""
+    root = str(Path(geokd.__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={'PYTHONPATH': root, 'PATH': ''},
+    )
+    return result.stdout
+
+
 @pytest.mark.parametrize(
     ('module', 'command'),
     [('geokd.predict.cli', 'predict'), ('geokd.export.cli', 'export')],
@@ -41,16 +54,9 @@ def test_help_imports_nothing_heavy(module: str, command: str) -> None:
         f'try:\n    m.{command}(["--help"])\nexcept SystemExit:\n    pass\n'
         f'print("HEAVY", *[n for n in {HEAVY!r} if n in sys.modules])'
     )
-    root = str(Path(geokd.__file__).resolve().parents[1])
-    result = subprocess.run(
-        [sys.executable, '-c', code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={'PYTHONPATH': root, 'PATH': ''},
-    )
-    assert f'usage: geokd {command}' in result.stdout
-    assert result.stdout.splitlines()[-1] == 'HEAVY'
+    out = _fresh_python(code)
+    assert f'usage: geokd {command}' in out
+    assert out.splitlines()[-1] == 'HEAVY'
 
 
 @pytest.mark.parametrize('package', [geokd.export, geokd.predict])
@@ -74,15 +80,7 @@ def test_public_names_resolve(package: ModuleType) -> None:
 )
 def test_import_is_light(module: str) -> None:
     code = f'import sys, {module}\nprint(*[n for n in {HEAVY!r} if n in sys.modules])'
-    root = str(Path(geokd.__file__).resolve().parents[1])
-    result = subprocess.run(
-        [sys.executable, '-c', code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={'PYTHONPATH': root, 'PATH': ''},
-    )
-    assert result.stdout.strip() == ''
+    assert _fresh_python(code).strip() == ''
 
 
 def test_predict_several_scenes_by_glob(

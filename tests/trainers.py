@@ -1,0 +1,26 @@
+"""A Trainer for the tests' tiny runs."""
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Trainer
+
+
+def quiet_trainer(root: Path, **kwargs: Any) -> Trainer:
+    """A Trainer of one epoch of two batches that logs, shows and summarises nothing.
+
+    Args:
+        root: Its ``default_root_dir`` (checkpoints go under it).
+        kwargs: Further Trainer arguments (``callbacks``), or ones replacing these.
+
+    Returns:
+        The Trainer.
+    """
+    defaults: dict[str, Any] = {
+        'max_epochs': 1,
+        'limit_train_batches': 2,
+        'logger': False,
+        'enable_progress_bar': False,
+        'enable_model_summary': False,
+    }
+    return Trainer(default_root_dir=root, **(defaults | kwargs))
