@@ -114,6 +114,12 @@ def write_scene(tmp_path: Path) -> WriteScene:
     return write
 
 
+@pytest.fixture
+def two_window_scene(write_scene: WriteScene) -> Path:
+    """A 272 x 160 SAR scene: 2 x 1 windows of 256 pixels, to interrupt between."""
+    return write_scene(sar_pixels(272, 160, seed=2))
+
+
 def sar_pixels(height: int, width: int, seed: int = 0) -> np.ndarray:
     """Random SAR-like backscatter in dB, float32."""
     rng = np.random.default_rng(seed)
