@@ -1,9 +1,18 @@
-"""A Trainer for the tests' tiny runs."""
+"""Tiny training runs of the tests: a quiet Trainer, tiny settings of a config."""
 
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Trainer
+
+#: Tiny settings of a config of the synthetic MS+SAR data (``configs/demo.yaml``).
+TINY_SYNTHETIC = [
+    '--trainer.enable_progress_bar', 'false',
+    '--model.init_args.backbone', 'test_resnet',
+    '--data.init_args.samples_per_class', '10',
+    '--data.init_args.size', '16',
+    '--data.init_args.num_workers', '0',
+]  # fmt: skip
 
 
 def quiet_trainer(root: Path, **kwargs: Any) -> Trainer:

@@ -12,8 +12,8 @@ from geokd.predict.output.working import WorkingRasters
 from tests.predict.conftest import sar_pixels
 from tests.predict.test_pipeline import _interrupt_after_first_window
 
-from .predict_helpers import Run, assert_error, predict, write_raster
-from .round2 import BIG, DEEP, DEG, out_of, summaries
+from .predict_helpers import Run, assert_error, write_raster
+from .round2 import BIG, DEEP, DEG, copy_model, out_of, predict_small_scene, summaries
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -29,17 +29,9 @@ def test_stac_json_nested_too_deep(tmp_path: Path, run: Run) -> None:
 def test_model_json_nested_too_deep(
     tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edited = tmp_path / 'model'
-    edited.mkdir()
-    (edited / 'model.safetensors').write_bytes(
-        (model / 'model.safetensors').read_bytes()
-    )
     text = (model / 'model.json').read_text().rstrip()[:-1] + ', "deep": ' + DEEP + '}'
-    (edited / 'model.json').write_text(text)
-    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
-    result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
-                     capsys)  # fmt: skip
-    assert_error(result, 1, 'model.json')
+    edited = copy_model(model, tmp_path / 'model', metadata=text)
+    assert_error(predict_small_scene(tmp_path, edited, capsys), 1, 'model.json')
 
 
 @pytest.mark.parametrize('name', ['progress', 'summary'])

@@ -18,6 +18,7 @@ from geokd.main import main
 from geokd.predict.cli import predict
 
 from ..export.test_classifier import fake_checkpoint
+from ..trainers import TINY_SYNTHETIC
 from .conftest import WriteScene, sar_pixels
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
@@ -220,11 +221,7 @@ def test_fit_exports_each_modality(tmp_path: Path) -> None:
             '--config', str(CONFIG),
             '--trainer.fast_dev_run', 'true',
             '--trainer.default_root_dir', str(tmp_path),
-            '--trainer.enable_progress_bar', 'false',
-            '--model.init_args.backbone', 'test_resnet',
-            '--data.init_args.samples_per_class', '10',
-            '--data.init_args.size', '16',
-            '--data.init_args.num_workers', '0',
+            *TINY_SYNTHETIC,
         ]
     )  # fmt: skip
     for modality, bands in [('ms', 13), ('sar', 2)]:
