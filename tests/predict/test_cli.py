@@ -1,8 +1,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +16,7 @@ from geokd.main import main
 from geokd.predict.cli import predict
 
 from ..export.test_classifier import fake_checkpoint
+from ..fresh_interpreter import imports_of
 from ..trainers import TINY_SYNTHETIC
 from .conftest import WriteScene, sar_pixels
 
@@ -32,32 +31,14 @@ def sar_export(tmp_path: Path, sar_model: SingleSensorClassifier) -> Path:
 HEAVY = ('torch', 'lightning', 'rasterio', 'numpy')
 
 
-def _fresh_python(code: str) -> str:
-    """Standard output of ``code`` run by a new interpreter that imports this geokd."""
-    root = str(Path(geokd.__file__).resolve().parents[1])
-    result = subprocess.run(
-        [sys.executable, '-c', code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={'PYTHONPATH': root, 'PATH': ''},
-    )
-    return result.stdout
-
-
 @pytest.mark.parametrize(
     ('module', 'command'),
     [('geokd.predict.cli', 'predict'), ('geokd.export.cli', 'export')],
 )
 def test_help_imports_nothing_heavy(module: str, command: str) -> None:
-    code = (
-        f'import sys, {module} as m\n'
-        f'try:\n    m.{command}(["--help"])\nexcept SystemExit:\n    pass\n'
-        f'print("HEAVY", *[n for n in {HEAVY!r} if n in sys.modules])'
-    )
-    out = _fresh_python(code)
+    out, heavy = imports_of(f'import {module}; {module}.{command}(["--help"])', HEAVY)
     assert f'usage: geokd {command}' in out
-    assert out.splitlines()[-1] == 'HEAVY'
+    assert heavy == []
 
 
 @pytest.mark.parametrize('package', [geokd.export, geokd.predict])
@@ -80,8 +61,8 @@ def test_public_names_resolve(package: ModuleType) -> None:
     ],
 )
 def test_import_is_light(module: str) -> None:
-    code = f'import sys, {module}\nprint(*[n for n in {HEAVY!r} if n in sys.modules])'
-    assert _fresh_python(code).strip() == ''
+    out, heavy = imports_of(f'import {module}', HEAVY)
+    assert (out, heavy) == ('', [])
 
 
 def test_predict_several_scenes_by_glob(
