@@ -15,11 +15,12 @@ TINY_SYNTHETIC = [
 ]  # fmt: skip
 
 
-def quiet_trainer(root: Path, **kwargs: Any) -> Trainer:
+def quiet_trainer(root: Path | None = None, **kwargs: Any) -> Trainer:
     """A Trainer of one epoch of two batches that logs, shows and summarises nothing.
 
     Args:
-        root: Its ``default_root_dir`` (checkpoints go under it).
+        root: Its ``default_root_dir`` (checkpoints go under it); None for
+            Lightning's default (the working directory).
         kwargs: Further Trainer arguments (``callbacks``), or ones replacing these.
 
     Returns:
@@ -32,4 +33,6 @@ def quiet_trainer(root: Path, **kwargs: Any) -> Trainer:
         'enable_progress_bar': False,
         'enable_model_summary': False,
     }
-    return Trainer(default_root_dir=root, **(defaults | kwargs))
+    if root is not None:
+        defaults['default_root_dir'] = root
+    return Trainer(**(defaults | kwargs))
