@@ -39,3 +39,19 @@ def save_checkpoint(
         checkpoint['SyntheticMSSARDataModule'] = datamodule_state
     torch.save(checkpoint, path)
     return str(path)
+
+
+def teacher_arguments(directory: Path, teacher: PerClassifierTask | None) -> list[str]:
+    """The ``geokd fit`` arguments giving a distillation config its teacher.
+
+    Args:
+        directory: Where to save the teacher (``teacher.ckpt``).
+        teacher: The teacher; None for a method that has none.
+
+    Returns:
+        ``--model.init_args.teacher_checkpoint PATH``, or nothing without a teacher.
+    """
+    if teacher is None:
+        return []
+    path = save_checkpoint(directory / 'teacher.ckpt', teacher)
+    return ['--model.init_args.teacher_checkpoint', path]

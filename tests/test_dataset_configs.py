@@ -6,7 +6,7 @@ from geokd.cli import load_config
 from geokd.main import main
 from geokd.tasks import SingleModalTask
 
-from .checkpoints import save_checkpoint
+from .checkpoints import teacher_arguments
 
 ROOT = Path(__file__).parents[1]
 DATA = 'tests/data'
@@ -98,11 +98,10 @@ def test_ombria_method_configs_run_on_the_fixture(
 ) -> None:
     # The methods of configs/benchmark/ombria_cpu.yaml, with its data config.
     monkeypatch.chdir(ROOT)
-    extra = []
+    teacher = None
     if method.stem.startswith('kd_'):  # not discomkd_*
         teacher = SingleModalTask('ms', 3, 3, backbone='test_resnet')
-        path = save_checkpoint(tmp_path / 'teacher.ckpt', teacher)
-        extra = ['--model.init_args.teacher_checkpoint', path]
+    extra = teacher_arguments(tmp_path, teacher)
     main([
         'fit', '--config', 'configs/baselines/ombria.yaml', '--config', str(method),
         *FIXTURES['ombria'][0], '--data.init_args.cache_dir', 'null',

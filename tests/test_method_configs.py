@@ -9,6 +9,7 @@ from geokd.main import main
 from geokd.tasks import MultiModalTeacherTask, SingleModalTask
 
 from .checkpoints import save_checkpoint
+from .trainers import TINY_SYNTHETIC
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 DATA = CONFIGS / 'baselines' / 'synthetic.yaml'
@@ -61,12 +62,8 @@ def test_method_config_fast_dev_run(
             '--config', str(config),
             '--trainer.fast_dev_run', 'true',
             '--trainer.default_root_dir', str(tmp_path),
-            '--trainer.enable_progress_bar', 'false',
-            '--model.init_args.backbone', 'test_resnet',
-            '--data.init_args.samples_per_class', '10',
-            '--data.init_args.size', '16',
+            *TINY_SYNTHETIC,
             '--data.init_args.batch_size', '4',
-            '--data.init_args.num_workers', '0',
             *extra,
         ]
     )  # fmt: skip

@@ -7,7 +7,7 @@ import pytest
 from geokd.main import main
 from geokd.tasks import SingleModalSegmentationTask
 
-from .checkpoints import save_checkpoint
+from .checkpoints import teacher_arguments
 
 ROOT = Path(__file__).parents[1]
 TINY = [
@@ -33,13 +33,12 @@ def test_ombria_segmentation_configs_run_on_the_fixture(
 ) -> None:
     # The methods of configs/benchmark/ombria_segmentation_cpu.yaml, with its data.
     monkeypatch.chdir(ROOT)
-    extra = []
+    teacher = None
     if 'kd_' in method.stem:
         teacher = SingleModalSegmentationTask(
             'ms', 3, encoder='tu-test_resnet', decoder_channels=[8, 8, 8, 8, 8]
         )
-        path = save_checkpoint(tmp_path / 'teacher.ckpt', teacher)
-        extra = ['--model.init_args.teacher_checkpoint', path]
+    extra = teacher_arguments(tmp_path, teacher)
     main([
         'fit', '--config', 'configs/segmentation/ombria.yaml', '--config', str(method),
         '--data.init_args.root', 'tests/data/ombria', '--data.init_args.download', 'false',

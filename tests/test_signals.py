@@ -23,33 +23,9 @@ from geokd.signals import (
     terminated_message,
     terminations,
 )
+from tests.tristar_fit import TRISTAR, tristar_fit_config
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / 'tests' / 'data' / 'paired_folder' / 'tristar'
-
-FIT_CONFIG = """\
-seed_everything: 0
-trainer:
-  max_epochs: 2
-  accelerator: cpu
-  enable_progress_bar: false
-  enable_model_summary: false
-model:
-  class_path: geokd.tasks.DisCoMKDTask
-  init_args:
-    in_channels: {{depth: 1, thermal: 1}}
-    num_classes: 3
-    backbone: test_resnet
-data:
-  class_path: geokd.datamodules.PairedFolderDataModule
-  init_args:
-    root: {data}
-    folders: {{depth: depth, thermal: thermal}}
-    manifest: manifest.csv
-    size: 16
-    batch_size: 4
-    num_workers: 1
-"""
 
 
 def _sigterm_in(command: str) -> None:
@@ -139,7 +115,9 @@ def _assert_one_line(err: str, command: str, code: int) -> None:
 def terminated_fit(tmp_path: Path) -> tuple[list[str], Path, str, int]:
     """A fit terminated after its first batch: its arguments, directory, stderr, code."""
     config = tmp_path / 'fit.yaml'
-    config.write_text(FIT_CONFIG.format(data=DATA))
+    config.write_text(
+        tristar_fit_config(TRISTAR, {'max_epochs': 2}, datamodule={'num_workers': 1})
+    )
     marker = tmp_path / 'paused'
     pause = {
         'class_path': 'tests.callbacks.pause.PauseAt',

@@ -13,6 +13,8 @@ from geokd.datamodules import SyntheticMSSARDataModule
 from geokd.export import load_exported
 from geokd.tasks import DisCoMKDTask
 
+from ..trainers import quiet_trainer
+
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
 
@@ -61,18 +63,13 @@ def _fit(
     data = SyntheticMSSARDataModule(
         batch_size=4, samples_per_class=10, size=32, augmentation='none'
     )
-    trainer = Trainer(
+    trainer = quiet_trainer(
+        tmp_path,
         accelerator=accelerator,
         devices=1,
-        max_epochs=1,
-        limit_train_batches=2,
         limit_val_batches=1,
         limit_test_batches=1,
-        default_root_dir=tmp_path,
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=callbacks,
         **kwargs,
     )

@@ -22,9 +22,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer, seed_everythin
 from geokd.callbacks import ClassifierCheckpoints
 from geokd.datamodules import PairedFolderDataModule
 from geokd.tasks import DisCoMKDTask
+from tests.tristar_fit import TRISTAR, tristar_fit_config
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / 'tests' / 'data' / 'paired_folder' / 'tristar'
 #: What "the same" means: CPU training with these seeds is bitwise reproducible;
 #: the margin only absorbs the float formatting of test_results.json.
 TOLERANCE = 1e-6
@@ -64,7 +64,7 @@ def _fit(root: Path, callbacks: list[Callback], ckpt_path: str | None = None) ->
     seed_everything(0)
     task = DisCoMKDTask({'depth': 1, 'thermal': 1}, 3, backbone='test_resnet', lr=1e-3)
     data = PairedFolderDataModule(
-        str(DATA),
+        str(TRISTAR),
         {'depth': 'depth', 'thermal': 'thermal'},
         manifest='manifest.csv',
         size=16,
@@ -99,32 +99,6 @@ def test_ctrl_c_mid_epoch_then_resume_is_the_uninterrupted_run(tmp_path: Path) -
     assert _max_difference(full.after[1], resumed.after[1]) <= TOLERANCE
 
 
-#: The same run from the command line.
-CONFIG = """\
-seed_everything: 0
-trainer:
-  max_epochs: 3
-  accelerator: cpu
-  enable_progress_bar: false
-  enable_model_summary: false
-model:
-  class_path: geokd.tasks.DisCoMKDTask
-  init_args:
-    in_channels: {{depth: 1, thermal: 1}}
-    num_classes: 3
-    backbone: test_resnet
-    lr: 0.001
-data:
-  class_path: geokd.datamodules.PairedFolderDataModule
-  init_args:
-    root: {data}
-    folders: {{depth: depth, thermal: thermal}}
-    manifest: manifest.csv
-    size: 16
-    batch_size: 4
-"""
-
-
 def _geokd_fit(config: Path, root: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, 'PYTHONPATH': str(REPO)}
     return subprocess.Popen(
@@ -153,7 +127,10 @@ def _outcome(root: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     root = tmp_path_factory.mktemp('uninterrupted')
     config = root / 'fit.yaml'
-    config.write_text(CONFIG.format(data=DATA))
+    # The same run as _fit's from the command line, over three epochs.
+    config.write_text(
+        tristar_fit_config(TRISTAR, {'max_epochs': 3}, model={'lr': 0.001})
+    )
     _finish(_geokd_fit(config, root / 'run'))
     return config, _outcome(root / 'run')
 

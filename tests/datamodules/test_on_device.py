@@ -4,11 +4,12 @@ from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch import Trainer
 from torch import nn
 
 from geokd.datamodules import SyntheticMSSARDataModule
 from geokd.tasks import DisCoMKDTask
+
+from ..trainers import quiet_trainer
 
 
 class RecordingTask(DisCoMKDTask):
@@ -55,16 +56,11 @@ def test_training_batches_augmented_on_the_device(accelerator: str) -> None:
     task.events = events
     data = SyntheticMSSARDataModule(batch_size=4, samples_per_class=10, size=16)
     data.train_aug = nn.Sequential(data.train_aug, Probe(events))
-    trainer = Trainer(
+    trainer = quiet_trainer(
         accelerator=accelerator,
         devices=1,
-        max_epochs=1,
-        limit_train_batches=2,
         limit_val_batches=0,
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
     )
     trainer.fit(task, data)
     device = str(trainer.strategy.root_device)

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ from affine import Affine
 from geokd.datasets.ombria import patch_classes
 from geokd.main import main
 
+from ..fresh_interpreter import imports_of
 from .rasters import pixel_transform, write_map, write_raster
 
 PATTERN = np.add.outer(np.arange(4), np.arange(4)) % 3
@@ -74,21 +73,12 @@ def test_evaluate_never_replaces_a_file_it_did_not_write(
 
 
 def test_evaluate_help_imports_no_numerics() -> None:
-    code = (
-        'import sys\n'
-        'from geokd.main import main\n'
-        'try:\n'
-        "    main(['evaluate', '--help'])\n"
-        'except SystemExit:\n'
-        '    pass\n'
-        "heavy = {'torch', 'numpy', 'rasterio'} & set(sys.modules)\n"
-        'print(sorted(heavy))\n'
+    out, heavy = imports_of(
+        "from geokd.main import main; main(['evaluate', '--help'])",
+        ['torch', 'numpy', 'rasterio'],
     )
-    done = subprocess.run(
-        [sys.executable, '-c', code], capture_output=True, text=True, check=True
-    )
-    assert 'REFERENCE' in done.stdout
-    assert done.stdout.strip().splitlines()[-1] == '[]'
+    assert 'REFERENCE' in out
+    assert heavy == []
 
 
 def test_evaluate_against_sen1floods11_hand_labels(

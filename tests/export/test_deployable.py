@@ -9,7 +9,7 @@ from geokd.export import load_exported
 from geokd.main import main
 from geokd.tasks import MultiModalTeacherTask
 
-from ..checkpoints import save_checkpoint
+from ..checkpoints import teacher_arguments
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 TINY = [
@@ -29,13 +29,12 @@ def test_baseline_and_student_fit_export_and_predict(
     config: str, method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the config's loggers write under ./runs
-    extra = []
+    teacher = None
     if method == 'KD':
         teacher = MultiModalTeacherTask(
             {'ms': 13, 'sar': 2}, 10, backbone='test_resnet'
         )
-        path = save_checkpoint(tmp_path / 'teacher.ckpt', teacher)
-        extra = ['--model.init_args.teacher_checkpoint', path]
+    extra = teacher_arguments(tmp_path, teacher)
     main(
         [
             'fit', '--config', str(CONFIGS / 'baselines' / 'synthetic.yaml'),

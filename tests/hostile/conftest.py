@@ -1,4 +1,5 @@
-"""Fixtures of the hostile-input suite: a tiny run, its files, a watched sandbox."""
+"""Fixtures of the hostile-input suite: a tiny run, its files, a watched sandbox,
+and a tiny exported SAR model with a way to run ``geokd predict`` on it."""
 
 import errno
 import os
@@ -11,45 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
+from geokd.export import export_model
 from geokd.main import main
+from tests.predict.conftest import tiny_classifier
+from tests.tristar_fit import TRISTAR, tristar_fit_config
 
 from .helpers import Outcome, Sandbox, run_in_process
+from .predict_helpers import Result, Run, predict
 
-DATA = Path(__file__).resolve().parents[1] / 'data' / 'paired_folder' / 'tristar'
-
-#: A DisCoM-KD run on the TRISTAR fixture small enough for a few seconds on a CPU.
-FIT_CONFIG = """\
-seed_everything: 0
-trainer:
-  max_epochs: 1
-  accelerator: cpu
-  enable_progress_bar: false
-  enable_model_summary: false
-  limit_train_batches: 1
-  limit_val_batches: 1
-  limit_test_batches: 1
-model:
-  class_path: geokd.tasks.DisCoMKDTask
-  init_args:
-    in_channels: {{depth: 1, thermal: 1}}
-    num_classes: 3
-    backbone: test_resnet
-data:
-  class_path: geokd.datamodules.PairedFolderDataModule
-  init_args:
-    root: {root}
-    folders: {{depth: depth, thermal: thermal}}
-    manifest: manifest.csv
-    size: 16
-    batch_size: 4
-    num_workers: 0
-"""
+#: Trainer arguments of a DisCoM-KD run small enough for a few seconds on a CPU.
+TINY_TRAINER = {
+    'max_epochs': 1,
+    'limit_train_batches': 1,
+    'limit_val_batches': 1,
+    'limit_test_batches': 1,
+}
 
 
 @dataclass(frozen=True)
 class TinyRun:
-    """Files of one finished ``geokd fit`` of :data:`FIT_CONFIG`.
+    """Files of one finished tiny ``geokd fit`` (the config of :func:`write_config`).
 
     Attributes:
         data: Its dataset (a copy of the TRISTAR fixture).
@@ -68,7 +52,7 @@ class TinyRun:
 
 
 def write_config(path: Path, data: Path, extra: str = '') -> Path:
-    """Write :data:`FIT_CONFIG` for ``data``, with extra YAML appended.
+    """Write the tiny run's config for ``data``, with extra YAML appended.
 
     Args:
         path: The file.
@@ -78,16 +62,17 @@ def write_config(path: Path, data: Path, extra: str = '') -> Path:
     Returns:
         The file.
     """
-    path.write_text(FIT_CONFIG.format(root=data) + extra)
+    config = tristar_fit_config(data, TINY_TRAINER, datamodule={'num_workers': 0})
+    path.write_text(config + extra)
     return path
 
 
 @pytest.fixture(scope='session')
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
-    """Train :data:`FIT_CONFIG` once for the whole session."""
+    """Train the tiny run once for the whole session."""
     root = tmp_path_factory.mktemp('tiny_run')
     data = root / 'tristar'
-    shutil.copytree(DATA, data)
+    shutil.copytree(TRISTAR, data)
     config = write_config(root / 'fit.yaml', data)
     try:
         main(['fit', '--config', str(config), '--trainer.default_root_dir', str(root)])
@@ -223,3 +208,33 @@ def full_disk(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield directory
     if mounted:
         subprocess.run(['umount', str(directory)], check=True)
+
+
+@pytest.fixture(scope='module')
+def one_thread() -> Iterator[None]:
+    """Run a module on one thread (``pytestmark = pytest.mark.usefixtures(...)``).
+
+    Tiny models gain nothing from threads, which a busy CI machine makes slow.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny exported SAR model (patch 16, 10 m), one per module."""
+    classifier = tiny_classifier('sar')
+    directory = tmp_path_factory.mktemp('model') / 'sar'
+    return export_model(classifier.model, classifier.metadata, directory)
+
+
+@pytest.fixture
+def run(model: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    """``geokd predict --model MODEL --quiet ARGS`` in this process."""
+
+    def call(*args: object) -> Result:
+        return predict([*args, '--model', model, '--quiet'], capsys)
+
+    return call

@@ -18,7 +18,7 @@ import resource
 import shutil
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,34 +26,19 @@ from typing import Any
 import numpy as np
 import rasterio
 import torch
-from affine import Affine
 
 import geokd.predict.pipeline  # noqa: F401 (the fork server imports torch once)
 from geokd.main import main
 from geokd.predict import OutputPaths
+from tests.predict.conftest import tiled_profile
 
 #: The raster outputs of a prefix, as ``OutputPaths`` attributes.
 RASTERS = ('classes', 'confidence', 'probabilities')
-#: A UTM transform with 10 m pixels, as the synthetic scenes use.
-TRANSFORM = Affine(10.0, 0.0, 500_000.0, 0.0, -10.0, 4_600_000.0)
 
 
 def write_raster(path: Path, data: np.ndarray) -> Path:
     """Write SAR-like ``(2, height, width)`` data as a tiled GeoTIFF (VV, VH)."""
-    profile = {
-        'driver': 'GTiff',
-        'count': data.shape[0],
-        'height': data.shape[1],
-        'width': data.shape[2],
-        'dtype': data.dtype.name,
-        'crs': 'EPSG:32631',
-        'transform': TRANSFORM,
-        'nodata': float('nan'),
-        'tiled': True,
-        'blockxsize': 16,
-        'blockysize': 16,
-    }
-    with rasterio.open(path, 'w', **profile) as dst:
+    with rasterio.open(path, 'w', **tiled_profile(data)) as dst:
         dst.descriptions = ('VV', 'VH')  # first: the header stays at the start
         dst.write(data)
     return path
@@ -66,6 +51,10 @@ class Result:
     code: int
     out: str
     err: str
+
+
+#: ``geokd predict`` with the arguments given (the ``run`` fixture).
+Run = Callable[..., Result]
 
 
 def _exit_code(err: SystemExit) -> tuple[int, str]:

@@ -110,60 +110,69 @@ def _assert_no_code_ran(outcome_text: str) -> None:
     assert 'Zen of Python' not in outcome_text, 'this.Task was imported'
 
 
-@pytest.mark.parametrize('plant', SHAPES.values(), ids=SHAPES.keys())
-def test_report_config_references(
-    plant: Plant,
-    sandbox: Sandbox,
-    tiny_run: TinyRun,
-    evil: Evil,
-    geokd: Geokd,
-    no_zen: None,
-) -> None:
-    run_dir = sandbox.inputs / 'run'
-    shutil.copytree(tiny_run.log_dir, run_dir, ignore=shutil.ignore_patterns('export'))
-    config = run_dir / 'config.yaml'
-    extra = plant(run_dir, evil, tiny_run.data)
-    config.write_text(config.read_text() + extra)
-    outcome = geokd(['report', str(run_dir), '--output', str(sandbox.out)])
-    _assert_no_code_ran(outcome.out + outcome.err)
-    assert_clean_error(outcome, 'report', str(config))
-
-
-@pytest.mark.parametrize('plant', SHAPES.values(), ids=SHAPES.keys())
-def test_stats_config_references(
-    plant: Plant,
-    sandbox: Sandbox,
-    tiny_run: TinyRun,
-    evil: Evil,
-    geokd: Geokd,
-    no_zen: None,
-) -> None:
-    extra = plant(sandbox.inputs, evil, tiny_run.data)
-    config = write_config(sandbox.inputs / 'c.yaml', tiny_run.data, extra)
-    outcome = geokd(['stats', '--config', str(config)])
-    _assert_no_code_ran(outcome.out + outcome.err)
-    assert_clean_error(outcome, 'stats', str(config))
-
-
-@pytest.mark.parametrize('plant', SHAPES.values(), ids=SHAPES.keys())
-def test_benchmark_config_references(
-    plant: Plant,
-    sandbox: Sandbox,
-    tiny_run: TinyRun,
-    evil: Evil,
-    geokd: Geokd,
-    no_zen: None,
-) -> None:
-    extra = plant(sandbox.inputs, evil, tiny_run.data)
-    config = write_config(sandbox.inputs / 'c.yaml', tiny_run.data, extra)
+def _benchmark_of(sandbox: Sandbox, config: Path) -> Path:
+    """A benchmark file of one method trained by ``config``, one seed."""
     bench = sandbox.inputs / 'bench.yaml'
     bench.write_text(
         f'output_dir: {sandbox.out}\nseeds: [0]\nseed_args: [seed_everything]\n'
         f'methods: {{A: {{configs: [{config}]}}}}\n'
     )
-    outcome = geokd(['benchmark', '--config', str(bench)])
+    return bench
+
+
+#: A command reading a config: plants a reference in the config it reads, returns
+#: its arguments and that config (which its error must name).
+Command = Callable[[Plant, Sandbox, TinyRun, Evil], tuple[list[str], Path]]
+
+
+def report_of_a_run(
+    plant: Plant, sandbox: Sandbox, run: TinyRun, evil: Evil
+) -> tuple[list[str], Path]:
+    run_dir = sandbox.inputs / 'run'
+    shutil.copytree(run.log_dir, run_dir, ignore=shutil.ignore_patterns('export'))
+    config = run_dir / 'config.yaml'
+    config.write_text(config.read_text() + plant(run_dir, evil, run.data))
+    return ['report', str(run_dir), '--output', str(sandbox.out)], config
+
+
+def stats_of_a_config(
+    plant: Plant, sandbox: Sandbox, run: TinyRun, evil: Evil
+) -> tuple[list[str], Path]:
+    extra = plant(sandbox.inputs, evil, run.data)
+    config = write_config(sandbox.inputs / 'c.yaml', run.data, extra)
+    return ['stats', '--config', str(config)], config
+
+
+def benchmark_of_a_config(
+    plant: Plant, sandbox: Sandbox, run: TinyRun, evil: Evil
+) -> tuple[list[str], Path]:
+    extra = plant(sandbox.inputs, evil, run.data)
+    config = write_config(sandbox.inputs / 'c.yaml', run.data, extra)
+    return ['benchmark', '--config', str(_benchmark_of(sandbox, config))], config
+
+
+COMMANDS: dict[str, Command] = {
+    'report': report_of_a_run,
+    'stats': stats_of_a_config,
+    'benchmark': benchmark_of_a_config,
+}
+
+
+@pytest.mark.parametrize('plant', SHAPES.values(), ids=SHAPES.keys())
+@pytest.mark.parametrize('command', COMMANDS.values(), ids=COMMANDS.keys())
+def test_config_references(
+    command: Command,
+    plant: Plant,
+    sandbox: Sandbox,
+    tiny_run: TinyRun,
+    evil: Evil,
+    geokd: Geokd,
+    no_zen: None,
+) -> None:
+    argv, config = command(plant, sandbox, tiny_run, evil)
+    outcome = geokd(argv)
     _assert_no_code_ran(outcome.out + outcome.err)
-    assert_clean_error(outcome, 'benchmark', str(config))
+    assert_clean_error(outcome, argv[0], str(config))
 
 
 @pytest.mark.parametrize('plant', SHAPES.values(), ids=SHAPES.keys())
@@ -283,10 +292,5 @@ def test_benchmark_teacher_class_of_a_module_that_runs_code(
         f'    teacher_class: {evil.module}.Task\n    backbone: test_resnet\n'
     )
     config = write_config(sandbox.inputs / 'c.yaml', tiny_run.data, model)
-    bench = sandbox.inputs / 'bench.yaml'
-    bench.write_text(
-        f'output_dir: {sandbox.out}\nseeds: [0]\nseed_args: [seed_everything]\n'
-        f'methods: {{A: {{configs: [{config}]}}}}\n'
-    )
-    outcome = geokd(['benchmark', '--config', str(bench)])
+    outcome = geokd(['benchmark', '--config', str(_benchmark_of(sandbox, config))])
     assert_clean_error(outcome, 'benchmark', str(config))

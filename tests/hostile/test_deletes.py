@@ -55,6 +55,14 @@ def _fake_training(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return trained
 
 
+def _run_then_change(box: Sandbox, run: TinyRun, geokd: Geokd) -> tuple[Path, Path]:
+    """Run the benchmark once; its run directory, and a benchmark file whose changed
+    settings would train that run again (emptying its directory first)."""
+    changed = _bench(box, run, '--trainer.max_epochs=2', name='changed')
+    assert geokd(['benchmark', '--config', str(_bench(box, run))]).code == 0
+    return _run_dir(box, run), changed
+
+
 def _users_folder(run_dir: Path) -> None:
     run_dir.mkdir(parents=True)
     (run_dir / 'thesis.tex').write_text(THESIS)
@@ -111,10 +119,7 @@ def test_benchmark_keeps_files_added_to_its_own_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _fake_training(monkeypatch)
-    # Changed settings: the run would be trained again, its directory emptied.
-    changed = _bench(sandbox, tiny_run, '--trainer.max_epochs=2', name='changed')
-    assert geokd(['benchmark', '--config', str(_bench(sandbox, tiny_run))]).code == 0
-    run_dir = _run_dir(sandbox, tiny_run)
+    run_dir, changed = _run_then_change(sandbox, tiny_run, geokd)
     (run_dir / 'thesis.tex').write_text(THESIS)
     outcome = geokd(['benchmark', '--config', str(changed)])
     assert_clean_error(outcome, 'benchmark', 'thesis.tex')
@@ -131,9 +136,7 @@ def test_benchmark_deletes_what_its_run_wrote_never_through_links(
     trained = _fake_training(monkeypatch)
     users = sandbox.inputs / 'thesis'
     _users_folder(users)
-    changed = _bench(sandbox, tiny_run, '--trainer.max_epochs=2', name='changed')
-    assert geokd(['benchmark', '--config', str(_bench(sandbox, tiny_run))]).code == 0
-    run_dir = _run_dir(sandbox, tiny_run)
+    run_dir, changed = _run_then_change(sandbox, tiny_run, geokd)
     # A link at a name a run writes, to a folder of the user's.
     (run_dir / 'export').symlink_to(users)
     outcome = geokd(['benchmark', '--config', str(changed)])

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from tests.predict.test_pipeline import _interrupt_after_first_window
 from .predict_helpers import (
     Hook,
     Result,
+    Run,
     assert_changes_only_under,
     assert_error,
     assert_same_outputs,
@@ -36,8 +36,10 @@ from .predict_helpers import (
     start_child,
     write_raster,
 )
+from .round2 import out_of
 
-Run = Callable[..., Result]
+pytestmark = pytest.mark.usefixtures('one_thread')
+
 OUTPUTS = (
     'classes', 'confidence', 'probabilities', 'style', 'categories', 'polygons',
     'summary',
@@ -45,43 +47,11 @@ OUTPUTS = (
 ALL = ('--probabilities', '--polygons')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, which a busy CI machine makes slow."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny exported SAR model (patch 16)."""
-    classifier = tiny_classifier('sar')
-    directory = tmp_path_factory.mktemp('model') / 'sar'
-    return export_model(classifier.model, classifier.metadata, directory)
-
-
 @pytest.fixture
 def scene(tmp_path: Path) -> Path:
     """A 64 x 48 SAR scene, ``tmp_path/in/scene.tif``."""
     (tmp_path / 'in').mkdir()
     return write_raster(tmp_path / 'in' / 'scene.tif', sar_pixels(64, 48))
-
-
-@pytest.fixture
-def run(model: Path, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``geokd predict --model MODEL --quiet ARGS`` in this process."""
-
-    def call(*args: object) -> Result:
-        return predict([*args, '--model', model, '--quiet'], capsys)
-
-    return call
-
-
-def out_of(tmp_path: Path) -> str:
-    """The output directory argument (with its trailing separator)."""
-    return f'{tmp_path}/out/'
 
 
 # Arguments out of range: exit 2, before anything is read or written ---------------

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): antimeridian."""
 
 from pathlib import Path
@@ -11,18 +10,10 @@ from affine import Affine
 
 from tests.predict.conftest import sar_pixels
 
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .predict_helpers import Run
+from .round2 import DEG, classified_cells, out_of
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.5 and 19.19: scenes across the antimeridian, and in the 0-360 convention -------
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): bad values."""
 
 from pathlib import Path
@@ -13,23 +12,10 @@ from geokd.predict.output.working import WorkingRasters
 from tests.predict.conftest import sar_pixels
 from tests.predict.test_pipeline import _interrupt_after_first_window
 
-from .predict_helpers import (
-    assert_error,
-    predict,
-    write_raster,
-)
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .predict_helpers import Run, assert_error, write_raster
+from .round2 import BIG, DEEP, DEG, copy_model, out_of, predict_small_scene, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.15: deep JSON, odd normalisation, odd band indexes and CRSs: one line each -----
 
@@ -43,17 +29,9 @@ def test_stac_json_nested_too_deep(tmp_path: Path, run: Run) -> None:
 def test_model_json_nested_too_deep(
     tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edited = tmp_path / 'model'
-    edited.mkdir()
-    (edited / 'model.safetensors').write_bytes(
-        (model / 'model.safetensors').read_bytes()
-    )
     text = (model / 'model.json').read_text().rstrip()[:-1] + ', "deep": ' + DEEP + '}'
-    (edited / 'model.json').write_text(text)
-    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
-    result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
-                     capsys)  # fmt: skip
-    assert_error(result, 1, 'model.json')
+    edited = copy_model(model, tmp_path / 'model', metadata=text)
+    assert_error(predict_small_scene(tmp_path, edited, capsys), 1, 'model.json')
 
 
 @pytest.mark.parametrize('name', ['progress', 'summary'])

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.16, 19.17): band orders and band
 files that contradict each other are refused, crops are announced."""
 
@@ -11,8 +10,10 @@ from affine import Affine
 
 from tests.predict.conftest import sar_pixels
 
-from .predict_helpers import assert_error
-from .round2 import Run, model, one_thread, out_of, run, summaries  # noqa: F401
+from .predict_helpers import Run, assert_error
+from .round2 import out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _scene(path: Path, names: tuple[str, ...] | None) -> Path:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.13): the set-up of a call with many
 scenes (checking that no output replaces an input) is linear in the scenes."""
 
@@ -9,8 +8,9 @@ import pytest
 
 from tests.predict.conftest import sar_pixels
 
-from .predict_helpers import write_raster
-from .round2 import Run, model, one_thread, run  # noqa: F401
+from .predict_helpers import Run, write_raster
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.mark.parametrize('count', [50, 300])

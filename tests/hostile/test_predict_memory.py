@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): memory."""
 
 import json
@@ -13,23 +12,10 @@ import torch
 
 from tests.predict.conftest import sar_pixels
 
-from .predict_helpers import (
-    assert_error,
-    assert_same_outputs,
-    write_raster,
-)
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .predict_helpers import Run, assert_error, assert_same_outputs, write_raster
+from .round2 import out_of
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.10: a huge --batch-size pads no batch beyond the patches that exist ------------
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.19): messages that named the wrong
 cause. Each case now gets the right result, or a line naming the real cause."""
 
@@ -12,8 +11,10 @@ from affine import Affine
 
 from tests.predict.conftest import sar_pixels
 
-from .predict_helpers import Result, assert_error, predict, write_raster
-from .round2 import Run, model, one_thread, out_of, run, summaries  # noqa: F401
+from .predict_helpers import Result, Run, assert_error, predict, write_raster
+from .round2 import out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _band(path: Path, data: np.ndarray, transform: Affine) -> Path:

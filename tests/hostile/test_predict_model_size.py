@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): model size."""
 
 import json
@@ -15,18 +14,9 @@ from .predict_helpers import (
     snapshot,
     write_raster,
 )
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .round2 import copy_model, out_of, predict_small_scene
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.11: a model too large for memory is refused before it is built ----------------
 
@@ -65,21 +55,18 @@ def test_model_json_naming_a_huge_backbone(
     architecture: str,
     backbone: str,
 ) -> None:
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
-    edited = tmp_path / 'model'
-    edited.mkdir()
     meta = json.loads((model / 'model.json').read_text())
     meta['backbone'] = backbone
     meta['architecture'] = architecture
     meta['embed_dim'] = None if architecture == 'linear' else 640  # 1280 / 2
-    (edited / 'model.json').write_text(json.dumps(meta))
     tensors = load_file(model / 'model.safetensors')
     if weights == 'empty':
         tensors = {}
     elif weights == 'one key':
         tensors = dict(list(tensors.items())[:1])
-    save_file(tensors, edited / 'model.safetensors')
+    edited = copy_model(model, tmp_path / 'model', json.dumps(meta), tensors)
     scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
     before = snapshot(tmp_path)
     result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
@@ -92,11 +79,8 @@ def test_model_json_naming_a_huge_backbone(
 def test_weights_that_do_not_match_the_metadata(
     tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str], change: str
 ) -> None:
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
-    edited = tmp_path / 'model'
-    edited.mkdir()
-    (edited / 'model.json').write_text((model / 'model.json').read_text())
     tensors = load_file(model / 'model.safetensors')
     first = next(k for k in tensors if 'num_batches_tracked' not in k)
     if change == 'missing key':
@@ -105,8 +89,6 @@ def test_weights_that_do_not_match_the_metadata(
         tensors['surplus.weight'] = torch.zeros(3)
     else:
         tensors[first] = torch.zeros(*tensors[first].shape, 2)
-    save_file(tensors, edited / 'model.safetensors')
-    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
-    result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
-                     capsys)  # fmt: skip
+    edited = copy_model(model, tmp_path / 'model', tensors=tensors)
+    result = predict_small_scene(tmp_path, edited, capsys)
     assert_error(result, 1, 'model.safetensors', 'do not match')

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): normalisations of model.json
 that are not finite numbers within bounds, or not numbers at all."""
 
@@ -7,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.predict.conftest import sar_pixels
+from .predict_helpers import assert_error
+from .round2 import copy_model, predict_small_scene
 
-from .predict_helpers import assert_error, predict, write_raster
-from .round2 import model, one_thread, out_of  # noqa: F401 (fixtures)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.mark.parametrize(
@@ -33,11 +32,6 @@ from .round2 import model, one_thread, out_of  # noqa: F401 (fixtures)
 def test_model_json_with_bad_values(
     tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str], change: str
 ) -> None:
-    edited = tmp_path / 'model'
-    edited.mkdir()
-    (edited / 'model.safetensors').write_bytes(
-        (model / 'model.safetensors').read_bytes()
-    )
     meta = json.loads((model / 'model.json').read_text())
     norm = meta['normalization']
     if change == 'shift string':
@@ -55,8 +49,6 @@ def test_model_json_with_bad_values(
     else:
         field, value = change.split()
         norm[field] = [float(value), 5.0]
-    (edited / 'model.json').write_text(json.dumps(meta))
-    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
-    result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
-                     capsys)  # fmt: skip
+    edited = copy_model(model, tmp_path / 'model', metadata=json.dumps(meta))
+    result = predict_small_scene(tmp_path, edited, capsys)
     assert_error(result, 1, 'model.json')

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.21): FIFOs and devices given as
 scenes or band files are refused at once, and a closed standard output (``geokd
 predict a b c | head -1``) does not stop the remaining scenes."""
@@ -15,7 +14,9 @@ from tests.predict.conftest import sar_pixels
 
 from .helpers import REPO
 from .predict_helpers import assert_error, start_child, write_raster
-from .round2 import model, one_thread, out_of, summaries  # noqa: F401
+from .round2 import out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.mark.parametrize('where', ['scene', 'band file'])

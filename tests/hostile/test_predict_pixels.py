@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.7, 19.8, 19.18): what a file says
 about its pixels (masks, scale and offset) is honoured on every read path, and
 values geokd cannot classify are refused."""
@@ -12,8 +11,10 @@ from affine import Affine
 
 from tests.predict.conftest import sar_pixels
 
-from .predict_helpers import assert_error, assert_same_outputs
-from .round2 import Run, model, one_thread, out_of, run, summaries  # noqa: F401
+from .predict_helpers import Run, assert_error, assert_same_outputs
+from .round2 import out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _write(path: Path, data: np.ndarray, pixel: float, **extra: object) -> Path:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.12): a STAC server that sends its
 answer a byte at a time, or without end, is given up on in one line, within a total
 deadline and a size cap."""
@@ -11,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from .predict_helpers import assert_error
-from .round2 import DEEP, Run, model, one_thread, out_of, run  # noqa: F401
+from .predict_helpers import Run, assert_error
+from .round2 import DEEP, out_of
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.usefixtures('one_thread')]
 
 #: Seconds the dripping server takes to send its whole (valid JSON) answer.
 DRIP_SECONDS = 30

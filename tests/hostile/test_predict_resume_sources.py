@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): resume sources."""
 
 import os
@@ -14,22 +13,10 @@ from geokd.predict.output.working import WorkingRasters
 from tests.predict.conftest import sar_pixels
 from tests.predict.test_pipeline import _interrupt_after_first_window
 
-from .predict_helpers import (
-    assert_same_outputs,
-    write_raster,
-)
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .predict_helpers import Run, assert_same_outputs, write_raster
+from .round2 import BIG
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.6: a resumed run reads the sources of a VRT, band folder or band file again ------
 

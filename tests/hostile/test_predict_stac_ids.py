@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19): stac ids."""
 
 import json
@@ -9,22 +8,10 @@ import pytest
 
 from tests.predict.conftest import sar_pixels
 
-from .predict_helpers import (
-    assert_error,
-    write_raster,
-)
-from .round2 import (  # noqa: F401 (fixtures)
-    BIG,
-    DEEP,
-    DEG,
-    Run,
-    classified_cells,
-    model,
-    one_thread,
-    out_of,
-    run,
-    summaries,
-)
+from .predict_helpers import Run, assert_error, write_raster
+from .round2 import out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 # 19.4: STAC items whose outputs would clash are never silently dropped -------------
 

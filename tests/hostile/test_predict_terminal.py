@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes of ``geokd predict`` (issue 19.20): names from files that others
 wrote never reach the terminal with control characters, and signed URLs' tokens
 never reach the summary."""
@@ -12,8 +11,10 @@ import pytest
 from tests.predict.conftest import sar_pixels
 from tests.predict.scene.range_server import RangeServer
 
-from .predict_helpers import predict, write_raster
-from .round2 import Run, model, one_thread, out_of, run, summaries  # noqa: F401
+from .predict_helpers import Run, predict, write_raster
+from .round2 import out_of, summaries
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 ESCAPES = ['\x1b[2J', '\x1b]0;pwned\x07', '\x9b31m', 'a\rb', 'x\x00y', '\u202eevil']
 

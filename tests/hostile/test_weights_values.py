@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (pytest fixtures imported from .round2 are parameters)
 """Hostile probes (issue 19.18): weights holding NaN or infinite values are refused
 by ``geokd export`` (nothing written) and by ``geokd predict``, in one line naming
 the file, instead of a model that gives one class everywhere."""
@@ -8,15 +7,15 @@ from typing import Any
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
-from tests.predict.conftest import sar_pixels
+from safetensors.torch import load_file
 
 from .conftest import Evil, Geokd, TinyRun
 from .helpers import Sandbox, assert_clean_error
-from .predict_helpers import assert_error, predict, write_raster
-from .round2 import model, one_thread, out_of  # noqa: F401
+from .predict_helpers import assert_error
+from .round2 import copy_model, predict_small_scene
 from .test_export import tampered
+
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 VALUES = {'nan': float('nan'), 'inf': float('inf'), '-inf': float('-inf')}
 
@@ -46,16 +45,11 @@ def test_export_of_weights_that_are_not_finite(
 def test_predict_with_weights_that_are_not_finite(
     tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
-    edited = tmp_path / 'model'
-    edited.mkdir()
-    (edited / 'model.json').write_text((model / 'model.json').read_text())
     tensors = load_file(model / 'model.safetensors')
     key = next(k for k, v in tensors.items() if v.is_floating_point())
     tensors[key] = tensors[key].clone()
     tensors[key].view(-1)[0] = VALUES[value]
-    save_file(tensors, edited / 'model.safetensors')
-    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(32, 32))
-    result = predict([scene, '--model', edited, '-o', out_of(tmp_path), '--quiet'],
-                     capsys)  # fmt: skip
+    edited = copy_model(model, tmp_path / 'model', tensors=tensors)
+    result = predict_small_scene(tmp_path, edited, capsys)
     assert_error(result, 1, 'model.safetensors', 'NaN or infinite')
     assert torch.isfinite(load_file(model / 'model.safetensors')[key]).all()

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -70,6 +70,28 @@ def ms_model() -> SingleSensorClassifier:
     return tiny_classifier('ms')
 
 
+def tiled_profile(
+    data: np.ndarray,
+    crs: str | None = 'EPSG:32631',
+    transform: Affine = TRANSFORM,
+    nodata: float | None = float('nan'),
+) -> dict[str, Any]:
+    """The rasterio profile of a GeoTIFF of ``data`` in 16 x 16 pixel tiles."""
+    return {
+        'driver': 'GTiff',
+        'count': data.shape[0],
+        'height': data.shape[1],
+        'width': data.shape[2],
+        'dtype': data.dtype.name,
+        'crs': crs,
+        'transform': transform,
+        'nodata': nodata,
+        'tiled': True,
+        'blockxsize': 16,
+        'blockysize': 16,
+    }
+
+
 WriteScene = Callable[..., Path]
 
 
@@ -92,19 +114,7 @@ def write_scene(tmp_path: Path) -> WriteScene:
         if descriptions == 'sar':
             descriptions = ('VV', 'VH') if data.shape[0] == 2 else None
         path = tmp_path / name
-        profile = {
-            'driver': 'GTiff',
-            'count': data.shape[0],
-            'height': data.shape[1],
-            'width': data.shape[2],
-            'dtype': data.dtype.name,
-            'crs': crs,
-            'transform': transform,
-            'nodata': nodata,
-            'tiled': True,
-            'blockxsize': 16,
-            'blockysize': 16,
-        }
+        profile = tiled_profile(data, crs, transform, nodata)
         with rasterio.open(path, 'w', **profile) as dst:
             dst.write(data)
             if descriptions:
@@ -112,6 +122,12 @@ def write_scene(tmp_path: Path) -> WriteScene:
         return path
 
     return write
+
+
+@pytest.fixture
+def two_window_scene(write_scene: WriteScene) -> Path:
+    """A 272 x 160 SAR scene: 2 x 1 windows of 256 pixels, to interrupt between."""
+    return write_scene(sar_pixels(272, 160, seed=2))
 
 
 def sar_pixels(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -1,8 +1,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +16,8 @@ from geokd.main import main
 from geokd.predict.cli import predict
 
 from ..export.test_classifier import fake_checkpoint
+from ..fresh_interpreter import imports_of
+from ..trainers import TINY_SYNTHETIC
 from .conftest import WriteScene, sar_pixels
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
@@ -36,21 +36,9 @@ HEAVY = ('torch', 'lightning', 'rasterio', 'numpy')
     [('geokd.predict.cli', 'predict'), ('geokd.export.cli', 'export')],
 )
 def test_help_imports_nothing_heavy(module: str, command: str) -> None:
-    code = (
-        f'import sys, {module} as m\n'
-        f'try:\n    m.{command}(["--help"])\nexcept SystemExit:\n    pass\n'
-        f'print("HEAVY", *[n for n in {HEAVY!r} if n in sys.modules])'
-    )
-    root = str(Path(geokd.__file__).resolve().parents[1])
-    result = subprocess.run(
-        [sys.executable, '-c', code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={'PYTHONPATH': root, 'PATH': ''},
-    )
-    assert f'usage: geokd {command}' in result.stdout
-    assert result.stdout.splitlines()[-1] == 'HEAVY'
+    out, heavy = imports_of(f'import {module}; {module}.{command}(["--help"])', HEAVY)
+    assert f'usage: geokd {command}' in out
+    assert heavy == []
 
 
 @pytest.mark.parametrize('package', [geokd.export, geokd.predict])
@@ -73,16 +61,8 @@ def test_public_names_resolve(package: ModuleType) -> None:
     ],
 )
 def test_import_is_light(module: str) -> None:
-    code = f'import sys, {module}\nprint(*[n for n in {HEAVY!r} if n in sys.modules])'
-    root = str(Path(geokd.__file__).resolve().parents[1])
-    result = subprocess.run(
-        [sys.executable, '-c', code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={'PYTHONPATH': root, 'PATH': ''},
-    )
-    assert result.stdout.strip() == ''
+    out, heavy = imports_of(f'import {module}', HEAVY)
+    assert (out, heavy) == ('', [])
 
 
 def test_predict_several_scenes_by_glob(
@@ -222,11 +202,7 @@ def test_fit_exports_each_modality(tmp_path: Path) -> None:
             '--config', str(CONFIG),
             '--trainer.fast_dev_run', 'true',
             '--trainer.default_root_dir', str(tmp_path),
-            '--trainer.enable_progress_bar', 'false',
-            '--model.init_args.backbone', 'test_resnet',
-            '--data.init_args.samples_per_class', '10',
-            '--data.init_args.size', '16',
-            '--data.init_args.num_workers', '0',
+            *TINY_SYNTHETIC,
         ]
     )  # fmt: skip
     for modality, bands in [('ms', 13), ('sar', 2)]:

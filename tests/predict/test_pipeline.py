@@ -160,28 +160,38 @@ def _interrupt_after_first_window(monkeypatch: pytest.MonkeyPatch) -> Any:
     return write_window
 
 
+def _interrupted_run(
+    model: SingleSensorClassifier, scene: Path, prefix: Path, options: PredictOptions
+) -> OutputPaths:
+    """Predict until a KeyboardInterrupt after the first window; resumable after.
+
+    Returns:
+        The outputs of the interrupted run.
+    """
+    paths = OutputPaths(prefix)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        write_window = _interrupt_after_first_window(monkeypatch)
+        with pytest.raises(KeyboardInterrupt):
+            predict_scene(model, scene, paths.prefix, options)
+    assert WorkingRasters.write_window is write_window
+    return paths
+
+
 def test_resume_after_interruption_matches_uninterrupted(
-    tmp_path: Path,
-    write_scene: WriteScene,
-    sar_model: SingleSensorClassifier,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, two_window_scene: Path, sar_model: SingleSensorClassifier
 ) -> None:
-    scene = write_scene(sar_pixels(272, 160, seed=2))
+    scene = two_window_scene
     # Windows of 256 pixels: 2 x 1 windows.
     options = PredictOptions(window=256, probabilities=True, **QUIET)
     predict_scene(sar_model, scene, tmp_path / 'full', options)
 
-    write_window = _interrupt_after_first_window(monkeypatch)
-    paths = OutputPaths(tmp_path / 'part')
-    with pytest.raises(KeyboardInterrupt):
-        predict_scene(sar_model, scene, paths.prefix, options)
+    paths = _interrupted_run(sar_model, scene, tmp_path / 'part', options)
     # Nothing that looks finished.
     assert not paths.classes.exists()
     assert not paths.summary.exists()
     progress = json.loads((paths.partial / 'progress.json').read_text())
     assert progress['completed'] == 1
 
-    monkeypatch.setattr(WorkingRasters, 'write_window', write_window)
     resumed = PredictOptions(window=256, probabilities=True, resume=True, **QUIET)
     summary = predict_scene(sar_model, scene, paths.prefix, resumed)
     assert summary['resumed']
@@ -200,11 +210,11 @@ def test_resume_after_interruption_matches_uninterrupted(
 
 def test_resume_after_interruption_in_finishing_and_with_other_window(
     tmp_path: Path,
-    write_scene: WriteScene,
+    two_window_scene: Path,
     sar_model: SingleSensorClassifier,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    scene = write_scene(sar_pixels(272, 160, seed=2))
+    scene = two_window_scene
     options = PredictOptions(window=256, **QUIET)
     expected = predict_scene(sar_model, scene, tmp_path / 'full', options)
 
@@ -233,19 +243,11 @@ def test_resume_after_interruption_in_finishing_and_with_other_window(
 
 
 def test_resume_with_changed_window_starts_over(
-    tmp_path: Path,
-    write_scene: WriteScene,
-    sar_model: SingleSensorClassifier,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, two_window_scene: Path, sar_model: SingleSensorClassifier
 ) -> None:
-    scene = write_scene(sar_pixels(272, 160, seed=2))
-    write_window = _interrupt_after_first_window(monkeypatch)
-    paths = OutputPaths(tmp_path / 'part')
-    with pytest.raises(KeyboardInterrupt):
-        predict_scene(
-            sar_model, scene, paths.prefix, PredictOptions(window=256, **QUIET)
-        )
-    monkeypatch.setattr(WorkingRasters, 'write_window', write_window)
+    scene = two_window_scene
+    options = PredictOptions(window=256, **QUIET)
+    paths = _interrupted_run(sar_model, scene, tmp_path / 'part', options)
     summary = predict_scene(
         sar_model, scene, paths.prefix, PredictOptions(window=512, resume=True, **QUIET)
     )

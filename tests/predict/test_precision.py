@@ -6,11 +6,10 @@ import pytest
 
 from geokd import precision
 from geokd.export import SingleSensorClassifier
-from geokd.predict import OutputPaths, PredictError, PredictOptions, predict_scene
-from geokd.predict.output.working import WorkingRasters
+from geokd.predict import PredictError, PredictOptions, predict_scene
 
 from .conftest import WriteScene, sar_pixels
-from .test_pipeline import _interrupt_after_first_window
+from .test_pipeline import _interrupted_run
 
 
 def test_auto_stays_fp32_on_cpus_with_native_bf16(
@@ -49,18 +48,12 @@ def test_resume_refuses_another_precision(
     begun: str,
     now: str,
     tmp_path: Path,
-    write_scene: WriteScene,
+    two_window_scene: Path,
     sar_model: SingleSensorClassifier,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    scene = write_scene(sar_pixels(272, 160, seed=2))
-    paths = OutputPaths(tmp_path / 'part')
+    scene = two_window_scene
     options = PredictOptions(window=256, quiet=True, precision=begun)
-    with monkeypatch.context() as m:
-        write_window = _interrupt_after_first_window(m)
-        with pytest.raises(KeyboardInterrupt):
-            predict_scene(sar_model, scene, paths.prefix, options)
-    assert WorkingRasters.write_window is write_window
+    paths = _interrupted_run(sar_model, scene, tmp_path / 'part', options)
     resumed = PredictOptions(window=256, resume=True, quiet=True, precision=now)
     with pytest.raises(PredictError) as info:
         predict_scene(sar_model, scene, paths.prefix, resumed)

@@ -11,6 +11,7 @@ import yaml
 
 from geokd.main import main
 from geokd.reports import per_class_table
+from tests.trainers import TINY_SYNTHETIC
 
 CLASSES = [f'class{i}' for i in range(10)]
 DATA = {
@@ -121,11 +122,7 @@ def test_report_of_a_real_fit(tmp_path: Path) -> None:
             'fit', '--config', str(config),
             '--trainer.max_epochs', '1',
             '--trainer.default_root_dir', str(tmp_path),
-            '--trainer.enable_progress_bar', 'false',
-            '--model.init_args.backbone', 'test_resnet',
-            '--data.init_args.samples_per_class', '10',
-            '--data.init_args.size', '16',
-            '--data.init_args.num_workers', '0',
+            *TINY_SYNTHETIC,
         ]
     )  # fmt: skip
     [results] = tmp_path.rglob('test_results.json')

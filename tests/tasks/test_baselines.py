@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
 
 from geokd.callbacks import ClassifierCheckpoints
 from geokd.datamodules import SyntheticMSSARDataModule
@@ -18,6 +18,7 @@ from geokd.tasks import (
 )
 
 from ..checkpoints import save_checkpoint
+from ..trainers import quiet_trainer
 
 BACKBONE = 'test_resnet'
 
@@ -178,27 +179,12 @@ def test_lightning_teacher_checkpoint_loads_weights_only(tmp_path: Path) -> None
     seed_everything(0)
     teacher = _teacher()
     dm = SyntheticMSSARDataModule(batch_size=10, samples_per_class=10, size=16)
-    trainer = Trainer(
-        max_epochs=1,
-        limit_train_batches=2,
-        default_root_dir=tmp_path,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[ClassifierCheckpoints()],
-    )
+    trainer = quiet_trainer(tmp_path, callbacks=[ClassifierCheckpoints()])
     trainer.fit(teacher, dm)
     [best] = (tmp_path / 'checkpoints').glob('best-ms+sar-*.ckpt')
     student = DistillationTask('sar', 2, 10, str(best), backbone=BACKBONE)
     assert not student.teacher.training
-    student_trainer = Trainer(
-        max_epochs=1,
-        limit_train_batches=2,
-        default_root_dir=tmp_path / 'student',
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    student_trainer = quiet_trainer(tmp_path / 'student')
     student_trainer.fit(student, dm)
     metrics = student_trainer.test(student, dm, verbose=False)[0]
     assert {'test_f1_sar', 'test_acc_sar', 'test_f1_macro_sar'} <= set(metrics)

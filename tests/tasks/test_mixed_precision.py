@@ -28,6 +28,7 @@ from geokd.tasks import (
 )
 
 from ..checkpoints import save_checkpoint
+from ..trainers import quiet_trainer
 
 DTYPES = {'16-mixed': torch.float16, 'bf16-mixed': torch.bfloat16}
 
@@ -95,17 +96,12 @@ def test_training_under_autocast(
     task = _task(name, tmp_path)
     before = [p.detach().clone() for p in task.parameters()]
     probe = AutocastProbe()
-    trainer = Trainer(
+    trainer = quiet_trainer(
         accelerator='cpu',
-        plugins=[MixedPrecision(precision, 'cpu', scaler=_scaler(precision))],  # type: ignore[arg-type]
-        max_epochs=1,
-        limit_train_batches=2,
+        plugins=[MixedPrecision(precision, 'cpu', scaler=_scaler(precision))],
         limit_val_batches=1,
         limit_test_batches=1,
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[probe],
     )
     data = SyntheticMSSARDataModule(

@@ -10,18 +10,16 @@ from geokd import precision
 from geokd.datamodules import SyntheticMSSARDataModule
 from geokd.tasks import DisCoMKDTask, SingleModalTask
 
+from ..trainers import quiet_trainer
+
 
 def _fit(task: SingleModalTask | DisCoMKDTask, **trainer_args: object) -> Trainer:
-    trainer = Trainer(
+    trainer = quiet_trainer(
         accelerator='cpu',
-        max_epochs=1,
         limit_train_batches=1,
         limit_val_batches=1,
-        logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **trainer_args,  # type: ignore[arg-type]
+        **trainer_args,
     )
     data = SyntheticMSSARDataModule(batch_size=4, samples_per_class=10, size=32)
     trainer.fit(task, data)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
 
 from geokd.callbacks import ClassifierCheckpoints
 from geokd.datamodules import OMBRIASegmentationDataModule
@@ -18,6 +18,7 @@ from geokd.tasks import (
 )
 
 from ..checkpoints import save_checkpoint
+from ..trainers import quiet_trainer
 
 TINY = {'encoder': 'tu-test_resnet', 'decoder_channels': [8, 8, 8, 8, 8]}
 FIXTURE = Path(__file__).parents[1] / 'data' / 'ombria'
@@ -102,15 +103,7 @@ def test_positive_class_must_be_a_class() -> None:
 def test_pixel_kd_from_a_trained_teacher(tmp_path: Path) -> None:
     seed_everything(0)
     dm = OMBRIASegmentationDataModule(root=str(FIXTURE), patch_size=32, batch_size=8)
-    trainer = Trainer(
-        max_epochs=1,
-        limit_train_batches=2,
-        default_root_dir=tmp_path,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[ClassifierCheckpoints()],
-    )
+    trainer = quiet_trainer(tmp_path, callbacks=[ClassifierCheckpoints()])
     trainer.fit(SingleModalSegmentationTask('ms', 3, **TINY), dm)
     [best] = (tmp_path / 'checkpoints').glob('best-ms-*.ckpt')
     # A plain Trainer's checkpoint records no class: name it.
@@ -123,14 +116,7 @@ def test_pixel_kd_from_a_trained_teacher(tmp_path: Path) -> None:
     )
     assert not student.teacher.training
     teacher_weights = [p.clone() for p in student.teacher.parameters()]
-    student_trainer = Trainer(
-        max_epochs=1,
-        limit_train_batches=2,
-        default_root_dir=tmp_path / 'student',
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    student_trainer = quiet_trainer(tmp_path / 'student')
     student_trainer.fit(student, dm)
     for before, after in zip(
         teacher_weights, student.teacher.parameters(), strict=True
