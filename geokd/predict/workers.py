@@ -23,7 +23,7 @@ import resource
 import signal
 import threading
 import warnings
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
@@ -185,7 +185,7 @@ def _signal_workers(pool: ProcessPoolExecutor, signum: int) -> None:
             os.kill(process.pid, signum)
 
 
-def _end_workers(pool: ProcessPoolExecutor, futures: Iterable[Future[Any]]) -> None:
+def _end_workers(pool: ProcessPoolExecutor, futures: Collection[Future[Any]]) -> None:
     """Wait for every scene to end (queued ones are cancelled), then for the workers.
 
     A pool whose worker died (killed, out of memory) fails every scene left and
@@ -198,9 +198,10 @@ def _end_workers(pool: ProcessPoolExecutor, futures: Iterable[Future[Any]]) -> N
         pool: The pool.
         futures: Its scenes.
     """
-    for future in futures:
-        future.cancel()  # only those not started
-    wait(futures)
+    # A cancelled future counts as done for wait() only once the pool has seen it,
+    # which a broken pool never does.
+    not_started = {future for future in futures if future.cancel()}
+    wait(set(futures) - not_started)
     if getattr(pool, '_broken', False):
         _signal_workers(pool, signal.SIGKILL)
     pool.shutdown(wait=True)
