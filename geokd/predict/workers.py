@@ -388,9 +388,23 @@ def out_of_memory(err: BaseException) -> bool:
     return "can't allocate memory" in text or 'out of memory' in text.lower()
 
 
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM in a worker classifying a scene: stop it as Ctrl-C does."""
-    raise Terminated
+def _stop_scene(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM in a worker classifying a scene: stop it, once.
+
+    Later signals are ignored while the scene stops: Ctrl-C reaches the worker
+    twice (from the terminal and from the command), and a second interrupt cut
+    the scene's clean-up short (seen: the join of its reading thread, after which
+    the worker died and the pool broke).
+
+    Raises:
+        Terminated: For SIGTERM.
+        KeyboardInterrupt: For Ctrl-C.
+    """
+    for number in STOPPING:
+        signal.signal(number, signal.SIG_IGN)
+    if signum == signal.SIGTERM:
+        raise Terminated
+    raise KeyboardInterrupt
 
 
 def _classify(
@@ -401,8 +415,8 @@ def _classify(
 
     assert _WORKER is not None, 'not a worker process'
     options = replace(options, device=_WORKER.device)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminated)
+    for number in STOPPING:
+        signal.signal(number, _stop_scene)
     try:
         if _WORKER.stop.value:
             raise KeyboardInterrupt

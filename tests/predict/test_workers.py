@@ -401,3 +401,23 @@ def test_signals_landing_while_a_worker_reads_the_stop_flag_never_block_it() -> 
     finally:
         child.kill()
         child.join()
+
+
+def test_a_scene_is_stopped_once_however_many_signals_come() -> None:
+    # Ctrl-C reaches a worker twice (terminal and command): the second interrupt
+    # cut the scene's clean-up short, and the worker died.
+    from geokd.predict import workers
+
+    previous = {n: signal.getsignal(n) for n in workers.STOPPING}
+    try:
+        for number in workers.STOPPING:
+            signal.signal(number, workers._stop_scene)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        # The clean-up goes on: neither signal stops it again.
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert all(signal.getsignal(n) == signal.SIG_IGN for n in workers.STOPPING)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
