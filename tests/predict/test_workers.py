@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,53 @@ def test_memory_per_worker_is_that_of_one_scene(
         assert peak <= 1.2 * single.peak_rss_kib, (peak, single.peak_rss_kib)
 
 
+def big_scenes_argv(
+    tmp_path: Path, model: Path, count: int, size: int, workers: str
+) -> tuple[list[Path], Path, list[str]]:
+    """Write ``count`` SAR scenes of ``size``²; the predict command on them.
+
+    Returns:
+        The scenes, the output folder and the command's argv.
+    """
+    scenes = [
+        write_raster(tmp_path / f'big{i}.tif', sar_pixels(size, size, seed=i))
+        for i in range(count)
+    ]
+    out = tmp_path / 'out'
+    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
+            str(model), '-o', f'{out}/', '--quiet', '--workers', workers]  # fmt: skip
+    return scenes, out, argv
+
+
+def after_first_scene(
+    argv: list[str], out: Path, act: Callable[['subprocess.Popen[str]'], None]
+) -> tuple[int, str]:
+    """Run ``argv`` in its own process group; ``act`` on it once a scene is done.
+
+    Returns:
+        The command's exit status and stderr.
+    """
+    process = subprocess.Popen(
+        argv, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        # The event: a scene's summary, written when the scene is complete. The
+        # command may not end before it (it has scenes left); a wait that ends
+        # early fails with its stderr instead of acting on nothing.
+        while not list(out.glob('*_summary.json')):
+            try:
+                process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            pytest.fail(f'ended before a scene was done: {process.communicate()[1]}')
+        act(process)
+        _, err = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:  # it hung: leave nothing behind
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, err
+
+
 def signal_after_first_scene(
     argv: list[str], out: Path, signum: signal.Signals
 ) -> tuple[int, str]:
@@ -200,21 +248,7 @@ def signal_after_first_scene(
     Returns:
         The command's exit status and stderr.
     """
-    process = subprocess.Popen(
-        argv, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    # The event: a scene's summary, written when the scene is complete. The
-    # command may not end before it (it has scenes left); a wait that ends
-    # early fails with its stderr instead of signalling nothing.
-    while not list(out.glob('*_summary.json')):
-        try:
-            process.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f'ended before a scene was done: {process.communicate()[1]}')
-    os.killpg(process.pid, signum)
-    _, err = process.communicate(timeout=600)
-    return process.returncode, err
+    return after_first_scene(argv, out, lambda p: os.killpg(p.pid, signum))
 
 
 def _children(pid: int) -> list[int]:
@@ -236,32 +270,16 @@ def test_a_killed_worker_fails_its_scenes_and_the_command_ends(
 ) -> None:
     # The pool ends its other workers with SIGTERM, which idle workers ignore:
     # the command waited for them forever.
-    scenes = [
-        write_raster(tmp_path / f'big{i}.tif', sar_pixels(768, 768, seed=i))
-        for i in range(6)
-    ]
-    out = tmp_path / 'out'
-    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
-            str(model), '-o', f'{out}/', '--quiet', '--workers', '2']  # fmt: skip
-    process = subprocess.Popen(
-        argv, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        while not list(out.glob('*_summary.json')):
-            try:
-                process.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                continue
-            pytest.fail(f'ended before a scene was done: {process.communicate()[1]}')
+    scenes, out, argv = big_scenes_argv(tmp_path, model, 6, 768, '2')
+
+    def kill_a_worker(process: 'subprocess.Popen[str]') -> None:
         # The workers are the children of the fork server, a child of the command.
         workers = [w for child in _children(process.pid) for w in _children(child)]
         assert workers
         os.kill(workers[0], signal.SIGKILL)
-        _, err = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:  # it hung: leave nothing behind
-            os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 1, err
+
+    code, err = after_first_scene(argv, out, kill_a_worker)
+    assert code == 1, err
     assert 'its worker process died' in err
     assert 'Traceback' not in err
     again = predict([*scenes, '--model', model, '-o', f'{out}/', '--quiet',
@@ -298,13 +316,7 @@ def test_ctrl_c_stops_every_worker_and_resume_finishes(
     tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Ctrl-C reaches the whole process group: the command and its workers.
-    scenes = [
-        write_raster(tmp_path / f'big{i}.tif', sar_pixels(768, 768, seed=i))
-        for i in range(6)
-    ]
-    out = tmp_path / 'out'
-    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
-            str(model), '-o', f'{out}/', '--quiet', '--workers', '2']  # fmt: skip
+    scenes, out, argv = big_scenes_argv(tmp_path, model, 6, 768, '2')
     code, err = signal_after_first_scene(argv, out, signal.SIGINT)
     assert code == 130, err
     assert err.strip().splitlines()[-1] == (
@@ -337,13 +349,7 @@ def test_sigterm_ends_predict_in_one_line_and_resume_finishes(
     workers: str, tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # SIGTERM (timeout, a scheduler) reaches the whole process group.
-    scenes = [
-        write_raster(tmp_path / f'big{i}.tif', sar_pixels(512, 512, seed=i))
-        for i in range(4)
-    ]
-    out = tmp_path / 'out'
-    argv = [sys.executable, '-m', 'geokd', 'predict', *map(str, scenes), '--model',
-            str(model), '-o', f'{out}/', '--quiet', '--workers', workers]  # fmt: skip
+    scenes, out, argv = big_scenes_argv(tmp_path, model, 4, 512, workers)
     code, err = signal_after_first_scene(argv, out, signal.SIGTERM)
     assert code == 143, err
     assert 'Traceback' not in err
