@@ -248,13 +248,23 @@ class MultiModalDataModule(NonGeoDataModule):
         )
         gen = torch.Generator().manual_seed(0)
         pixels: dict[str, list[torch.Tensor]] = {m: [] for m in self.modalities}
-        for batch in loader:
-            for sample, m in itertools.product(batch, self.modalities):
-                x = sample[f'image_{m}'].flatten(1)  # (C, H*W)
-                if x.shape[-1] > pixels_per_sample:
-                    keep = torch.randperm(x.shape[-1], generator=gen)
-                    x = x[:, keep[:pixels_per_sample]]
-                pixels[m].append(x)
+        batches = iter(loader)
+        try:
+            for batch in batches:
+                for sample, m in itertools.product(batch, self.modalities):
+                    x = sample[f'image_{m}'].flatten(1)  # (C, H*W)
+                    if x.shape[-1] > pixels_per_sample:
+                        keep = torch.randperm(x.shape[-1], generator=gen)
+                        x = x[:, keep[:pixels_per_sample]]
+                    pixels[m].append(x)
+        finally:
+            # A batch that fails leaves the workers running for as long as its
+            # error lives (its traceback holds the iterator); they ignore SIGTERM,
+            # so the interpreter's exit would wait for them forever. Lightning's
+            # loops end their workers the same way.
+            shutdown = getattr(batches, '_shutdown_workers', None)
+            if shutdown is not None:
+                shutdown()
         self.normalization = {
             m: SensorNormalization.estimate(
                 torch.cat(pixels[m], dim=1)[None, ..., None],

@@ -1,3 +1,4 @@
+import multiprocessing
 import shutil
 from pathlib import Path
 
@@ -330,3 +331,22 @@ def test_testing_from_a_checkpoint_reads_no_training_data(
         Trainer(**options).test(
             task, EuroSATMSSARDataModule(root=str(root)), verbose=False
         )
+
+
+def test_a_failed_estimation_leaves_no_worker_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Workers left running for as long as the error lived (its traceback holds
+    # the iterator) ignore SIGTERM: the interpreter's exit waited for them forever
+    # (seen as a test suite that never ended).
+    dm = _eurosat(num_workers=1, stats_samples=10)
+    dm.setup('fit')
+
+    def broken(self: object, index: int) -> None:
+        raise ValueError('a broken sample')
+
+    monkeypatch.setattr(type(dm.train_dataset), '__getitem__', broken)
+    with pytest.raises(ValueError, match='a broken sample') as error:
+        dm.estimate_normalization()
+    assert error.value is not None  # the error, and its traceback, still live
+    assert not multiprocessing.active_children()
