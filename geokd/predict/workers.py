@@ -401,10 +401,19 @@ def _stop_scene(signum: int, frame: object) -> None:
         KeyboardInterrupt: For Ctrl-C.
     """
     for number in STOPPING:
-        signal.signal(number, signal.SIG_IGN)
+        signal.signal(number, _ignore)
     if signum == signal.SIGTERM:
         raise Terminated
     raise KeyboardInterrupt
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Ignore a signal in Python, not with SIG_IGN.
+
+    A signal already received when its Python handler is replaced by SIG_IGN is
+    reported as an "ignored due to race condition" traceback on stderr (seen after
+    SIGTERM with --workers); a Python handler that does nothing has no such race.
+    """
 
 
 def _classify(
@@ -425,7 +434,7 @@ def _classify(
             result = classify_scene(_WORKER.classifier, scene, prefix, options)
     finally:
         for number in STOPPING:
-            signal.signal(number, signal.SIG_IGN)
+            signal.signal(number, _ignore)
     # geokd's own warning says the same as rasterio's, naming the file.
     result.warnings = [
         str(w.message)
