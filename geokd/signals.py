@@ -65,6 +65,11 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise Terminated
 
 
+def _drop_sigterm_notes(record: logging.LogRecord) -> bool:
+    """Keep Lightning's signal notes but those about SIGTERM itself."""
+    return 'SIGTERM' not in record.getMessage()
+
+
 def ignore_termination(worker_id: int) -> None:
     """A DataLoader ``worker_init_fn``: the worker outlives a SIGTERM to its group.
 
@@ -111,10 +116,10 @@ def terminations(command: str) -> Iterator[None]:
         return
     _received.clear()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    # The command's own line says it; Lightning's note would be a second one.
+    # The command's own line says it; Lightning's note would be a second one. Its
+    # other notes (SLURM requeueing) stay.
     notes = logging.getLogger(LIGHTNING_SIGNAL_LOGGER)
-    level = notes.level
-    notes.setLevel(logging.WARNING)
+    notes.addFilter(_drop_sigterm_notes)
     try:
         yield
     except BaseException as err:
@@ -123,4 +128,4 @@ def terminations(command: str) -> Iterator[None]:
         raise Terminated(terminated_message(command)) from err
     finally:
         signal.signal(signal.SIGTERM, previous)
-        notes.setLevel(level)
+        notes.removeFilter(_drop_sigterm_notes)
