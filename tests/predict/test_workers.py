@@ -418,11 +418,13 @@ def test_a_scene_is_stopped_once_however_many_signals_come() -> None:
     try:
         for number in workers.STOPPING:
             signal.signal(number, workers._stop_scene)
+        # Sent to this thread, which handles it before pthread_kill returns.
+        me = threading.get_ident()
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.pthread_kill(me, signal.SIGINT)
         # The clean-up goes on: neither signal stops it again.
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_kill(me, signal.SIGINT)
+        signal.pthread_kill(me, signal.SIGTERM)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -443,8 +445,11 @@ def test_signals_arriving_together_print_nothing(
         for number in workers.STOPPING:
             signal.signal(number, workers._stop_scene)
         signal.pthread_sigmask(signal.SIG_BLOCK, workers.STOPPING)
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
+        # Sent to this thread: a signal sent to the process would be taken by
+        # another thread of the suite's, which does not block it.
+        me = threading.get_ident()
+        signal.pthread_kill(me, signal.SIGINT)
+        signal.pthread_kill(me, signal.SIGTERM)
         with pytest.raises(KeyboardInterrupt):  # Terminated is one too
             signal.pthread_sigmask(signal.SIG_UNBLOCK, workers.STOPPING)
         signal.getsignal(signal.SIGINT)  # the other signal's handler runs by here
