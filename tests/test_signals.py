@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _sigterm_in(command: str) -> None:
     with terminations(command):
-        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before kill returns
+        # Sent to this thread (another thread of the suite's would take a signal
+        # sent to the process): its handler runs before pthread_kill returns.
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
         pytest.fail('SIGTERM did not stop the block')
 
 
@@ -41,7 +44,7 @@ def _noted_by_lightning_then_failed(command: str) -> None:
         # What Lightning's SignalConnector installs: it notes the signal, calls
         # the handler it found, and stops the loop at the end of the batch.
         signal.signal(signal.SIGTERM, lambda signum, frame: ours(signum, frame))
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
         # A DataLoader worker killed by the same signal fails the process.
         msg = 'DataLoader worker (pid 1) is killed by signal: Terminated.'
         raise RuntimeError(msg)
