@@ -229,7 +229,7 @@ def _locked_outputs(
         for prefix in prefixes.values():
             paths = OutputPaths(prefix)
             prepare_output_dir(paths)
-            stack.enter_context(PrefixLock(paths.lock, str(prefix)))
+            stack.enter_context(PrefixLock(prefix))
             check_existing(paths, options)
         yield
 
@@ -250,7 +250,6 @@ def _classify(
     """
     from dataclasses import replace
 
-    from .output.paths import OutputPaths
     from .workers import classify_scenes
 
     truths: dict[Path | SceneInput, Path] = {}
@@ -264,9 +263,8 @@ def _classify(
             for scene, prefix in jobs
         )
     else:
-        locks = [OutputPaths(prefix).lock for _, prefix in jobs]
         results = classify_scenes(
-            model, args.modality, args.patch_size, jobs, options, devices, locks
+            model, args.modality, args.patch_size, jobs, options, devices
         )
     failures: list[tuple[str, str]] = []
     # Closed here, also when Ctrl-C lands while a result is reported: the workers

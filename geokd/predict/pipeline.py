@@ -238,7 +238,7 @@ def predict_scene(
     start_time = time.perf_counter()
     patch = meta.patch_size if options.patch_size is None else options.patch_size
     with (
-        PrefixLock(paths.lock, str(paths.prefix)),
+        PrefixLock(paths.prefix),
         rasterio.Env(**GDAL_OPTIONS),
         open_scene(
             scene, meta.band_names, meta.in_channels, options.bands, meta.gsd

@@ -114,7 +114,6 @@ def classify_scenes(
     jobs: Sequence[tuple['Path | SceneInput', Path]],
     options: PredictOptions,
     devices: Sequence[str],
-    locks: Sequence[Path],
 ) -> Generator[tuple['Path | SceneInput', SceneResult], None, None]:
     """Classify scenes over worker processes, yielding each result as it comes.
 
@@ -124,8 +123,8 @@ def classify_scenes(
         patch_size: ``--patch-size`` given for a model that stores none, or None.
         jobs: Each scene and its output prefix.
         options: Prediction options, the same for every scene.
-        devices: One device name per worker.
-        locks: The prefixes' lock files, held by this process.
+        devices: One device name per worker. This process holds the lock of every
+            prefix; the workers adopt them.
 
     Yields:
         Each scene and its result, in the order they finish.
@@ -151,7 +150,7 @@ def classify_scenes(
                 patch_size,
                 queue,
                 threads,
-                list(locks),
+                [prefix for _, prefix in jobs],
                 os.getpid(),
                 stop,
             ),
@@ -304,7 +303,7 @@ def _start_worker(
     patch_size: int | None,
     queue: 'Queue[str]',
     threads: int,
-    locks: list[Path],
+    prefixes: list[Path],
     owner: int,
     stop: ctypes.c_bool,
 ) -> None:
@@ -327,7 +326,7 @@ def _start_worker(
     # last line. Workers print no bars; a thread lock is enough.
     tqdm.set_lock(threading.RLock())
     torch.set_num_threads(threads)
-    adopt_locks(locks, owner)
+    adopt_locks(prefixes, owner)
     classifier = load_classifier(model, modality, patch_size)
     _WORKER = _Worker(classifier, queue.get(), stop)
 

@@ -249,7 +249,7 @@ def test_symlinked_lock_file(tmp_path: Path, scene: Path, run: Run) -> None:
     lock.symlink_to(victim)
     before = snapshot(tmp_path)
     assert_error(
-        run(scene, '-o', out_of(tmp_path)), 1, 'scene.lock: is a symbolic link'
+        run(scene, '-o', out_of(tmp_path)), 1, '.geokd-predict.lock: is a symbolic link'
     )
     assert snapshot(tmp_path) == before
 
@@ -567,15 +567,15 @@ def test_overwrite_removes_old_outputs_it_does_not_write(
 
 #: Free KiB left on a 1 MiB disk, and the file whose write fails then.
 DISK_LEVELS = {
-    4: 'progress.json',
-    8: 'classes.tif',
-    12: 'confidence.tif',
-    16: 'probabilities.tif',
-    24: 'progress.json',
+    0: 'progress.json',
+    4: 'classes.tif',
+    8: 'confidence.tif',
+    12: 'probabilities.tif',
+    20: 'progress.json',
     # The COGs carry internal overviews: they fill a nearly full disk sooner.
+    24: 'classes.cog.tif',
     28: 'classes.cog.tif',
-    32: 'classes.cog.tif',
-    48: 'probabilities.cog.tif',
+    44: 'probabilities.cog.tif',
 }
 
 

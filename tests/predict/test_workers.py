@@ -11,6 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 from geokd.errors import OptionError
 from geokd.export import export_model
 from geokd.predict import OutputPaths, PredictOptions
+from geokd.predict.output.locks import PrefixLock
 from geokd.predict.workers import classify_scenes, stop_flag, worker_devices
 from tests.hostile.predict_helpers import assert_error, predict, write_raster
 from tests.predict.conftest import sar_pixels, tiny_classifier
@@ -169,24 +171,19 @@ def test_memory_per_worker_is_that_of_one_scene(
     tmp_path: Path, model: Path, scenes: list[Path]
 ) -> None:
     options = PredictOptions(device='cpu', window=256)
-    [(_, single)] = list(
-        classify_scenes(
-            model,
-            'sar',
-            None,
-            [(scenes[1], tmp_path / 'one' / 's')],
-            options,
-            ['cpu'],
-            [],
-        )
-    )
+    one = [(scenes[1], tmp_path / 'one' / 's')]
     jobs = [(s, tmp_path / 'many' / f'{s.stem}_{i}') for i in range(3) for s in scenes]
     peaks: dict[int | None, int] = defaultdict(int)
-    for _, result in classify_scenes(
-        model, 'sar', None, jobs, options, ['cpu', 'cpu'], []
-    ):
-        assert result.summary is not None, result.error
-        peaks[result.worker] = max(peaks[result.worker], result.peak_rss_kib)
+    with ExitStack() as locks:  # held by the command, adopted by its workers
+        for _, prefix in [*one, *jobs]:
+            prefix.parent.mkdir(exist_ok=True)
+            locks.enter_context(PrefixLock(prefix))
+        [(_, single)] = list(classify_scenes(model, 'sar', None, one, options, ['cpu']))
+        for _, result in classify_scenes(
+            model, 'sar', None, jobs, options, ['cpu', 'cpu']
+        ):
+            assert result.summary is not None, result.error
+            peaks[result.worker] = max(peaks[result.worker], result.peak_rss_kib)
     assert single.summary is not None
     assert peaks  # one worker may take every scene while the other starts
     for peak in peaks.values():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ...errors import PredictError
 from ..options import PredictOptions
+from .locks import LOCK_NAME
 
 #: The outputs, in the summary's order: name -> suffix of the final file.
 SUFFIXES = {
@@ -99,8 +100,8 @@ class OutputPaths:
 
     @property
     def lock(self) -> Path:
-        """Lock file of the run writing these outputs (see :mod:`.locks`)."""
-        return self.prefix.with_name(f'.{self.prefix.name}.lock')
+        """Lock file of the output directory (see :mod:`.locks`)."""
+        return self.prefix.parent / LOCK_NAME
 
     @property
     def finals(self) -> dict[str, Path]:
@@ -135,8 +136,15 @@ class OutputPaths:
         return self.partial / STAGED[name]
 
     def every_file(self) -> list[Path]:
-        """Every path a run may create: outputs, partial directory and lock."""
+        """Every path a run may create: outputs, partial directory and lock file.
+
+        The lock file is its directory's, shared with the other prefixes there.
+        """
         return [*self.finals.values(), self.partial, self.lock]
+
+    def own_files(self) -> list[Path]:
+        """The paths only this prefix's runs create: outputs and partial directory."""
+        return [*self.finals.values(), self.partial]
 
 
 def prepare_output_dir(paths: OutputPaths) -> None:

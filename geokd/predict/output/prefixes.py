@@ -166,7 +166,7 @@ def check_distinct(prefixes: dict[SceneKey, Path]) -> None:
     """
     owner: dict[str, SceneKey] = {}
     for scene, prefix in prefixes.items():
-        for path in OutputPaths(prefix).every_file():
+        for path in OutputPaths(prefix).own_files():
             key = os.path.normpath(os.path.abspath(path)).casefold()
             if key in owner:
                 msg = (

@@ -18,7 +18,7 @@ def test_outputs_written_follow_the_options(tmp_path: Path) -> None:
     ]
     every = PredictOptions(probabilities=True, polygons=True)
     assert list(paths.written(every)) == list(paths.finals)
-    assert paths.lock.name == '.s.lock'
+    assert paths.lock.name == '.geokd-predict.lock'
     assert paths.staged('summary') == paths.partial / 'summary.json'
 
 
