@@ -119,7 +119,8 @@ class MMFlood(NonGeoDataset):
     Raises:
         FileNotFoundError: If the data is absent and not downloaded, or the
             download fails.
-        ValueError: On an unknown split or modality, or a patch size below 1.
+        ValueError: On an unknown split or modality, a patch size below 1, or
+            one larger than every tile of the split.
     """
 
     classes = ('not flooded', 'flooded')
@@ -168,6 +169,12 @@ class MMFlood(NonGeoDataset):
             for geometry in self.source.index.geometry
             for window in tile_windows(geometry.bounds, res_xy, patch_size)
         ]
+        if not self.windows:
+            msg = (
+                f'{self.root}: no MMFlood tile of split {split!r} is at least '
+                f'{patch_size}x{patch_size} pixels (lower patch_size)'
+            )
+            raise ValueError(msg)
 
     def _source(
         self,
