@@ -5,6 +5,9 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
+import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 from pyproj import CRS
 from torchgeo.datasets import MMFlood as TorchGeoMMFlood
 from torchgeo.datasets import NonGeoDataset
@@ -13,6 +16,9 @@ from torchgeo.datasets.utils import Path, Sample
 
 #: Bands of each modality, in the order of torchgeo's ``image`` channels.
 BANDS = {'sar': ('VV', 'VH'), 'dem': ('DEM',), 'hydro': ('hydro',)}
+
+#: Colour map of each modality's panel.
+CMAPS = {'sar': 'gray', 'dem': 'terrain', 'hydro': 'Blues'}
 
 #: Metres per degree of longitude at the equator (WGS 84).
 METRES_PER_DEGREE = 111_319.49
@@ -255,3 +261,46 @@ class MMFlood(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def plot(
+        self,
+        sample: Sample,
+        show_titles: bool = True,
+        suptitle: str | None = None,
+    ) -> Figure:
+        """Plot VV in dB, the DEM, the hydrography, the mask and any prediction.
+
+        Args:
+            sample: A sample returned by ``__getitem__``, optionally with
+                ``prediction`` (a ``(p, p)`` class map).
+            show_titles: Flag indicating whether to show titles above each panel.
+            suptitle: Optional string to use as a suptitle.
+
+        Returns:
+            A matplotlib Figure with the rendered sample; ignored pixels of the mask
+            are grey.
+        """
+        shown = [m for m in BANDS if f'image_{m}' in sample]
+        maps = [k for k in ('mask', 'prediction') if k in sample]
+        n = len(shown) + len(maps)
+        fig, axes = plt.subplots(1, n, figsize=(3 * n, 3), squeeze=False)
+        for ax, m in zip(axes[0], shown, strict=False):
+            band = torch.as_tensor(sample[f'image_{m}'])[0].float()
+            if m == 'sar':  # linear power: dB shows land and water apart
+                band = 10 * torch.log10(band.clamp_min(1e-5))
+            ax.imshow(band.numpy(), cmap=CMAPS[m])
+            if show_titles:
+                ax.set_title('VV (dB)' if m == 'sar' else m)
+        cmap = plt.get_cmap('Blues').copy()
+        cmap.set_bad('lightgrey')
+        for ax, key in zip(axes[0][len(shown) :], maps, strict=True):
+            target = torch.as_tensor(sample[key]).float()
+            target[target == self.ignore_index] = float('nan')
+            ax.imshow(target.numpy(), vmin=0, vmax=1, cmap=cmap)
+            if show_titles:
+                ax.set_title(key)
+        for ax in axes[0]:
+            ax.axis('off')
+        if suptitle is not None:
+            fig.suptitle(suptitle)
+        return fig

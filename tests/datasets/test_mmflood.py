@@ -5,6 +5,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use('Agg')
+
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from torchgeo.datasets import MMFlood as TorchGeoMMFlood
@@ -161,3 +166,21 @@ def test_failed_download_is_a_one_line_error(
     message = str(info.value)
     assert '\n' not in message
     assert 'failed: Network is unreachable' in message
+
+
+def test_plot_shows_every_sensor_the_mask_and_a_prediction() -> None:
+    dataset = MMFlood(FIXTURE, modalities=['sar', 'dem', 'hydro'], patch_size=P)
+    sample = dataset[0]
+    fig = dataset.plot(
+        sample | {'prediction': sample['mask'].clamp(min=0)}, suptitle='x'
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ['VV (dB)', 'dem', 'hydro', 'mask', 'prediction']
+    assert fig._suptitle.get_text() == 'x'  # type: ignore[union-attr]
+    plt.close(fig)
+    fig = MMFlood(FIXTURE, modalities=['dem'], patch_size=P).plot(
+        {'image_dem': sample['image_dem']}, show_titles=False
+    )
+    assert len(fig.axes) == 1
+    assert fig.axes[0].get_title() == ''
+    plt.close(fig)
