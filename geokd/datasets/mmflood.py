@@ -213,7 +213,10 @@ class MMFlood(NonGeoDataset):
                 checksum=checksum,
             )
         except DatasetNotFoundError as err:
-            if download:  # torchgeo found no tile of the split after extracting
+            present = os.path.isdir(
+                os.path.join(self.root, 'activations')
+            ) and os.path.isfile(os.path.join(self.root, 'activations.json'))
+            if present:  # torchgeo found no tile of the split
                 msg = (
                     f'{self.root}: MMFlood has no tile of split {self.split!r} ({err})'
                 )

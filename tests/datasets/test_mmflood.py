@@ -111,6 +111,15 @@ def test_bad_inputs_fail_clearly() -> None:
         MMFlood(FIXTURE, patch_size=64)
 
 
+def test_a_split_without_tiles_is_named(tmp_path: Path) -> None:
+    root = tmp_path / 'mmflood'
+    shutil.copytree(FIXTURE / 'activations', root / 'activations')
+    shutil.copy(FIXTURE / 'activations.json', root / 'activations.json')
+    shutil.rmtree(root / 'activations' / 'EMSR004-0')
+    with pytest.raises(FileNotFoundError, match="has no tile of split 'test'"):
+        MMFlood(root, split='test', patch_size=P)
+
+
 def test_absent_data_is_a_one_line_error_saying_where(tmp_path: Path) -> None:
     root = tmp_path / 'data' / 'mmflood'
     with pytest.raises(FileNotFoundError) as info:
