@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..datasets.mmflood import MMFlood
+from ..errors import UsageError
 from ..transforms.normalization import Method
 from .multimodal import MultiModalDataModule
 
@@ -31,6 +32,9 @@ class MMFloodDataModule(MultiModalDataModule):
         **kwargs: Passed to :class:`~geokd.datamodules.MultiModalDataModule`
             (``batch_size``, ``num_workers``, ``augmentation``, ``paired``,
             ``normalization``, ...).
+
+    Raises:
+        UsageError: If ``cache_dir`` is given (packed splits hold no masks).
     """
 
     def __init__(
@@ -45,6 +49,11 @@ class MMFloodDataModule(MultiModalDataModule):
         **kwargs: Any,
     ) -> None:
         """Initialize a new MMFloodDataModule instance."""
+        if kwargs.get('cache_dir') is not None:
+            msg = (
+                'data.init_args.cache_dir: packed splits hold no masks; leave it unset'
+            )
+            raise UsageError(msg)
         super().__init__(
             MMFlood,
             modalities=list(modalities),

@@ -10,6 +10,7 @@ from torch.utils.data import default_collate
 
 from geokd.datamodules import MMFloodDataModule
 from geokd.datasets import MMFlood
+from geokd.errors import UsageError
 
 FIXTURE = Path(__file__).parents[1] / 'data' / 'mmflood'
 P = 32
@@ -79,3 +80,8 @@ def test_download_is_passed_to_the_dataset(
     )
     dm.setup('test')
     assert len(dm.test_dataset) == 4
+
+
+def test_cache_dir_is_refused() -> None:
+    with pytest.raises(UsageError, match='cache_dir'):
+        MMFloodDataModule(root=str(FIXTURE), cache_dir='x')
