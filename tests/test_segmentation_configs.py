@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from geokd.cli import load_config
 from geokd.main import main
 from geokd.tasks import SingleModalSegmentationTask
 
@@ -58,3 +59,37 @@ def test_sen1floods11_config_runs_on_the_fixture(
         '--trainer.default_root_dir', str(tmp_path), *TINY,
     ])  # fmt: skip
     assert 'IoU' in capsys.readouterr().out
+
+
+def test_mmflood_config_runs_on_the_fixture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    main([
+        'fit', '--config', 'configs/segmentation/mmflood.yaml',
+        '--config', 'configs/segmentation/mmflood/discomkd.yaml',
+        '--data.init_args.root', 'tests/data/mmflood', '--data.init_args.download', 'false',
+        '--data.init_args.patch_size', '32',
+        '--trainer.default_root_dir', str(tmp_path), *TINY,
+    ])  # fmt: skip
+    out = capsys.readouterr().out
+    assert 'IoU' in out
+    assert 'dem ' in out
+
+
+def test_mmflood_config_reads_the_conventional_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No data/mmflood in an empty folder, and no internet in the tests: the config's
+    # download fails with one line naming where the data goes.
+    (tmp_path / 'configs').symlink_to(ROOT / 'configs')
+    monkeypatch.chdir(tmp_path)
+    cli = load_config([
+        '--config', 'configs/segmentation/mmflood.yaml',
+        '--config', 'configs/segmentation/mmflood/discomkd.yaml',
+    ])  # fmt: skip
+    with pytest.raises(FileNotFoundError) as info:
+        cli.datamodule.setup('fit')
+    message = str(info.value)
+    assert '\n' not in message
+    assert 'MMFlood not found under data/mmflood' in message

@@ -2,6 +2,7 @@
 
 from .eurosat_ms_sar import EuroSATMSSARDataModule
 from .folder import PairedFolderDataModule
+from .mmflood import MMFloodDataModule
 from .multimodal import MultiModalDataModule
 from .ombria import OMBRIADataModule
 from .ombria_segmentation import OMBRIASegmentationDataModule
@@ -11,6 +12,7 @@ from .synthetic import SyntheticMSSARDataModule
 
 __all__ = [
     'EuroSATMSSARDataModule',
+    'MMFloodDataModule',
     'MultiModalDataModule',
     'OMBRIADataModule',
     'OMBRIASegmentationDataModule',

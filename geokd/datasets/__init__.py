@@ -2,6 +2,7 @@
 
 from .eurosat_ms_sar import EuroSATMSSAR
 from .folder import PairedFolder
+from .mmflood import MMFlood
 from .ombria import OMBRIA
 from .ombria_segmentation import OMBRIASegmentation
 from .packed import PackedDataset, pack
@@ -13,6 +14,7 @@ from .synthetic import SyntheticMSSAR
 __all__ = [
     'OMBRIA',
     'EuroSATMSSAR',
+    'MMFlood',
     'OMBRIASegmentation',
     'PackedDataset',
     'PairedFolder',
