@@ -2,6 +2,7 @@
 
 import json
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,22 @@ def test_stride_one_computes_valid_fractions_without_patch_copies(
     summary = json.loads((tmp_path / 'a' / 's_summary.json').read_text())
     assert summary['nodata_cells'] == 0  # each cell has some patch half valid
     assert math.isclose(sum(c['cells'] for c in summary['classes'].values()), 64 * 64)
+
+
+def test_stride_one_spreads_patches_in_work_linear_in_the_cells(
+    tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At --stride 1 a 16 px patch covers 16 x 16 cells: adding each patch's
+    # probabilities to its cells one offset at a time took 256 passes per window.
+    passes = [0]
+    add = torch.Tensor.__iadd__
+
+    def counted(self: torch.Tensor, other: Any) -> torch.Tensor:
+        if sys._getframe(1).f_code.co_filename.endswith('classify.py'):
+            passes[0] += 1  # the model's own additions do not count
+        return add(self, other)
+
+    monkeypatch.setattr(torch.Tensor, '__iadd__', counted)
+    scene = write_raster(tmp_path / 'scene.tif', sar_pixels(64, 64))
+    assert run(scene, '-o', tmp_path / 'a' / 's', '--stride', '1').code == 0
+    assert passes[0] < 16, passes[0]

@@ -92,3 +92,34 @@ def test_complex_scene_is_refused(tmp_path: Path, run: Run, dtype: str) -> None:
     assert_error(result, 1, 'complex.tif', 'complex')
     assert 'Warning' not in result.err
     assert summaries(tmp_path) == []
+
+
+@pytest.mark.parametrize('pixel', [10.0, 20.0], ids=['10 m', '20 m (resampled)'])
+def test_band_files_masks_scale_and_offset_are_honoured(
+    tmp_path: Path, run: Run, pixel: float
+) -> None:
+    # One file per polarisation, as Sentinel-1 GRD products come: int16 dB x 100
+    # with a scale, an offset and a mask hiding the right half of VH.
+    scale, offset = 0.01, -30.0
+    physical = np.round(sar_pixels(64, 64) / scale) * scale
+    raw = np.round((physical - offset) / scale).astype('int16')
+    floats = (raw.astype('float64') * scale + offset).astype('float32')
+    floats[1, :, 32:] = np.nan
+    files = {}
+    for i, band in enumerate(('VV', 'VH')):
+        path = _write(tmp_path / f'{band}.tif', raw[i : i + 1], pixel, nodata=-32768)
+        with rasterio.open(path, 'r+') as dst:
+            dst.scales = (scale,)
+            dst.offsets = (offset,)
+            if band == 'VH':
+                valid = np.full((64, 64), 255, 'uint8')
+                valid[:, 32:] = 0
+                dst.write_mask(valid)
+        files[band] = path
+    reference = _write(tmp_path / 'float.tif', floats, pixel, nodata=float('nan'))
+    out = tmp_path / 'out'
+    result = run('--band-file', f'VV={files["VV"]}', '--band-file',
+                 f'VH={files["VH"]}', '-o', out / 'b' / 'x')  # fmt: skip
+    assert result.code == 0, result.err
+    assert run(reference, '-o', out / 'f' / 'x').code == 0
+    assert_same_outputs(out / 'b' / 'x', out / 'f' / 'x')

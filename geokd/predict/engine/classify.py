@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from rasterio.windows import Window
 from torch import Tensor
 
@@ -134,7 +135,7 @@ class WindowClassifier:
             total[:, r0 : r0 + h, c0 : c0 + wd],
             count[r0 : r0 + h, c0 : c0 + wd],
         )
-        return total / count, int(keep.sum())
+        return (total / count).float(), int(keep.sum())
 
     def _classify(self, patches: Tensor, masks: Tensor, keep: Tensor) -> Tensor:
         """Class probabilities ``(K, nr, nc)`` of the kept patches, zero elsewhere.
@@ -184,14 +185,33 @@ class WindowClassifier:
         Each patch spreads its probabilities over the ``k x k`` cells it covers.
         """
         k = self.grid.cells_per_patch
-        nr, nc = keep.shape
-        total = torch.zeros(self.num_classes, nr + k - 1, nc + k - 1)
-        count = torch.zeros(nr + k - 1, nc + k - 1)
-        for dy in range(k):
-            for dx in range(k):
-                total[:, dy : dy + nr, dx : dx + nc] += probs
-                count[dy : dy + nr, dx : dx + nc] += keep
-        return total, count
+        return spread_sums(probs, k), spread_sums(keep, k)
+
+
+def spread_sums(values: Tensor, k: int) -> Tensor:
+    """Sum, on every cell, of the values of the patches covering it.
+
+    A patch at grid position ``(r, c)`` covers cells ``r .. r + k - 1`` and
+    ``c .. c + k - 1``. Through cumulative sums, so the work is linear in the cells
+    whatever ``k`` is (at ``--stride 1``, ``k`` is the patch size: adding each
+    patch's values to its ``k x k`` cells would cost ``k**2`` passes per window).
+
+    Args:
+        values: ``(..., nr, nc)`` values of the patches (booleans count as 0 or 1).
+        k: Cells per patch side.
+
+    Returns:
+        ``(..., nr + k - 1, nc + k - 1)`` sums: float64, or int64 for booleans and
+        integers (exact counts).
+    """
+    t = values.long() if not values.is_floating_point() else values.double()
+    for dim in (-2, -1):
+        n = t.shape[dim] + k - 1
+        # One zero before for the exclusive prefix, k - 1 after for the last cells.
+        pad = [0, 0] * (-dim - 1) + [k, k - 1]
+        c = F.pad(t, pad).cumsum(dim)
+        t = c.narrow(dim, k, n) - c.narrow(dim, 0, n)
+    return t
 
 
 def valid_fractions(valid: Tensor, patch: int, stride: int) -> Tensor:

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 import rasterio
 from affine import Affine
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window, from_bounds
 
 from ...errors import PredictError
@@ -109,6 +110,18 @@ def _warn_if_cropped(
         )
 
 
+def _masked_vrt(src: rasterio.DatasetReader, value: float) -> str:
+    """``src``'s band 1 with the pixels its mask hides set to ``value`` (VRT XML)."""
+    return (
+        f'<VRTDataset rasterXSize="{src.width}" rasterYSize="{src.height}">'
+        '<VRTRasterBand dataType="Float64" band="1"><NoDataFromMaskSource>'
+        f'<SourceFilename relativeToVRT="0">{escape(src.name)}</SourceFilename>'
+        '<SourceBand>1</SourceBand><MaskValueThreshold>0</MaskValueThreshold>'
+        f'<NODATA>{_number(value)}</NODATA></NoDataFromMaskSource></VRTRasterBand>'
+        '</VRTDataset>'
+    )
+
+
 def _band_xml(
     index: int, name: str, src: rasterio.DatasetReader, grid: tuple[Affine, int, int]
 ) -> str:
@@ -123,12 +136,27 @@ def _band_xml(
     coarser = abs(src.transform.a) > abs(transform.a) * (1 + 1e-6)
     finer = abs(src.transform.a) < abs(transform.a) * (1 - 1e-6)
     resampling = 'bilinear' if coarser else 'average' if finer else 'nearest'
-    nodata = '' if src.nodata is None else f'<NODATA>{_number(src.nodata)}</NODATA>'
+    # What the file says of its pixels, as a single file's read honours it: a mask
+    # hiding pixels (read through an inner VRT that gives them the nodata value),
+    # and a scale and offset (int16 dB x 100, say).
+    source = escape(src.name)
+    flags = src.mask_flag_enums[0]
+    hidden = src.nodata
+    if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
+        hidden = math.nan if hidden is None else hidden
+        source = escape(_masked_vrt(src, hidden))
+    nodata = '' if hidden is None else f'<NODATA>{_number(hidden)}</NODATA>'
+    scale, offset = src.scales[0], src.offsets[0]
+    if (scale, offset) != (1.0, 0.0):
+        nodata += (
+            f'<ScaleOffset>{_number(offset)}</ScaleOffset>'
+            f'<ScaleRatio>{_number(scale)}</ScaleRatio>'
+        )
     return (
         f'<VRTRasterBand dataType="Float32" band="{index}">'
         f'<Description>{escape(name)}</Description><NoDataValue>nan</NoDataValue>'
         f'<ComplexSource resampling="{resampling}">'
-        f'<SourceFilename relativeToVRT="0">{escape(src.name)}</SourceFilename>'
+        f'<SourceFilename relativeToVRT="0">{source}</SourceFilename>'
         f'<SourceBand>1</SourceBand>'
         f'<SrcRect xOff="{_number(window.col_off)}" yOff="{_number(window.row_off)}" '
         f'xSize="{_number(window.width)}" ySize="{_number(window.height)}"/>'

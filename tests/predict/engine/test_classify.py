@@ -8,7 +8,12 @@ from rasterio.windows import Window
 
 from geokd.export.classifier import SingleSensorClassifier
 from geokd.predict import PatchGrid, PredictError, PredictOptions, grid_windows
-from geokd.predict.engine.classify import WindowClassifier, prefetch, resolve_device
+from geokd.predict.engine.classify import (
+    WindowClassifier,
+    prefetch,
+    resolve_device,
+    spread_sums,
+)
 from geokd.transforms import SensorNormalization
 from tests.predict.conftest import tiny_classifier
 
@@ -134,3 +139,18 @@ def test_cuda_path_is_mixed_precision_and_channels_last() -> None:
     assert set(dtypes) == {torch.float16}
     assert all(nhwc)
     torch.testing.assert_close(cuda, cpu, atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize('k', [1, 2, 3, 16])
+def test_spread_sums_equal_adding_each_patch_to_its_cells(k: int) -> None:
+    generator = torch.Generator().manual_seed(k)
+    probs = torch.rand(3, 7, 5, generator=generator)
+    keep = torch.rand(7, 5, generator=generator) > 0.3
+    total = torch.zeros(3, 7 + k - 1, 5 + k - 1, dtype=torch.float64)
+    count = torch.zeros(7 + k - 1, 5 + k - 1, dtype=torch.int64)
+    for dy in range(k):
+        for dx in range(k):
+            total[:, dy : dy + 7, dx : dx + 5] += probs
+            count[dy : dy + 7, dx : dx + 5] += keep
+    assert torch.allclose(spread_sums(probs, k), total, rtol=0, atol=1e-12)
+    assert torch.equal(spread_sums(keep, k), count)
