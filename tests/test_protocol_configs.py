@@ -46,3 +46,14 @@ def test_paper_protocol_base_runs_on_the_fixture(
         '--trainer.enable_progress_bar', 'false',
         '--model.init_args.backbone', 'test_resnet',
     ])  # fmt: skip
+
+
+def test_stability_benchmark_compares_the_candidates_on_held_out_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    bench = load_benchmark(ROOT / 'configs/benchmark/ombria_stability.yaml')
+    assert [m.name for m in bench.methods] == [
+        'DisCoM-KD', 'DisCoM-KD, DANN GRL ramp', 'DisCoM-KD, EMA weights', 'SAR-only',
+    ]  # fmt: skip
+    assert '--data.init_args.leave_out_block=0' in bench.args
