@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> None:
     prefixes = output_prefixes(args.output, unique_scenes(scenes))
     model = args.model or _default_model(args.modality)
     classifier = _load_model(args, model)
+    options.check_for(classifier.metadata.kind)
     files = [f for scene in band_scenes.values() for f in scene.files]
     try:
         with _locked_outputs(args, prefixes, options, devices, files):

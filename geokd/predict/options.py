@@ -92,6 +92,34 @@ class PredictOptions:
             msg = f'--precision {self.precision!r}: must be one of {", ".join(PRECISIONS)}'
             raise OptionError(msg)
 
+    def check_for(self, kind: str) -> None:
+        """Refuse options that make no sense for the model's kind.
+
+        A segmenter gives every pixel its class, from tiles of its patch size
+        overlapping by half: there are no cells to choose the size of (``--stride``)
+        and no dense evaluation of patches (``--evaluation dense``).
+
+        Args:
+            kind: 'classifier' or 'segmenter'.
+
+        Raises:
+            OptionError: Naming the option a segmenter does not take.
+        """
+        if kind != 'segmenter':
+            return
+        if self.stride is not None:
+            msg = (
+                f'--stride {self.stride}: a segmenter gives a class per pixel (its '
+                'tiles overlap by half); leave --stride out'
+            )
+            raise OptionError(msg)
+        if self.evaluation != 'patch':
+            msg = (
+                f'--evaluation {self.evaluation}: a segmenter gives a class per pixel; '
+                'leave --evaluation out'
+            )
+            raise OptionError(msg)
+
     def resolved_precision(self, device_type: str) -> str:
         """The precision on a device type, 'auto' resolved.
 
