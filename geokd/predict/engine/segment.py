@@ -10,10 +10,10 @@ covering it, weighted by a window that falls off towards each tile's border
 Windows reuse the dense machinery (:func:`~.tiling.dense_windows`): a window reads its
 own pixels and one tile of context on every side, so every tile covering one of its
 pixels lies wholly in what it read. A pixel thus gets the same tiles, with the same
-contents, whatever the window size: the map does not depend on it. Each forward pass
-sees a batch of the same size (``--batch-size`` tiles, or all the scene's tiles when
-fewer; padded), so that a tile's logits do not depend on how many other tiles its
-window holds either.
+contents, whatever the window size: the map does not depend on it. Each tile is
+normalised as it would be alone, and each forward pass sees a batch of the same size
+(``--batch-size`` tiles, or fewer for a small scene; padded), so that a tile's
+logits do not depend on the other tiles its window holds either.
 """
 
 from collections.abc import Iterator
@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from .blending import blend_patches
-from .classify import WindowClassifier
+from .classify import PAD_TO, WindowClassifier
 from .tiling import GridWindow, PatchGrid, dense_windows
 
 
@@ -131,6 +131,22 @@ class WindowSegmenter(WindowClassifier):
         inside = valid[r : r + h, col : col + wd]
         return torch.where(inside, out, torch.nan), int(keep.sum())
 
+    def _normalize(self, batch: Tensor, mask: Tensor) -> Tensor:
+        """Normalise tiles, each as it would be alone.
+
+        Per-patch standardisation takes a faster path when every pixel of its
+        input is valid, which rounds differently: whole tiles and tiles with
+        nodata are normalised apart, so that a tile's values do not depend on the
+        other tiles of its batch (which change with the window size).
+        """
+        whole = mask.flatten(1).all(1)
+        if bool(whole.all()) or not bool(whole.any()):
+            return self.norm(batch, valid=mask)
+        out = torch.empty_like(batch, dtype=torch.float32)
+        out[whole] = self.norm(batch[whole], valid=mask[whole]).float()
+        out[~whole] = self.norm(batch[~whole], valid=mask[~whole]).float()
+        return out
+
     def _segment(self, patches: Tensor, masks: Tensor, keep: Tensor) -> Tensor:
         """Per-pixel probabilities ``(nr, nc, K, p, p)`` of the kept tiles, 0 elsewhere.
 
@@ -139,19 +155,19 @@ class WindowSegmenter(WindowClassifier):
         rows, cols = keep.nonzero(as_tuple=True)
         p = patches.shape[-1]
         probs = torch.zeros(*keep.shape, self.num_classes, p, p)
-        # A scene-wide batch size, never beyond the tiles there are.
+        # A scene-wide batch size, a multiple of PAD_TO: CPU kernels (oneDNN)
+        # pick thread-dependent reductions for small batches, and --workers runs
+        # with fewer threads. Never far beyond the tiles there are.
         grid = self.grid
         tiles_y = tile_range(0, grid.height, p, grid.height)
         tiles_x = tile_range(0, grid.width, p, grid.width)
-        n_batch = min(
-            self.options.batch_size,
-            (tiles_y[1] - tiles_y[0]) * (tiles_x[1] - tiles_x[0]),
-        )
+        tiles = (tiles_y[1] - tiles_y[0]) * (tiles_x[1] - tiles_x[0])
+        n_batch = min(self.options.batch_size, -(-tiles // PAD_TO) * PAD_TO)
         for i in range(0, len(rows), n_batch):
             r, c = rows[i : i + n_batch], cols[i : i + n_batch]
             batch = self._to_device(patches[:, r, c].transpose(0, 1))
             mask = self._to_device(masks[r, c])[:, None]
-            batch = torch.where(mask, self.norm(batch, valid=mask), 0.0)
+            batch = torch.where(mask, self._normalize(batch, mask), 0.0)
             n = len(batch)
             if n < n_batch:  # a fixed batch shape: logits independent of the window
                 batch = torch.cat(
