@@ -296,6 +296,8 @@ def _check_consistent(meta: ModelMetadata, path: Path) -> None:
 
 def _kind_problems(meta: ModelMetadata) -> list[str]:
     """What does not fit the model's kind: its architecture, a segmenter's geometry."""
+    if meta.kind not in KINDS:  # jsonargparse lets null through
+        return [f'"kind" must be one of {KINDS}, got {meta.kind!r}']
     allowed = SEGMENTER_ARCHITECTURES if meta.kind == 'segmenter' else ARCHITECTURES
     if meta.architecture not in allowed:
         return [f'a {meta.kind} cannot be a {meta.architecture!r} (one of {allowed})']
