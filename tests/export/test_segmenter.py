@@ -88,3 +88,24 @@ def test_classifier_metadata_says_classifier(tmp_path: Path) -> None:
 
     classifier = tiny_classifier('sar')
     assert classifier.metadata.to_dict()['kind'] == 'classifier'
+
+
+def test_export_command_in_a_fresh_process(tmp_path: Path) -> None:
+    # geokd export imports no task itself; a checkpoint's recorded class was
+    # refused as 'not a PerClassifierTask' when nothing had imported geokd.tasks.
+    import os
+    import subprocess
+    import sys
+
+    path = save_checkpoint(tmp_path / 'seg.ckpt', baseline_task(), datamodule_state())
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, 'PYTHONPATH': str(root)}
+    done = subprocess.run(
+        [sys.executable, '-m', 'geokd', 'export', path, '-o', str(tmp_path / 'e')],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert load_exported(tmp_path / 'e' / 'sar').metadata.kind == 'segmenter'
