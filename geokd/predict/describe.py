@@ -4,6 +4,7 @@ import warnings
 from typing import Any
 
 from ..export.classifier import SingleSensorClassifier
+from ..export.metadata import ModelMetadata
 from .engine.tiling import PatchGrid
 from .scene.opening import Scene
 from .scene.resampling import describe_cell, describe_pixel
@@ -28,6 +29,18 @@ def warn_if_synthetic_model(
             'nothing reliable about real land cover; train on real data for real maps',
             stacklevel=stacklevel + 1,
         )
+
+
+def tile_unit(meta: ModelMetadata) -> int:
+    """What a segmenter's tiles must be a multiple of: ``2 ** encoder_depth`` pixels.
+
+    Args:
+        meta: The model's metadata.
+
+    Returns:
+        The unit in pixels (1 for a classifier).
+    """
+    return 2 ** (meta.encoder_depth or 0) if meta.kind == 'segmenter' else 1
 
 
 def _cell(scene: Scene, grid: PatchGrid, kind: str) -> str:

@@ -27,7 +27,12 @@ import geokd
 
 from ..errors import PredictError
 from ..export.classifier import SingleSensorClassifier
-from .describe import announce, cell_summary, warn_if_synthetic_model
+from .describe import (
+    announce,
+    cell_summary,
+    tile_unit,
+    warn_if_synthetic_model,
+)
 from .engine.classify import WindowClassifier, prefetch, resolve_device
 from .engine.dense import check_dense_stride
 from .engine.dense_windows import DenseWindowClassifier, dense_margin
@@ -242,7 +247,7 @@ def predict_scene(
     """
     options = options or PredictOptions()
     options.check()
-    options.check_for(classifier.metadata.kind)
+    options.check_for(classifier.metadata.kind, tile_unit(classifier.metadata))
     # Resolved here, once; every later step reads this scene input.
     scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
     paths = OutputPaths(Path(prefix))

@@ -165,6 +165,7 @@ def test_workers_give_the_bytes_of_a_serial_run(
     [
         (['--stride', '16'], '--stride 16: a segmenter gives a class per pixel'),
         (['--evaluation', 'dense'], '--evaluation dense: a segmenter'),
+        (['--patch-size', '48'], '--patch-size 48: this segmenter takes tiles of a'),
     ],
 )
 def test_options_a_segmenter_does_not_take_are_refused_in_one_line(
