@@ -212,10 +212,6 @@ def load_checkpoint(
     """
     path = Path(path)
     expected = task_class
-    if expected is None:
-        # geokd's own tasks are candidates even in a fresh process (geokd export,
-        # geokd predict --model CKPT): only classes already imported are.
-        import geokd.tasks  # noqa: F401
     ckpt = read_checkpoint(path)
     recorded = ckpt['hyper_parameters'].get('_class_path')
     if recorded is None and default_class is not None:

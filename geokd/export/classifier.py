@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import GeokdError, LoadError, one_line, output_error
-from ..loader import load_checkpoint
+from ..loader import LoadedCheckpoint, load_checkpoint
 from ..models import SegmenterSpec
 from ..schema import SafeName
 from .metadata import ModelLoadError, ModelMetadata, TrainingData
@@ -342,6 +342,21 @@ def classifier_from_task(
     return SingleSensorClassifier(model.eval(), meta)
 
 
+def _load_task(
+    path: str | Path, task_class: type['PerClassifierTask'] | None = None
+) -> LoadedCheckpoint:
+    """Rebuild a checkpoint's task, any of geokd's tasks when no class is given.
+
+    :func:`~geokd.loader.load_checkpoint` considers only the classes already
+    imported; in a fresh process (``geokd export``, ``geokd predict --model CKPT``)
+    nothing has imported geokd's tasks yet.
+    """
+    if task_class is None:
+        import geokd.tasks  # noqa: F401
+
+    return load_checkpoint(path, task_class)
+
+
 def classifier_from_checkpoint(
     path: str | Path,
     modality: str,
@@ -363,7 +378,7 @@ def classifier_from_checkpoint(
         ModelLoadError: If the file is unreadable or has no such classifier.
     """
     try:
-        loaded = load_checkpoint(path, task_class)
+        loaded = _load_task(path, task_class)
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     state = dict(loaded.datamodule_state)
@@ -429,7 +444,7 @@ def export_checkpoint(
             classifier.
     """
     try:
-        loaded = load_checkpoint(path)
+        loaded = _load_task(path)
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     names = modalities or list(loaded.task.deployable_classifiers())
