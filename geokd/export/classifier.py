@@ -3,10 +3,12 @@
 An exported model is a directory holding ``model.safetensors`` (the classifier's
 weights) and ``model.json`` (everything prediction needs: modality, band names and
 order, normalisation, patch size, classes, and the architecture as a
-:class:`~geokd.models.ClassifierSpec`). Every geokd task's single-sensor classifiers
-can be exported (:meth:`~geokd.tasks.PerClassifierTask.deployable_classifiers`):
-DisCoM-KD branches, single-modal baselines and distilled students. Loading an
-export never unpickles anything.
+:class:`~geokd.models.ClassifierSpec`, or a :class:`~geokd.models.SegmenterSpec`
+for a segmenter, whose ``kind`` says so). Every geokd task's single-sensor
+classifiers and segmenters can be exported
+(:meth:`~geokd.tasks.PerClassifierTask.deployable_classifiers`): DisCoM-KD
+branches, single-modal baselines and distilled students. Loading an export never
+unpickles anything.
 """
 
 import json
@@ -23,7 +25,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import GeokdError, LoadError, one_line, output_error
-from ..loader import load_checkpoint
+from ..loader import LoadedCheckpoint, load_checkpoint
+from ..models import SegmenterSpec
 from ..schema import SafeName
 from .metadata import ModelLoadError, ModelMetadata, TrainingData
 
@@ -164,7 +167,7 @@ def load_exported(path: str | Path) -> SingleSensorClassifier:
                 k: tuple(v.shape) for k, v in meta.spec.build().state_dict().items()
             }
     except ValueError as err:
-        msg = f'{meta_path}: {err}'
+        msg = f'{meta_path}: {one_line(str(err))}'
         raise ModelLoadError(msg) from err
     check_weight_shapes(weights_path, expected)
     model = meta.spec.build()
@@ -293,6 +296,11 @@ def metadata_from_task(
         backbone=spec.backbone,
         embed_dim=spec.embed_dim,
         architecture=spec.architecture,
+        kind=spec.kind,  # type: ignore[arg-type]  # 'classifier' or 'segmenter'
+        encoder_depth=getattr(spec, 'encoder_depth', None),
+        decoder_channels=(
+            list(spec.decoder_channels) if isinstance(spec, SegmenterSpec) else None
+        ),
         method=task.method_name,
         source=source,
         training_data=TrainingData(
@@ -334,6 +342,21 @@ def classifier_from_task(
     return SingleSensorClassifier(model.eval(), meta)
 
 
+def _load_task(
+    path: str | Path, task_class: type['PerClassifierTask'] | None = None
+) -> LoadedCheckpoint:
+    """Rebuild a checkpoint's task, any of geokd's tasks when no class is given.
+
+    :func:`~geokd.loader.load_checkpoint` considers only the classes already
+    imported; in a fresh process (``geokd export``, ``geokd predict --model CKPT``)
+    nothing has imported geokd's tasks yet.
+    """
+    if task_class is None:
+        import geokd.tasks  # noqa: F401
+
+    return load_checkpoint(path, task_class)
+
+
 def classifier_from_checkpoint(
     path: str | Path,
     modality: str,
@@ -355,7 +378,7 @@ def classifier_from_checkpoint(
         ModelLoadError: If the file is unreadable or has no such classifier.
     """
     try:
-        loaded = load_checkpoint(path, task_class)
+        loaded = _load_task(path, task_class)
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     state = dict(loaded.datamodule_state)
@@ -421,18 +444,16 @@ def export_checkpoint(
             classifier.
     """
     try:
-        loaded = load_checkpoint(path)
+        loaded = _load_task(path)
     except LoadError as err:
         raise ModelLoadError(str(err)) from err
     names = modalities or list(loaded.task.deployable_classifiers())
     for m in names:
         export_directory(directory, m)
     if not names:
-        # A task may say why it has none (segmenters: not exportable yet).
-        why = getattr(loaded.task, 'export_refusal', 'it needs every sensor at once')
         msg = (
             f'{path}: a {type(loaded.task).__name__} has no single-sensor classifier '
-            f'to export ({why})'
+            'or segmenter to export (it needs every sensor at once)'
         )
         raise ModelLoadError(msg)
     state = dict(loaded.datamodule_state)

@@ -11,6 +11,8 @@ from ..errors import CommandParser, int_at_least
 def export(argv: Sequence[str]) -> None:
     """Run ``geokd export``: checkpoint to self-contained single-sensor models.
 
+    Classifiers and segmenters alike.
+
     Args:
         argv: Arguments after ``export``.
 
@@ -20,9 +22,11 @@ def export(argv: Sequence[str]) -> None:
     """
     p = CommandParser(
         prog='geokd export',
-        description='Export the single-sensor classifiers of a training checkpoint '
-        '(DisCoM-KD, a single-modal baseline or a distilled student): per modality, '
-        'OUTPUT/<modality>/model.safetensors + model.json.',
+        description='Export the single-sensor classifiers or segmenters of a '
+        'training checkpoint (DisCoM-KD, a single-modal baseline or a distilled '
+        'student; classification or segmentation): per modality, '
+        'OUTPUT/<modality>/model.safetensors + model.json (its "kind" says '
+        'classifier or segmenter).',
     )
     p.add_argument('checkpoint', help='training checkpoint (.ckpt)')
     p.add_argument('-o', '--output', default='export', help='output directory')

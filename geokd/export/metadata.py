@@ -17,15 +17,24 @@ from jsonargparse.typing import restricted_number_type, restricted_string_type
 import geokd
 
 from ..errors import LoadError
-from ..models import ClassifierSpec
+from ..models import (
+    ARCHITECTURES,
+    SEGMENTER_ARCHITECTURES,
+    ClassifierSpec,
+    SegmenterSpec,
+)
 from ..schema import Channels, Classes, EmbedDim, Label, PatchSize, SafeName
 from ..transforms import SensorNormalization
 
 #: Identifies geokd's metadata files and their schema version. Older versions are
 #: read: version 1 files predate ``architecture`` (they hold DisCoM-KD branches),
-#: versions 1 and 2 predate the provenance fields (read as None: unknown).
+#: versions 1 and 2 predate the provenance fields (read as None: unknown), versions
+#: 1 to 3 predate ``kind`` (they hold classifiers). Segmenters are version 4, which
+#: older geokd versions refuse instead of reading them as classifiers.
 FORMAT = 'geokd-single-sensor-classifier'
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+#: What an exported network outputs: a class per image, or per pixel.
+KINDS = ('classifier', 'segmenter')
 
 if TYPE_CHECKING:
     # mypy cannot read the classes jsonargparse builds at run time; they subclass
@@ -35,6 +44,7 @@ if TYPE_CHECKING:
     ClassPath = str
     PackageVersion = str
     Timestamp = str
+    EncoderDepth = int
 else:
     Version = restricted_number_type(
         'Version', int, [('>=', 1), ('<=', FORMAT_VERSION)]
@@ -43,6 +53,8 @@ else:
     Metres = restricted_number_type('Metres', float, [('>', 0.001), ('<=', 100_000)])
     #: An importable class name (module path and qualified name).
     ClassPath = restricted_string_type('ClassPath', r'^[A-Za-z_][\w.]{0,199}$')
+    #: Number of encoder stages of a segmenter (smp's U-Net takes 1 to 5).
+    EncoderDepth = restricted_number_type('EncoderDepth', int, [('>=', 1), ('<=', 5)])
     #: A package version such as ``2.14.1+cu130``.
     PackageVersion = restricted_string_type('PackageVersion', r'^[\w.+!-]{1,64}$')
     #: A UTC date and time, ISO 8601 (``2025-01-31T12:00:00Z``).
@@ -73,7 +85,7 @@ class TrainingData:
 
 @dataclass
 class ModelMetadata:
-    """What prediction needs to know about an exported single-sensor classifier.
+    """What prediction needs to know about an exported single-sensor model.
 
     Attributes:
         modality: Sensor name in the training data (e.g. ``'sar'``).
@@ -83,11 +95,19 @@ class ModelMetadata:
         band_names: Band names in the order the model reads them (may be empty).
         normalization: :meth:`SensorNormalization.to_dict` of the training data,
             including the dB conversion.
-        patch_size: Height and width of the training patches in pixels.
-        backbone: timm name of the trunks.
+        patch_size: Height and width of the training patches in pixels (for a
+            segmenter, of the tiles prediction cuts the scene into).
+        backbone: timm name of the trunks (smp encoder name of a segmenter).
         embed_dim: Embedding size of a DisCoM-KD branch (None for other
             architectures).
-        architecture: Network type, see :class:`~geokd.models.ClassifierSpec`.
+        architecture: Network type, see :class:`~geokd.models.ClassifierSpec` and
+            :class:`~geokd.models.SegmenterSpec`.
+        kind: ``'classifier'`` (one class per patch) or ``'segmenter'`` (one class
+            per pixel); files before version 4 hold classifiers.
+        encoder_depth: A segmenter's number of encoder stages (None for
+            classifiers).
+        decoder_channels: A segmenter's U-Net decoder channels, one per stage (None
+            for classifiers).
         method: Training method (``DisCoM-KD``, ``single-modal``, ``KD``, ...).
         geokd_version: geokd version that exported the model.
         source: Checkpoint the weights came from, if any.
@@ -116,7 +136,12 @@ class ModelMetadata:
     patch_size: PatchSize
     backbone: str
     embed_dim: EmbedDim | None
-    architecture: Literal['discomkd_branch', 'linear'] = 'discomkd_branch'
+    architecture: Literal[
+        'discomkd_branch', 'linear', 'discomkd_segmentation_branch', 'unet'
+    ] = 'discomkd_branch'
+    kind: Literal['classifier', 'segmenter'] = 'classifier'
+    encoder_depth: EncoderDepth | None = None
+    decoder_channels: list[PatchSize] | None = None  # 1 to 4096 channels
     method: str = 'DisCoM-KD'
     geokd_version: str = geokd.__version__
     source: str | None = None
@@ -129,10 +154,19 @@ class ModelMetadata:
     format_version: Version = FORMAT_VERSION
 
     @property
-    def spec(self) -> ClassifierSpec:
+    def spec(self) -> ClassifierSpec | SegmenterSpec:
         """The architecture to rebuild."""
+        if self.kind == 'segmenter':
+            return SegmenterSpec(
+                self.architecture,  # type: ignore[arg-type]  # checked on reading
+                self.in_channels,
+                self.num_classes,
+                self.backbone,
+                self.encoder_depth or 0,
+                tuple(self.decoder_channels or ()),
+            )
         return ClassifierSpec(
-            self.architecture,
+            self.architecture,  # type: ignore[arg-type]  # checked on reading
             self.in_channels,
             self.num_classes,
             self.backbone,
@@ -159,6 +193,7 @@ class ModelMetadata:
         """
         data = self.to_dict()
         keys = (
+            'kind',
             'training_data',
             'band_names',
             'gsd',
@@ -244,6 +279,7 @@ def _check_consistent(meta: ModelMetadata, path: Path) -> None:
         problems.append('test_metrics must be finite numbers')
     if meta.architecture == 'discomkd_branch' and meta.embed_dim is None:
         problems.append('a discomkd_branch needs embed_dim')
+    problems += _kind_problems(meta)
     try:
         bands = meta.preprocessing.num_bands
     except (TypeError, ValueError) as err:
@@ -256,3 +292,27 @@ def _check_consistent(meta: ModelMetadata, path: Path) -> None:
     if problems:
         msg = f'{path}: invalid model metadata: {"; ".join(problems)}'
         raise ModelLoadError(msg)
+
+
+def _kind_problems(meta: ModelMetadata) -> list[str]:
+    """What does not fit the model's kind: its architecture, a segmenter's geometry."""
+    if meta.kind not in KINDS:  # jsonargparse lets null through
+        return [f'"kind" must be one of {KINDS}, got {meta.kind!r}']
+    allowed = SEGMENTER_ARCHITECTURES if meta.kind == 'segmenter' else ARCHITECTURES
+    if meta.architecture not in allowed:
+        return [f'a {meta.kind} cannot be a {meta.architecture!r} (one of {allowed})']
+    if meta.kind == 'classifier':
+        return []
+    depth, channels = meta.encoder_depth, meta.decoder_channels
+    if depth is None or channels is None:
+        return ['a segmenter needs encoder_depth and decoder_channels']
+    problems = []
+    if len(channels) != depth:
+        problems.append(f'{len(channels)} decoder_channels for encoder_depth={depth}')
+    # The encoder halves its input depth times: a tile must divide evenly.
+    if meta.patch_size % 2**depth:
+        problems.append(
+            f'patch_size {meta.patch_size} is not a multiple of {2**depth} '
+            f'(2 ** encoder_depth={depth})'
+        )
+    return problems

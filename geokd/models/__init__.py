@@ -5,16 +5,19 @@ from .discomkd import BranchOutput, DisCoMKD, ModalityBranch, ModalityOutput
 from .fusion import SumFusionClassifier
 from .grl import GradientReversal, dann_lambda, grad_reverse
 from .linear import linear_classifier
+from .segmenter_spec import SEGMENTER_ARCHITECTURES, SegmenterSpec
 from .spec import ARCHITECTURES, ClassifierSpec
 
 __all__ = [
     'ARCHITECTURES',
+    'SEGMENTER_ARCHITECTURES',
     'BranchOutput',
     'ClassifierSpec',
     'DisCoMKD',
     'GradientReversal',
     'ModalityBranch',
     'ModalityOutput',
+    'SegmenterSpec',
     'SumFusionClassifier',
     'TrunkInit',
     'Weights',

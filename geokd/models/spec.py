@@ -6,7 +6,7 @@ and can only build the architectures listed in :data:`ARCHITECTURES`.
 """
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 from torch import nn
 
@@ -31,6 +31,9 @@ class ClassifierSpec:
         backbone: timm name of the trunk(s).
         embed_dim: Embedding size of a DisCoM-KD branch (None for ``'linear'``).
     """
+
+    #: What the network outputs: logits per image.
+    kind: ClassVar[str] = 'classifier'
 
     architecture: Architecture
     in_channels: int

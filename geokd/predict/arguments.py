@@ -48,7 +48,10 @@ def predict_parser() -> argparse.ArgumentParser:
             'Bands are matched by name. Writes, per scene, PREFIX_classes.tif (COG, '
             'colour table, QGIS style beside it), PREFIX_confidence.tif, '
             'PREFIX_summary.json and optionally PREFIX_probabilities.tif and '
-            'PREFIX_classes.gpkg.'
+            'PREFIX_classes.gpkg. A segmenter (geokd export of a segmentation '
+            'checkpoint) gives one class per pixel instead, blended from tiles of its '
+            'patch size overlapping by half; --stride and --evaluation do not apply '
+            'to it (--stride and --evaluation dense are refused).'
         ),
     )
     _add_scene_arguments(p)
@@ -111,19 +114,27 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         help='the sensor to classify (e.g. sar): picks the model when --model is not '
         'given, and the classifier taken from a checkpoint',
     )
-    g.add_argument('--patch-size', type=int, help="patch size (default: the model's)")
+    g.add_argument(
+        '--patch-size',
+        type=int,
+        help="patch size (default: the model's; a segmenter's tile size, a multiple "
+        'of 2 ** its encoder depth)',
+    )
     g.add_argument(
         '--stride',
         type=int,
         help='stride in pixels, dividing the patch size (default: patch size); smaller '
-        'strides average the probabilities of overlapping patches per output cell',
+        'strides average the probabilities of overlapping patches per output cell '
+        '(classifiers only: a segmenter maps every pixel)',
     )
     g.add_argument(
         '--min-valid',
         type=float,
         default=0.5,
         help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
-        'classified; other cells get the nodata value (default: 0.5)',
+        'classified; other cells get the nodata value (default: 0.5); a segmenter '
+        'segments every tile holding a valid pixel and leaves only invalid pixels '
+        'nodata',
     )
     g.add_argument('--batch-size', type=int, default=64)
     g.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")
@@ -145,7 +156,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         'applied on a patch-sized box centred on every cell (--stride 32, 16 or 8: '
         'fine maps at near the cost of --stride = patch size, but not the per-patch '
         'answers: check one against reference data with geokd evaluate); the summary '
-        'records which',
+        "records which ('segmenter' for a segmenter, which takes no --evaluation)",
     )
 
 

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> None:
         Interrupted: On Ctrl-C, once every scene begun is left resumable.
     """
     from .arguments import check_synthetic_size, options_from
+    from .describe import tile_unit
     from .output.prefixes import output_prefixes, unique_scenes
     from .scene.sources import SceneInput, band_files_input
     from .workers import worker_devices
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> None:
     prefixes = output_prefixes(args.output, unique_scenes(scenes))
     model = args.model or _default_model(args.modality)
     classifier = _load_model(args, model)
+    options.check_for(classifier.metadata.kind, tile_unit(classifier.metadata))
     files = [f for scene in band_scenes.values() for f in scene.files]
     try:
         with _locked_outputs(args, prefixes, options, devices, files):

@@ -4,9 +4,10 @@ import warnings
 from typing import Any
 
 from ..export.classifier import SingleSensorClassifier
+from ..export.metadata import ModelMetadata
 from .engine.tiling import PatchGrid
 from .scene.opening import Scene
-from .scene.resampling import describe_cell
+from .scene.resampling import describe_cell, describe_pixel
 
 
 def warn_if_synthetic_model(
@@ -30,17 +31,37 @@ def warn_if_synthetic_model(
         )
 
 
-def announce(scene: Scene, grid: PatchGrid) -> str:
+def tile_unit(meta: ModelMetadata) -> int:
+    """What a segmenter's tiles must be a multiple of: ``2 ** encoder_depth`` pixels.
+
+    Args:
+        meta: The model's metadata.
+
+    Returns:
+        The unit in pixels (1 for a classifier).
+    """
+    return 2 ** (meta.encoder_depth or 0) if meta.kind == 'segmenter' else 1
+
+
+def _cell(scene: Scene, grid: PatchGrid, kind: str) -> str:
+    """What one output cell is, in words, for a classifier or a segmenter."""
+    if kind == 'segmenter':
+        return describe_pixel(grid.patch_size, scene.resolution)
+    return describe_cell(grid.patch_size, grid.stride, scene.resolution)
+
+
+def announce(scene: Scene, grid: PatchGrid, kind: str = 'classifier') -> str:
     """The line printed before a run: band mapping, output cell, resampling.
 
     Args:
         scene: The opened scene.
         grid: Its patch grid.
+        kind: The model's kind, 'classifier' or 'segmenter'.
 
     Returns:
         One line.
     """
-    cell = describe_cell(grid.patch_size, grid.stride, scene.resolution)
+    cell = _cell(scene, grid, kind)
     read = ''
     if scene.grid is not None:
         read = f"; read at the model's resolution from {_size(scene)} pixels"
@@ -63,12 +84,15 @@ def _size(scene: Scene) -> str:
     return f'{x:.3g} m' if abs(x - y) <= 1e-3 * y else f'{x:.3g} x {y:.3g} m'
 
 
-def cell_summary(scene: Scene, grid: PatchGrid) -> dict[str, Any]:
+def cell_summary(
+    scene: Scene, grid: PatchGrid, kind: str = 'classifier'
+) -> dict[str, Any]:
     """What one output cell is, for the summary's ``grid``.
 
     Args:
         scene: The opened scene.
         grid: Its patch grid.
+        kind: The model's kind, 'classifier' or 'segmenter'.
 
     Returns:
         ``pixel_size_m`` (of what was read) and ``cell``, in words.
@@ -76,5 +100,5 @@ def cell_summary(scene: Scene, grid: PatchGrid) -> dict[str, Any]:
     pixel = scene.resolution
     return {
         'pixel_size_m': [round(v, 4) for v in pixel] if pixel else None,
-        'cell': describe_cell(grid.patch_size, grid.stride, pixel),
+        'cell': _cell(scene, grid, kind),
     }

@@ -92,6 +92,42 @@ class PredictOptions:
             msg = f'--precision {self.precision!r}: must be one of {", ".join(PRECISIONS)}'
             raise OptionError(msg)
 
+    def check_for(self, kind: str, tile_unit: int = 1) -> None:
+        """Refuse options that make no sense for the model's kind.
+
+        A segmenter gives every pixel its class, from tiles of its patch size
+        overlapping by half: there are no cells to choose the size of (``--stride``)
+        and no dense evaluation of patches (``--evaluation dense``), and its encoder
+        takes tiles of a multiple of ``2 ** encoder_depth`` pixels only.
+
+        Args:
+            kind: 'classifier' or 'segmenter'.
+            tile_unit: A segmenter's tiles must be multiples of this (pixels).
+
+        Raises:
+            OptionError: Naming the option a segmenter does not take.
+        """
+        if kind != 'segmenter':
+            return
+        if self.patch_size is not None and self.patch_size % tile_unit:
+            msg = (
+                f'--patch-size {self.patch_size}: this segmenter takes tiles of a '
+                f'multiple of {tile_unit} pixels'
+            )
+            raise OptionError(msg)
+        if self.stride is not None:
+            msg = (
+                f'--stride {self.stride}: a segmenter gives a class per pixel (its '
+                'tiles overlap by half); leave --stride out'
+            )
+            raise OptionError(msg)
+        if self.evaluation != 'patch':
+            msg = (
+                f'--evaluation {self.evaluation}: a segmenter gives a class per pixel; '
+                'leave --evaluation out'
+            )
+            raise OptionError(msg)
+
     def resolved_precision(self, device_type: str) -> str:
         """The precision on a device type, 'auto' resolved.
 

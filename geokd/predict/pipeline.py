@@ -1,5 +1,8 @@
 """Classify whole GeoTIFF scenes with a single-sensor classifier, window by window.
 
+A segmenter (``kind: segmenter`` in its ``model.json``) goes through the same steps
+with a grid of one-pixel cells and :class:`~.engine.segment.WindowSegmenter`.
+
 :func:`predict_scene` ties the steps together: open the scene and match its bands
 (:mod:`.scene`), plan the patch grid and its windows (:mod:`.tiling`), start or
 resume the run (:mod:`.run_state`), classify each window (:mod:`.engine`), write it
@@ -24,10 +27,16 @@ import geokd
 
 from ..errors import PredictError
 from ..export.classifier import SingleSensorClassifier
-from .describe import announce, cell_summary, warn_if_synthetic_model
+from .describe import (
+    announce,
+    cell_summary,
+    tile_unit,
+    warn_if_synthetic_model,
+)
 from .engine.classify import WindowClassifier, prefetch, resolve_device
 from .engine.dense import check_dense_stride
 from .engine.dense_windows import DenseWindowClassifier, dense_margin
+from .engine.segment import WindowSegmenter, segmenter_windows, tile_step
 from .engine.tiling import (
     GridWindow,
     PatchGrid,
@@ -104,17 +113,23 @@ class RunPlan:
 
 
 def plan_run(
-    scene: Scene, patch: int, stride: int, options: PredictOptions, precision: str
+    scene: Scene,
+    patch: int,
+    stride: int,
+    options: PredictOptions,
+    precision: str,
+    kind: str = 'classifier',
 ) -> RunPlan:
     """Plan the classification of a scene.
 
     Args:
         scene: The opened scene.
-        patch: Patch size in pixels.
-        stride: Stride in pixels.
+        patch: Patch size in pixels (a segmenter's tile).
+        stride: Stride in pixels (1 for a segmenter: a cell per pixel).
         options: Prediction options.
         precision: The precision the forward passes run in ('auto' resolved): a
             resumed run must not change it.
+        kind: The model's kind, 'classifier' or 'segmenter'.
 
     Returns:
         The plan.
@@ -136,18 +151,22 @@ def plan_run(
             f'windows, more than {MAX_WINDOWS} (use a larger --window or --stride)'
         )
         raise PredictError(msg)
+    segmenter = kind == 'segmenter'
     key = {
         'patch': patch,
-        'stride': stride,
+        # A segmenter's tiles are half a tile apart; its cells are pixels.
+        'stride': tile_step(patch) if segmenter else stride,
         'bands': scene.indexes,
         'window': size,
         'min_valid': options.min_valid,
         'probabilities': options.probabilities,
         'precision': precision,
-        'evaluation': options.evaluation,
+        'evaluation': 'segmenter' if segmenter else options.evaluation,
     }
     transform = scene.transform @ Affine.scale(stride)
-    if options.evaluation == 'dense':
+    if segmenter:
+        windows = list(segmenter_windows(grid, size))
+    elif options.evaluation == 'dense':
         try:
             check_dense_stride(stride, patch)
         except ValueError as err:
@@ -228,6 +247,7 @@ def predict_scene(
     """
     options = options or PredictOptions()
     options.check()
+    options.check_for(classifier.metadata.kind, tile_unit(classifier.metadata))
     # Resolved here, once; every later step reads this scene input.
     scene = scene if isinstance(scene, SceneInput) else scene_input(scene)
     paths = OutputPaths(Path(prefix))
@@ -249,10 +269,12 @@ def predict_scene(
         warn_if_not_georeferenced(source, stacklevel=2)
         warn_if_synthetic_model(classifier, source, stacklevel=2)
         stride = patch if options.stride is None else options.stride
+        if meta.kind == 'segmenter':
+            stride = 1  # one class per pixel
         precision = options.resolved_precision(device.type)
-        plan = plan_run(source, patch, stride, options, precision)
+        plan = plan_run(source, patch, stride, options, precision, meta.kind)
         if not options.quiet:
-            print(announce(source, plan.grid))
+            print(announce(source, plan.grid, meta.kind))
         run_id = run_fingerprint(scene, classifier, plan.key)
         if (finished := finished_run(paths, run_id, options)) is not None:
             return finished
@@ -264,8 +286,8 @@ def predict_scene(
             summary: dict[str, Any] = json.loads(paths.summary.read_text())
             return summary
         work = _working_rasters(source, classifier, plan, paths, state, options)
-        evaluate = (
-            DenseWindowClassifier if options.evaluation == 'dense' else WindowClassifier
+        evaluate = {'segmenter': WindowSegmenter, 'dense': DenseWindowClassifier}.get(
+            plan.key['evaluation'], WindowClassifier
         )
         engine = evaluate(classifier, plan.grid, options, device, source.nodata)
         done = plan.patches() - plan.patches(state.completed)
@@ -319,7 +341,7 @@ def _working_rasters(
         meta.class_names,
         meta.modality,
         source.path,
-        options.evaluation,
+        plan.key['evaluation'],
     )
     return work
 
@@ -447,6 +469,7 @@ def _summary(
     return {
         'input': public(scene.source.path),
         'model': {
+            'kind': meta.kind,
             'modality': meta.modality,
             'backbone': meta.backbone,
             'source': meta.source,
@@ -467,7 +490,7 @@ def _summary(
             'cols': cols,
             'cell_size_pixels': plan.grid.stride,
             'transform': list(plan.transform)[:6],
-            **cell_summary(scene, plan.grid),
+            **cell_summary(scene, plan.grid, meta.kind),
         },
         'classes': state.tally.per_class(meta.class_names),
         'nodata_cells': rows * cols - sum(state.tally.cells),

@@ -21,7 +21,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..errors import UsageError
-from ..models import ClassifierSpec
+from ..models import ClassifierSpec, SegmenterSpec
 from ..precision import resolve_train_precision
 from ..schema import Label
 from .data_checks import check_task_data
@@ -31,16 +31,17 @@ Split = Literal['train', 'val', 'test']
 
 @dataclass(frozen=True)
 class DeployableClassifier:
-    """A trained single-sensor classifier of a task, ready to be exported.
+    """A trained single-sensor classifier (or segmenter) of a task, ready to be exported.
 
     Attributes:
-        module: The network: normalised images of its sensor in, logits out. It is
-            the task's own module (not a copy).
+        module: The network: normalised images of its sensor in, logits (per image,
+            or per pixel for a segmenter) out. It is the task's own module (not a
+            copy).
         spec: Its architecture, enough to rebuild it before loading its weights.
     """
 
     module: nn.Module
-    spec: ClassifierSpec
+    spec: ClassifierSpec | SegmenterSpec
 
 
 def images_of(batch: Sample, modalities: Sequence[str]) -> dict[str, Tensor]:

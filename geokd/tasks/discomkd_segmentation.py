@@ -11,7 +11,7 @@ from ..models.segmentation import (
     EncoderWeights,
     SegmentationModalityOutput,
 )
-from .base import check_classes
+from .base import DeployableClassifier, check_classes
 from .discomkd_base import DisCoMKDBase
 from .segmentation_base import PerSegmenterTask, check_positive_class
 
@@ -99,6 +99,21 @@ class DisCoMKDSegmentationTask(
         self.model = self.build_segmenter(
             DisCoMKDSegmenter, grl_lambda=self.hparams['grl_lambda']
         )
+
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """Every modality's branch, each a segmenter of its sensor alone.
+
+        Returns:
+            Per modality, its branch (``E_inv``, ``P``, ``E_spec``, the decoder and
+            head), without the heads shared across modalities.
+        """
+        return {
+            m: DeployableClassifier(
+                branch,
+                self.segmenter_spec('discomkd_segmentation_branch', branch.in_chans),
+            )
+            for m, branch in self.model.branches.items()
+        }
 
     def _loss_terms(
         self, outputs: dict[str, SegmentationModalityOutput], masks: dict[str, Tensor]

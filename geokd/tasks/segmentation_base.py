@@ -24,7 +24,9 @@ from torchmetrics.classification import (
 
 from ..errors import UsageError
 from ..losses import segmentation as seg
+from ..models import SegmenterSpec
 from ..models.segmentation import unet_decoder_channels
+from ..models.segmenter_spec import SegmenterArchitecture
 from .base import (
     DeployableClassifier,
     PerClassifierTask,
@@ -76,18 +78,13 @@ class PerSegmenterTask(PerClassifierTask):
     """A task training one or more segmenters, each evaluated and kept on its own.
 
     Subclasses need the hyperparameters ``num_classes``, ``lr``, ``ignore_index``
-    and ``positive_class``. Segmenters are not exported yet: prediction writes
-    one class per window, so :meth:`deployable_classifiers` is empty.
+    and ``positive_class``. Those with single-sensor segmenters return them from
+    :meth:`deployable_classifiers` (built with :meth:`segmenter_spec`), for
+    ``geokd export`` and ``geokd predict``.
     """
 
     #: Initial encoder weights, set by subclasses before building their network.
     weights: Any
-
-    #: Why ``geokd export`` finds nothing to export in a segmentation task.
-    export_refusal = (
-        'geokd export and predict do not handle segmenters yet: they write one class '
-        'per window, not per pixel'
-    )
 
     def build_segmenter[M: nn.Module](self, build: Callable[..., M], **extra: Any) -> M:
         """Build a network of smp encoders and a U-Net decoder from the hyperparameters.
@@ -116,8 +113,30 @@ class PerSegmenterTask(PerClassifierTask):
             **extra,
         )
 
+    def segmenter_spec(
+        self, architecture: SegmenterArchitecture, in_channels: int
+    ) -> SegmenterSpec:
+        """The spec of one of the task's single-sensor segmenters.
+
+        Args:
+            architecture: Its network type.
+            in_channels: Its sensor's bands.
+
+        Returns:
+            The spec, with the task's classes, encoder, depth and decoder channels.
+        """
+        depth = self.hparams['encoder_depth']
+        return SegmenterSpec(
+            architecture,
+            in_channels,
+            self.hparams['num_classes'],
+            self.hparams['encoder'],
+            depth,
+            tuple(unet_decoder_channels(self.hparams['decoder_channels'], depth)),
+        )
+
     def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
-        """No segmenter is exported yet (prediction classifies whole windows).
+        """None by default: subclasses with single-sensor segmenters list them.
 
         Returns:
             An empty dict.

@@ -11,7 +11,7 @@ from ..losses import segmentation as seg
 from ..models.segmentation import DECODER_CHANNELS as DECODER_CHANNELS
 from ..models.segmentation import EncoderWeights
 from ..models.segmenters import SumFusionSegmenter, unet_segmenter
-from .base import PerClassifierTask, check_classes
+from .base import DeployableClassifier, PerClassifierTask, check_classes
 from .distillation import StudentTask
 from .one_network import MultiSensorTask, SingleSensorTask
 from .segmentation_base import PerSegmenterTask, check_positive_class
@@ -69,6 +69,15 @@ class SingleModalSegmentationTask(SingleSensorTask, PerSegmenterTask):
     def configure_models(self) -> None:
         """Initialize the U-Net."""
         self.model = self.build_segmenter(unet_segmenter)
+
+    def deployable_classifiers(self) -> dict[str, DeployableClassifier]:
+        """The U-Net, keyed by its sensor.
+
+        Returns:
+            The segmenter under the modality name.
+        """
+        spec = self.segmenter_spec('unet', self.hparams['in_channels'])
+        return {self.hparams['modality']: DeployableClassifier(self.model, spec)}
 
 
 class MultiModalSegmentationTeacherTask(MultiSensorTask, PerSegmenterTask):

@@ -134,3 +134,19 @@ def sar_pixels(height: int, width: int, seed: int = 0) -> np.ndarray:
     """Random SAR-like backscatter in dB, float32."""
     rng = np.random.default_rng(seed)
     return rng.normal(-15, 5, (2, height, width)).astype('float32')
+
+
+@pytest.fixture(scope='session')
+def sar_segmenter() -> SingleSensorClassifier:
+    """The SAR segmenter of a tiny random DisCoM-KD segmentation task (patch 32)."""
+    from .segmenters import tiny_segmenter
+
+    return tiny_segmenter('sar')
+
+
+@pytest.fixture(scope='session')
+def sar_segmenter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`sar_segmenter`, exported."""
+    from .segmenters import export_tiny_segmenter
+
+    return export_tiny_segmenter(tmp_path_factory.mktemp('segmenter') / 'sar')

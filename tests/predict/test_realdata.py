@@ -322,3 +322,35 @@ def test_eurosat_tiles_store_b8a_last(realdata: Path) -> None:
     assert b['B10'] < 50 < b['B09']
     assert b['B8A'] > 2 * b['B09']
     assert b['B8A'] > b['B04'] * 4  # vegetation: NIR far above red
+
+
+def test_segmenter_maps_the_sen1floods11_chip_per_pixel(
+    tmp_path: Path,
+    realdata: Path,
+    sar_segmenter_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from geokd.export import load_exported
+
+    from .test_segmenter import segment_tiles
+
+    scene = _s1hand(realdata)
+    out = tmp_path / 'map'
+    argv = ['predict', '--modality', 'sar', '--model', str(sar_segmenter_dir),
+            str(scene), '-o', str(out), '--polygons', '--probabilities', '--quiet']  # fmt: skip
+    main(argv)
+    summary = json.loads(OutputPaths(out).summary.read_text())
+    assert summary['model']['kind'] == 'segmenter'
+    assert summary['crs'] == 'EPSG:32630'  # read in UTM at the model's 10 m
+    assert summary['grid']['cell_size_pixels'] == 1
+    with rasterio.open(scene) as src, warped(src, read_grid(src, 10.0)) as vrt:
+        reference, transform = vrt.read(), vrt.transform
+    with rasterio.open(OutputPaths(out).probabilities) as src:
+        assert src.transform.almost_equals(transform)
+        assert src.shape == reference.shape[1:]
+        probabilities = src.read()
+    expected = segment_tiles(load_exported(sar_segmenter_dir), reference).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    cells = sum(c['cells'] for c in summary['classes'].values())
+    assert cells == int(np.isfinite(reference).all(0).sum())
+    assert OutputPaths(out).polygons.is_file()

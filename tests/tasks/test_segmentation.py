@@ -155,14 +155,24 @@ def test_test_table_of_segmenters_shows_iou() -> None:
     assert 'weighted F1' not in table
 
 
-def test_export_says_segmenters_are_not_exportable_yet(tmp_path: Path) -> None:
-    from geokd.export.classifier import export_checkpoint
-    from geokd.export.metadata import ModelLoadError
-
-    task = DisCoMKDSegmentationTask({'ms': 3, 'sar': 1}, **TINY)
-    path = save_checkpoint(tmp_path / 'seg.ckpt', task)
-    with pytest.raises(ModelLoadError, match='do not handle segmenters yet'):
-        export_checkpoint(path, tmp_path / 'out')
+def test_single_sensor_segmenters_are_deployable(tmp_path: Path) -> None:
+    discomkd = DisCoMKDSegmentationTask({'ms': 3, 'sar': 1}, **TINY)
+    assert {
+        m: (d.spec.kind, d.spec.architecture)
+        for m, d in discomkd.deployable_classifiers().items()
+    } == {
+        'ms': ('segmenter', 'discomkd_segmentation_branch'),
+        'sar': ('segmenter', 'discomkd_segmentation_branch'),
+    }
+    baseline = SingleModalSegmentationTask('sar', 1, **TINY)
+    [(name, unet)] = baseline.deployable_classifiers().items()
+    assert (name, unet.spec.architecture, unet.module) == (
+        'sar',
+        'unet',
+        baseline.model,
+    )
+    teacher = MultiModalSegmentationTeacherTask({'ms': 3, 'sar': 1}, **TINY)
+    assert teacher.deployable_classifiers() == {}
 
 
 def test_default_decoder_follows_a_shallower_encoder() -> None:

@@ -95,7 +95,8 @@ class WorkingRasters:
             class_names: Class names in label order.
             modality: The model's modality.
             scene: The scene (its name is recorded).
-            evaluation: How the cells were classified ('patch' or 'dense').
+            evaluation: How the cells were classified ('patch', 'dense', or
+                'segmenter': per pixel).
         """
         names = list(class_names)
         tags = {

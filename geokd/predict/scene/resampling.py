@@ -219,3 +219,24 @@ def describe_cell(
         f'one class per {stride} x {stride} cell{cell}{at}: the mean of the '
         f'{(patch // stride) ** 2} overlapping {patch} x {patch} patches{whole} covering it'
     )
+
+
+def describe_pixel(tile: int, pixel_size: tuple[float, float] | None) -> str:
+    """What one output cell of a segmenter is, in words.
+
+    Args:
+        tile: Tile size in pixels (the model's patch size).
+        pixel_size: Pixel width and height in metres, None when unknown.
+
+    Returns:
+        E.g. ``one class per pixel at 10 m, blended from the 64 x 64 tiles (640 m)
+        overlapping by half that cover it``.
+    """
+    if pixel_size is None:
+        at, whole = ' (ground size unknown: no CRS)', ''
+    else:
+        at, whole = f' at {_ground(1, pixel_size)}', f' ({_ground(tile, pixel_size)})'
+    return (
+        f'one class per pixel{at}, blended from the {tile} x {tile} tiles{whole} '
+        'overlapping by half that cover it'
+    )
