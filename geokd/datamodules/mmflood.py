@@ -4,9 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..datasets.mmflood import MMFlood
-from ..errors import UsageError
 from ..transforms.normalization import Method
-from .multimodal import MultiModalDataModule
+from .multimodal import MultiModalDataModule, refuse_packed_masks
 
 
 class MMFloodDataModule(MultiModalDataModule):
@@ -49,11 +48,7 @@ class MMFloodDataModule(MultiModalDataModule):
         **kwargs: Any,
     ) -> None:
         """Initialize a new MMFloodDataModule instance."""
-        if kwargs.get('cache_dir') is not None:
-            msg = (
-                'data.init_args.cache_dir: packed splits hold no masks; leave it unset'
-            )
-            raise UsageError(msg)
+        refuse_packed_masks(kwargs)
         super().__init__(
             MMFlood,
             modalities=list(modalities),

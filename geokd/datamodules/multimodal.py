@@ -32,6 +32,20 @@ from .distributed import evaluation_sampler, training_sampler
 from .provenance import training_provenance
 
 
+def refuse_packed_masks(kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``cache_dir`` for a segmentation source.
+
+    Args:
+        kwargs: A DataModule's keyword arguments.
+
+    Raises:
+        UsageError: If ``cache_dir`` is set: packed splits hold labels, not masks.
+    """
+    if kwargs.get('cache_dir') is not None:
+        msg = 'data.init_args.cache_dir: packed splits hold no masks; leave it unset'
+        raise UsageError(msg)
+
+
 class ModalityView(Dataset[Sample]):
     """One modality of a multi-sensor dataset, its target as ``label_<modality>``.
 

@@ -4,9 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..datasets.ombria_segmentation import OMBRIASegmentation
-from ..errors import UsageError
 from ..transforms.normalization import Method
-from .multimodal import MultiModalDataModule
+from .multimodal import MultiModalDataModule, refuse_packed_masks
 from .ombria import OMBRIADataModule
 
 
@@ -48,11 +47,7 @@ class OMBRIASegmentationDataModule(MultiModalDataModule):
         **kwargs: Any,
     ) -> None:
         """Initialize a new OMBRIASegmentationDataModule instance."""
-        if kwargs.get('cache_dir') is not None:
-            msg = (
-                'data.init_args.cache_dir: packed splits hold no masks; leave it unset'
-            )
-            raise UsageError(msg)
+        refuse_packed_masks(kwargs)
         super().__init__(
             OMBRIASegmentation,
             modalities=list(modalities),

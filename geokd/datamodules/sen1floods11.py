@@ -5,7 +5,7 @@ from typing import Any
 
 from ..datasets.sen1floods11 import Sen1Floods11
 from ..transforms.normalization import Method
-from .multimodal import MultiModalDataModule
+from .multimodal import MultiModalDataModule, refuse_packed_masks
 
 
 class Sen1Floods11DataModule(MultiModalDataModule):
@@ -31,6 +31,7 @@ class Sen1Floods11DataModule(MultiModalDataModule):
         **kwargs: Any,
     ) -> None:
         """Initialize a new Sen1Floods11DataModule instance."""
+        refuse_packed_masks(kwargs)
         super().__init__(
             Sen1Floods11,
             modalities=list(modalities),

@@ -8,6 +8,7 @@ import torch
 
 from geokd.datamodules import Sen1Floods11DataModule
 from geokd.datasets import Sen1Floods11
+from geokd.errors import UsageError
 
 FIXTURE = Path(__file__).parents[1] / 'data' / 'sen1floods11'
 REAL = Path(__file__).parents[2].parent / 'shared' / 'realdata' / 'sen1floods11'
@@ -86,3 +87,9 @@ def test_the_real_chip(tmp_path: Path) -> None:
     assert set(sample['mask'].unique().tolist()) <= {-1, 0, 1}
     assert torch.isfinite(sample['image_sar']).all()
     assert (sample['mask'] == 1).any()
+
+
+def test_datamodule_refuses_cache_dir() -> None:
+    # Packed splits hold labels, not masks: training would fail later, unclearly.
+    with pytest.raises(UsageError, match='packed splits hold no masks'):
+        Sen1Floods11DataModule(root='unused', cache_dir='cache')
