@@ -92,8 +92,8 @@ def _handler(root: Path, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
             if path is None:
                 self.send_response(404)
                 self.send_header('Content-Length', '0')
-                self.end_headers()
                 traffic.add(self.command, self.path, header, 0)
+                self.end_headers()
                 return
             data = path.read_bytes()
             stat = path.stat()
@@ -102,8 +102,8 @@ def _handler(root: Path, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
                 self.send_response(416)
                 self.send_header('Content-Range', f'bytes */{len(data)}')
                 self.send_header('Content-Length', '0')
-                self.end_headers()
                 traffic.add(self.command, self.path, header, 0)
+                self.end_headers()
                 return
             parts = list(self._parts(data, ranges))
             payload = b''.join(parts[1:]) if parts else data
@@ -120,9 +120,11 @@ def _handler(root: Path, traffic: Traffic) -> type[BaseHTTPRequestHandler]:
                 start, end = ranges[0]
                 self.send_header('Content-Range', f'bytes {start}-{end}/{len(data)}')
             self.end_headers()
+            # Counted before it is sent: a client that has its answer must find it
+            # counted (counted after, a test could look between the two).
+            traffic.add(self.command, self.path, header, len(payload) if body else 0)
             if body:
                 self.wfile.write(payload)
-            traffic.add(self.command, self.path, header, len(payload) if body else 0)
 
         @staticmethod
         def _parts(
