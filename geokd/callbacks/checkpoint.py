@@ -111,6 +111,8 @@ class ClassifierCheckpoints(ModelCheckpoint):
         self.best: dict[str, ModelCheckpoint] = {}
         #: Random states restored from a checkpoint, applied when training goes on.
         self._resumed_random_states: dict[str, Any] | None = None
+        #: The best checkpoints when training ended (see :attr:`best_paths`).
+        self._final: dict[str, str] | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Resolve the directory and add one best-checkpoint callback per classifier.
@@ -177,6 +179,7 @@ class ClassifierCheckpoints(ModelCheckpoint):
         """
         trainer_callbacks(trainer).remove(self)
         trainer_callbacks(trainer).append(self)
+        self._final = None
         if self._resumed_random_states is not None:
             restore_random_states(self._resumed_random_states)
             self._resumed_random_states = None
@@ -246,12 +249,31 @@ class ClassifierCheckpoints(ModelCheckpoint):
                 logger._version = int(match[1]) if match else version.name
         return {os.path.normpath(newest)}
 
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Keep each classifier's best checkpoint as training left it.
+
+        Testing a full checkpoint (``best_weights_only: false``) after fitting
+        restores the callbacks' state saved in it: the best paths as they were at
+        that epoch, whose files may be gone since. What is tested and exported after
+        fitting must be what training chose.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+        """
+        super().on_train_end(trainer, pl_module)
+        self._final = self._live_best()
+
     @property
     def best_paths(self) -> dict[str, str]:
         """Best checkpoint written for each classifier.
 
         Returns:
-            Path per classifier name; classifiers without a checkpoint yet (as
-            under ``fast_dev_run``) are left out.
+            Path per classifier name, as training ended once it has; classifiers
+            without a checkpoint yet (as under ``fast_dev_run``) are left out.
         """
+        return dict(self._final) if self._final is not None else self._live_best()
+
+    def _live_best(self) -> dict[str, str]:
+        """Each per-classifier callback's best path now."""
         return {n: c.best_model_path for n, c in self.best.items() if c.best_model_path}

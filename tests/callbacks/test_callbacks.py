@@ -168,3 +168,25 @@ def test_each_run_keeps_its_checkpoints_and_last_resumes_the_newest(
     assert resumed.log_dir == str(tmp_path / 'lightning_logs' / 'version_0')
     assert read_checkpoint(first / 'last.ckpt')['epoch'] == 2
     assert not (tmp_path / 'lightning_logs' / 'version_2').exists()
+
+
+def test_testing_a_full_checkpoint_keeps_the_best_paths_training_chose(
+    tmp_path: Path,
+) -> None:
+    # A full checkpoint holds the callbacks' state at its epoch; testing it after
+    # fitting restores that state, and the best paths then named checkpoints
+    # replaced since (geokd export then failed: 'no such checkpoint file').
+    seed_everything(0)
+    checkpoints = ClassifierCheckpoints(best_weights_only=False)
+    trainer = _trainer(tmp_path, 1, [checkpoints])
+    task, data = _task(), _data()
+    trainer.fit(task, data)
+    chosen = best_checkpoints(trainer)
+    assert chosen
+    stale = torch.load(chosen['sar'], map_location='cpu', weights_only=True)
+    for state in stale['callbacks'].values():
+        if 'best_model_path' in state:
+            state['best_model_path'] = str(tmp_path / 'replaced-since.ckpt')
+    torch.save(stale, tmp_path / 'old.ckpt')
+    trainer.test(task, data, ckpt_path=tmp_path / 'old.ckpt', verbose=False)
+    assert best_checkpoints(trainer) == chosen
