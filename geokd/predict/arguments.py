@@ -132,9 +132,12 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.5,
         help='minimum fraction of valid (not nodata, finite) pixels for a patch to be '
-        'classified; other cells get the nodata value (default: 0.5); a segmenter '
-        'segments every tile holding a valid pixel and leaves only invalid pixels '
-        'nodata',
+        'classified; other cells get the nodata value (default: 0.5). A patch that '
+        "would reach past the scene's right or bottom edge is cut shifted inward, "
+        "ending on the scene's last pixel, so valid pixels at the edges get a class "
+        '(dense evaluation: a box under --min-valid takes the nearest one shifted '
+        'inward). A segmenter segments every tile holding a valid pixel and leaves '
+        'only invalid pixels nodata',
     )
     g.add_argument('--batch-size', type=int, default=64)
     g.add_argument('--device', default='auto', help="'cpu', 'cuda[:N]' or 'auto'")

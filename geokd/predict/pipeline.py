@@ -163,6 +163,10 @@ def plan_run(
         'precision': precision,
         'evaluation': 'segmenter' if segmenter else options.evaluation,
     }
+    if not segmenter:
+        # A classifier's edge cells take a patch or box shifted inward (a run begun
+        # by a geokd that left them nodata is not resumed into one that does not).
+        key['edges'] = 'inward'
     transform = scene.transform @ Affine.scale(stride)
     if segmenter:
         windows = list(segmenter_windows(grid, size))

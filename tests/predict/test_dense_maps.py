@@ -1,15 +1,21 @@
-"""Dense evaluation end to end: window-size independence, edges, records, reruns."""
+"""Dense evaluation end to end: window-size independence, edges, records, reruns,
+resume and workers."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 
-from geokd.export import SingleSensorClassifier
-from geokd.predict import PredictError, PredictOptions, predict_scene
+from geokd.export import SingleSensorClassifier, export_model
+from geokd.predict import OutputPaths, PredictError, PredictOptions, predict_scene
+from tests.hostile.predict_helpers import predict
 
 from .conftest import WriteScene, sar_pixels, tiny_classifier
+from .test_pipeline import _interrupted_run
+
+RASTERS = ('classes', 'confidence', 'probabilities')
 
 
 @pytest.fixture(scope='module')
@@ -108,3 +114,58 @@ def test_dense_cells_it_cannot_give_are_one_line_errors(
     options = PredictOptions(stride=stride, evaluation='dense', quiet=True)
     with pytest.raises(PredictError, match='dense'):
         predict_scene(sar64, scene, tmp_path / 'x', options)
+
+
+def _bytes(prefix: Path) -> dict[str, bytes]:
+    paths = OutputPaths(prefix)
+    return {name: getattr(paths, name).read_bytes() for name in RASTERS}
+
+
+def test_dense_resume_after_interruption_gives_the_bytes_of_a_fresh_run(
+    sar64: SingleSensorClassifier, write_scene: WriteScene, tmp_path: Path
+) -> None:
+    scene = _scene(write_scene)
+    # --window 32 at stride 16: windows of 16 cells, 1 x 2 of them for 15 x 19 cells.
+    options = PredictOptions(
+        stride=16, evaluation='dense', window=32, probabilities=True, quiet=True
+    )
+    fresh = predict_scene(sar64, scene, tmp_path / 'fresh', options)
+    paths = _interrupted_run(sar64, scene, tmp_path / 'part', options)
+    assert not paths.classes.exists()
+    progress = json.loads((paths.partial / 'progress.json').read_text())
+    assert progress['completed'] == 1
+    options = PredictOptions(
+        stride=16, evaluation='dense', window=32, probabilities=True, quiet=True,
+        resume=True,
+    )  # fmt: skip
+    summary = predict_scene(sar64, scene, paths.prefix, options)
+    assert summary['resumed']
+    assert 0 < summary['patches_classified_this_run'] < summary['patches']
+    assert summary['classes'] == fresh['classes']
+    assert summary['nodata_cells'] == fresh['nodata_cells']
+    assert _bytes(paths.prefix) == _bytes(tmp_path / 'fresh')
+
+
+def test_dense_workers_give_the_bytes_of_a_serial_run(
+    sar64: SingleSensorClassifier,
+    tmp_path: Path,
+    write_scene: WriteScene,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = export_model(sar64.model, sar64.metadata, tmp_path / 'model')
+    scenes = [
+        write_scene(sar_pixels(h, w, seed=i), name=f's{i}.tif')
+        for i, (h, w) in enumerate([(232, 296), (100, 70), (150, 260)])
+    ]
+    common = ['--model', model, '--evaluation', 'dense', '--stride', '16',
+              '--probabilities', '--window', '32']  # fmt: skip
+    serial = predict([*scenes, *common, '-o', tmp_path / 'serial'], capsys)
+    parallel = predict([*scenes, *common, '-o', tmp_path / 'par', '--workers', '2'],
+                       capsys)  # fmt: skip
+    assert serial.code == parallel.code == 0, parallel.err
+    assert '3 of 3 scenes classified' in parallel.err
+    for scene in scenes:
+        a, b = tmp_path / 'serial' / scene.stem, tmp_path / 'par' / scene.stem
+        assert _bytes(a) == _bytes(b)
+        summary = json.loads(OutputPaths(b).summary.read_text())
+        assert summary['options']['evaluation'] == 'dense'

@@ -354,3 +354,26 @@ def test_segmenter_maps_the_sen1floods11_chip_per_pixel(
     cells = sum(c['cells'] for c in summary['classes'].values())
     assert cells == int(np.isfinite(reference).all(0).sum())
     assert OutputPaths(out).polygons.is_file()
+
+
+def test_every_cell_of_the_sen1floods11_chip_holding_valid_pixels_gets_a_class(
+    tmp_path: Path, realdata: Path
+) -> None:
+    # The chip is read in UTM at 10 m: 521 x 416 pixels, 9 x 7 cells of 64 px. The
+    # last cell row holds 9 pixel rows and the last column 32 columns, beside the
+    # nodata slivers of the reprojection: padded, their patches fell under
+    # --min-valid and 15 of the 63 cells stayed nodata although they hold valid
+    # pixels. Shifted inward, they are classified.
+    from .test_scene_edges import occupied_cells
+
+    scene = _s1hand(realdata)
+    model = tiny_classifier('sar', patch_size=64)
+    summary = predict_scene(model, scene, tmp_path / 's1', PredictOptions(quiet=True))
+    with rasterio.open(scene) as src, warped(src, read_grid(src, 10.0)) as vrt:
+        valid = np.isfinite(vrt.read()).all(0)
+    assert valid.shape == (521, 416)
+    occupied = occupied_cells(valid, 64)
+    classes = _classes(tmp_path / 's1')
+    assert classes.shape == occupied.shape == (9, 7)
+    assert ((classes != 255) == occupied).all()
+    assert summary['nodata_cells'] == int((~occupied).sum()) <= 1

@@ -119,14 +119,26 @@ class WindowClassifier:
             Mean probabilities ``(K, rows, cols)`` of the window's cells (NaN where
             no valid patch covers a cell), and the number of patches classified.
         """
-        p, s = self.grid.patch_size, self.grid.stride
+        p = self.grid.patch_size
         x = torch.from_numpy(pixels)
         valid = torch.from_numpy(self.valid_mask(pixels))
-        patches = x.unfold(1, p, s).unfold(2, p, s)  # (C, nr, nc, p, p)
-        masks = valid.unfold(0, p, s).unfold(1, p, s)  # (nr, nc, p, p): a view
-        fraction = valid_fractions(valid, p, s)
-        keep = (fraction >= self.options.min_valid) & (fraction > 0)
-        probs = self._classify(patches, masks, keep)
+        (ys, xs), (gy, gx) = self._offsets(w, inward=True), self._offsets(w)
+        # Every p x p box of the window, as views: patches are picked from them by
+        # their offsets, which are regular but for a last patch shifted inward.
+        boxes = x.unfold(1, p, 1).unfold(2, p, 1)  # (C, h - p + 1, w - p + 1, p, p)
+        masks = valid.unfold(0, p, 1).unfold(1, p, 1)
+        table = summed_area(valid)
+        fraction = box_counts(table, ys, ys + p, xs, xs + p) / (p * p)
+        # The pixels a patch covers on the regular grid, inside what was read: a
+        # patch shifted inward is classified only if its own cells hold a valid
+        # pixel, as it would be unshifted (a nodata strip at the edge stays nodata).
+        bottom, right = (
+            (gy + p).clamp(max=valid.shape[0]),
+            (gx + p).clamp(max=valid.shape[1]),
+        )
+        own = box_counts(table, gy, bottom, gx, right)
+        keep = (fraction >= self.options.min_valid) & (own > 0)
+        probs = self._classify(boxes, masks, keep, ys, xs)
         total, count = self._spread(probs, keep)
         r0 = int(w.cells.row_off) - w.patch_rows[0]
         c0 = int(w.cells.col_off) - w.patch_cols[0]
@@ -137,10 +149,27 @@ class WindowClassifier:
         )
         return (total / count).float(), int(keep.sum())
 
-    def _classify(self, patches: Tensor, masks: Tensor, keep: Tensor) -> Tensor:
+    def _offsets(self, w: GridWindow, inward: bool = False) -> tuple[Tensor, Tensor]:
+        """First pixel of each of the window's patches in what it read, per axis.
+
+        With ``inward``, a last patch reaching past the scene's edge is shifted
+        inward (:meth:`~.tiling.PatchGrid.origin`); without, on the regular grid.
+        """
+        (a, b), (c, d) = w.patch_rows, w.patch_cols
+        s, top, left = self.grid.stride, int(w.pixels.row_off), int(w.pixels.col_off)
+        origin = self.grid.origin if inward else lambda i, _: i * s
+        ys = [origin(i, 0) - top for i in range(a, b)]
+        xs = [origin(j, 1) - left for j in range(c, d)]
+        return torch.tensor(ys, dtype=torch.long), torch.tensor(xs, dtype=torch.long)
+
+    def _classify(
+        self, boxes: Tensor, masks: Tensor, keep: Tensor, ys: Tensor, xs: Tensor
+    ) -> Tensor:
         """Class probabilities ``(K, nr, nc)`` of the kept patches, zero elsewhere.
 
-        Invalid pixels of a kept patch are set to 0 after normalisation (the mean).
+        Patch ``(r, c)`` is the box at ``(ys[r], xs[c])`` of ``boxes`` and ``masks``
+        (every box of the window's pixels and of their valid mask). Invalid pixels of
+        a kept patch are set to 0 after normalisation (the mean).
         """
         rows, cols = keep.nonzero(as_tuple=True)
         probs = torch.zeros(self.num_classes, *keep.shape)
@@ -150,8 +179,9 @@ class WindowClassifier:
         padded = min(batch_size, -(-len(rows) // PAD_TO) * PAD_TO)
         for i in range(0, len(rows), batch_size):
             r, c = rows[i : i + batch_size], cols[i : i + batch_size]
-            batch = self._to_device(patches[:, r, c].transpose(0, 1))
-            mask = self._to_device(masks[r, c])[:, None]
+            y, x = ys[r], xs[c]
+            batch = self._to_device(boxes[:, y, x].transpose(0, 1))
+            mask = self._to_device(masks[y, x])[:, None]
             batch = torch.where(mask, self.norm(batch, valid=mask), 0.0)
             if self.cuda:
                 batch = batch.contiguous(memory_format=torch.channels_last)
@@ -214,35 +244,40 @@ def spread_sums(values: Tensor, k: int) -> Tensor:
     return t
 
 
-def valid_fractions(valid: Tensor, patch: int, stride: int) -> Tensor:
-    """The fraction of valid pixels of every patch, from a summed-area table.
+def summed_area(valid: Tensor) -> Tensor:
+    """The summed-area table of a mask: ``table[i, j]`` counts ``valid[:i, :j]``.
 
     Memory and work grow with the window's pixels, not with its patches times their
     area, which a stride of one pixel makes thousands of times larger.
 
     Args:
         valid: ``(h, w)`` boolean mask of the window's valid pixels.
-        patch: Patch size in pixels.
-        stride: Stride in pixels.
 
     Returns:
-        ``(rows, cols)`` float32 fractions of the patches ``unfold`` would cut, the
-        same values as the mean of each patch's mask.
+        ``(h + 1, w + 1)`` int64 counts.
     """
     table = torch.zeros(valid.shape[0] + 1, valid.shape[1] + 1, dtype=torch.int64)
     table[1:, 1:] = valid.to(torch.int64).cumsum(0).cumsum(1)
-    rows = max((valid.shape[0] - patch) // stride + 1, 0)
-    cols = max((valid.shape[1] - patch) // stride + 1, 0)
-    y = torch.arange(rows) * stride
-    x = torch.arange(cols) * stride
-    top, bottom, left, right = y[:, None], y[:, None] + patch, x[None], x[None] + patch
-    counts = (
-        table[bottom, right]
-        - table[top, right]
-        - table[bottom, left]
-        + table[top, left]
-    )
-    return counts.to(torch.float32) / (patch * patch)
+    return table
+
+
+def box_counts(
+    table: Tensor, top: Tensor, bottom: Tensor, left: Tensor, right: Tensor
+) -> Tensor:
+    """Valid pixels of every box ``[top[r], bottom[r]) x [left[c], right[c])``.
+
+    Args:
+        table: The mask's :func:`summed_area` table.
+        top: First row of each row of boxes, ``(rows,)``.
+        bottom: One past the last row of each row of boxes, ``(rows,)``.
+        left: First column of each column of boxes, ``(cols,)``.
+        right: One past the last column of each column of boxes, ``(cols,)``.
+
+    Returns:
+        ``(rows, cols)`` int64 counts.
+    """
+    t, b, lt, rt = top[:, None], bottom[:, None], left[None], right[None]
+    return table[b, rt] - table[t, rt] - table[b, lt] + table[t, lt]
 
 
 def prefetch(

@@ -50,19 +50,46 @@ def check_dense_stride(stride: int, patch_size: int) -> None:
 
 
 def _dilated(trunk: nn.Module, backbone: str, in_chans: int, stride: int) -> nn.Module:
-    """The same timm trunk (same weights) with output stride ``stride``."""
+    """A copy of a timm trunk (same weights) with output stride ``stride``."""
     import timm
 
     if not hasattr(trunk, 'forward_features'):
         msg = f'{backbone}: dense evaluation needs a convolutional timm trunk'
         raise ValueError(msg)
-    if stride == 32:
-        return trunk
     dense = timm.create_model(
         backbone, num_classes=0, in_chans=in_chans, output_stride=stride
     )
     dense.load_state_dict(trunk.state_dict())
-    return dense.eval()
+    return same_kernels_at_any_thread_count(dense).eval()
+
+
+def same_kernels_at_any_thread_count(module: nn.Module) -> nn.Module:
+    """Make every 1 x 1 convolution run the same CPU kernel whatever the threads.
+
+    PyTorch runs a float32 CPU convolution with a 1 x 1 kernel, stride 1 and no
+    dilation on a batch under 16 through oneDNN when it has several threads and
+    through its own kernel when it has one (``use_mkldnn`` in ATen's
+    Convolution.cpp), and the two differ in the last bits. Dense evaluation runs
+    one window at a time, so a serial run and ``--workers`` (one thread each on two
+    cores) gave different probabilities. A dilation changes nothing for a 1 x 1
+    kernel but sends it to oneDNN at any thread count (as per-patch evaluation's
+    batches of 64 do).
+
+    Args:
+        module: The network, changed in place.
+
+    Returns:
+        The same network.
+    """
+    for conv in module.modules():
+        if (
+            isinstance(conv, nn.Conv2d)
+            and conv.kernel_size == (1, 1)
+            and conv.stride == (1, 1)
+            and conv.dilation == (1, 1)
+        ):
+            conv.dilation = (2, 2)
+    return module
 
 
 class DenseClassifier(nn.Module):

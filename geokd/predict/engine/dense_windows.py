@@ -132,7 +132,11 @@ class DenseWindowClassifier(WindowClassifier):
             self.device.type, dtype=self.autocast, enabled=self.autocast is not None
         ):
             logits = self.dense(x)[0]
-        probs = logits.float().softmax(0).cpu()
+        # Softmax over the last, contiguous dimension (the network's layout): over
+        # the first, CPU kernels split the cells between threads into vectorised
+        # runs and scalar remainders whose exp differs in the last bit, so a serial
+        # run and --workers (other thread counts) gave other probabilities.
+        probs = logits.float().permute(1, 2, 0).softmax(-1).permute(2, 0, 1).cpu()
         cell = F.avg_pool2d(valid[None, None].float(), s, s)
         box = F.avg_pool2d(
             cell, k + 1, stride=1, padding=k // 2, count_include_pad=True

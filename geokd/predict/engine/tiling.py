@@ -5,8 +5,13 @@ gives an output grid of ``ceil(H / S) x ceil(W / S)`` cells, cell ``(i, j)`` cov
 pixels ``[i S, (i + 1) S) x [j S, (j + 1) S)``. ``S`` divides ``P``, so a patch starting at
 cell ``(r, c)`` covers exactly the ``k x k`` cells ``r .. r + k - 1`` (``k = P / S``), and
 each cell's class probabilities are the mean over the valid patches that cover it.
-Patches reaching past the scene's edge are padded with nodata, so the whole scene is
-covered and the valid fraction decides whether an edge patch is classified.
+
+A scene whose size is not a multiple of the stride leaves the last patch of each axis
+reaching past the scene's edge. That patch is cut shifted inward instead, ending on the
+scene's last pixel (:meth:`PatchGrid.origin`): it still covers every pixel of its cells
+that lies in the scene, and holds no padding, so valid pixels at the right and bottom
+edges get a class. Only a scene smaller than one patch along an axis is padded with
+nodata there, and the valid fraction decides whether that patch is classified.
 
 The output grid is processed in square windows of cells; each window reads only the
 pixels its covering patches need, so windows are independent (resume restarts at any
@@ -76,6 +81,21 @@ class PatchGrid:
         rows, cols = self.patch_shape
         return rows * cols
 
+    def origin(self, index: int, axis: int) -> int:
+        """First pixel of the patch at grid position ``index`` along an axis.
+
+        Args:
+            index: Patch origin along the axis, in cells.
+            axis: 0 for rows, 1 for columns.
+
+        Returns:
+            ``index * stride``, or for a patch that would reach past the scene's edge
+            the origin that makes it end on the scene's last pixel (when the scene
+            holds a whole patch along the axis).
+        """
+        extent = (self.height, self.width)[axis]
+        return inward_origin(index * self.stride, self.patch_size, extent)
+
 
 @dataclass(frozen=True)
 class GridWindow:
@@ -100,6 +120,23 @@ class GridWindow:
         """Number of patches the window classifies."""
         rows = self.patch_rows[1] - self.patch_rows[0]
         return rows * (self.patch_cols[1] - self.patch_cols[0])
+
+
+def inward_origin(start: int, patch: int, extent: int) -> int:
+    """Shift a patch starting at ``start`` inward so that it ends inside the scene.
+
+    Args:
+        start: First pixel of the patch on the regular grid.
+        patch: Patch size in pixels.
+        extent: Pixels along the axis.
+
+    Returns:
+        ``start``, or ``extent - patch`` when the patch would reach past the edge and
+        the axis holds a whole patch (otherwise it stays padded).
+    """
+    if start + patch > extent >= patch:
+        return extent - patch
+    return start
 
 
 def covering_patches(start: int, stop: int, k: int, num: int) -> tuple[int, int]:
@@ -157,11 +194,14 @@ def grid_windows(grid: PatchGrid, size: int) -> Iterator[GridWindow]:
         for c0 in range(0, cols, size):
             c1 = min(cols, c0 + size)
             pc = covering_patches(c0, c1, k, num_cols)
+            # From the first patch's first pixel to the last patch's last one (the
+            # last patch of an axis may be shifted inward: origins stay increasing).
+            top, left = grid.origin(pr[0], 0), grid.origin(pc[0], 1)
             pixels = Window(
-                pc[0] * grid.stride,
-                pr[0] * grid.stride,
-                (pc[1] - pc[0] - 1) * grid.stride + grid.patch_size,
-                (pr[1] - pr[0] - 1) * grid.stride + grid.patch_size,
+                left,
+                top,
+                grid.origin(pc[1] - 1, 1) + grid.patch_size - left,
+                grid.origin(pr[1] - 1, 0) + grid.patch_size - top,
             )
             yield GridWindow(index, Window(c0, r0, c1 - c0, r1 - r0), pr, pc, pixels)
             index += 1

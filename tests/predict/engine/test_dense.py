@@ -93,3 +93,32 @@ def test_cells_near_edges_take_the_nearest_box_inward() -> None:
     assert (rows[4, 4], cols[4, 4]) == (-1, -1)  # no valid pixel: no class
     assert rows[2, 2] == 2
     assert cols[2, 2] == 2
+
+
+@pytest.mark.parametrize('stride', [8, 16, 32])
+def test_a_window_gives_the_same_bits_at_any_thread_count(stride: int) -> None:
+    # --workers N runs cores // N torch threads per worker: a window must give the
+    # bits of a serial run. Before: PyTorch sent the 1 x 1 convolutions of a batch
+    # of one to another kernel on one thread than on several, and the softmax over
+    # the first dimension split cells between vectorised and scalar code by thread.
+    from geokd.predict import PatchGrid, PredictOptions
+    from geokd.predict.engine.dense_windows import DenseWindowClassifier, dense_margin
+    from geokd.predict.engine.tiling import dense_windows
+    from tests.predict.conftest import sar_pixels, tiny_classifier
+
+    model = tiny_classifier('sar', patch_size=64)
+    grid = PatchGrid(232, 296, 64, stride)
+    options = PredictOptions(stride=stride, evaluation='dense')
+    engine = DenseWindowClassifier(model, grid, options, torch.device('cpu'), None)
+    w = next(dense_windows(grid, 256 // stride, dense_margin(64, stride)))
+    pixels = sar_pixels(int(w.pixels.height), int(w.pixels.width), seed=stride)
+    threads = torch.get_num_threads()
+    probabilities = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            probabilities.append(engine.probabilities(pixels, w)[0])
+    finally:
+        torch.set_num_threads(threads)
+    for other in probabilities[1:]:
+        assert torch.equal(other, probabilities[0])

@@ -63,11 +63,40 @@ def test_windows_tile_the_grid_and_read_their_patches(patch: int, stride: int) -
         assert w.patch_rows[1] - 1 + k - 1 >= min(
             r0 + int(w.cells.height) - 1, grid.shape[0] - 1
         )
-        # ...and the pixel window holds exactly those patches.
-        n = w.patch_rows[1] - w.patch_rows[0]
-        assert w.pixels.height == (n - 1) * stride + patch
-        assert w.pixels.row_off == w.patch_rows[0] * stride
+        # ...and the pixel window holds exactly those patches: from the first one's
+        # origin to the last one's end, which is the scene's edge when the last
+        # patch of the grid (shifted inward) is among them.
+        a, b = w.patch_rows
+        assert w.pixels.row_off == a * stride
+        end = min((b - 1) * stride + patch, grid.height)
+        assert w.pixels.row_off + w.pixels.height == end
+        c, d = w.patch_cols
+        assert w.pixels.col_off == c * stride
+        assert w.pixels.col_off + w.pixels.width == min((d - 1) * stride + patch, 700)
+        assert end <= grid.height
     assert (seen == 1).all()
+
+
+@pytest.mark.parametrize(
+    ('height', 'patch', 'stride', 'origins'),
+    [
+        (64, 16, 16, [0, 16, 32, 48]),  # a multiple of the patch: nothing moves
+        (70, 16, 16, [0, 16, 32, 48, 54]),  # the last patch ends on pixel 69
+        (70, 16, 8, [0, 8, 16, 24, 32, 40, 48, 54]),
+        (10, 16, 16, [0]),  # smaller than a patch: padded, not shifted
+    ],
+)
+def test_the_last_patch_is_shifted_inside_the_scene(
+    height: int, patch: int, stride: int, origins: list[int]
+) -> None:
+    grid = PatchGrid(height, 40, patch, stride)
+    rows, _ = grid.patch_shape
+    assert [grid.origin(i, 0) for i in range(rows)] == origins
+    # A shifted patch still covers every pixel of its cells inside the scene.
+    k = grid.cells_per_patch
+    last = rows - 1
+    assert grid.origin(last, 0) <= last * stride
+    assert grid.origin(last, 0) + patch >= min(height, (last + k) * stride)
 
 
 def test_window_size() -> None:
