@@ -19,6 +19,7 @@ from ...export.classifier import SingleSensorClassifier
 from ..options import PredictOptions
 from .classify import WindowClassifier
 from .dense import DenseClassifier, check_dense_stride, dense_normalize
+from .softmax import class_softmax
 from .tiling import GridWindow, PatchGrid
 
 
@@ -132,11 +133,7 @@ class DenseWindowClassifier(WindowClassifier):
             self.device.type, dtype=self.autocast, enabled=self.autocast is not None
         ):
             logits = self.dense(x)[0]
-        # Softmax over the last, contiguous dimension (the network's layout): over
-        # the first, CPU kernels split the cells between threads into vectorised
-        # runs and scalar remainders whose exp differs in the last bit, so a serial
-        # run and --workers (other thread counts) gave other probabilities.
-        probs = logits.float().permute(1, 2, 0).softmax(-1).permute(2, 0, 1).cpu()
+        probs = class_softmax(logits, 0).cpu()
         cell = F.avg_pool2d(valid[None, None].float(), s, s)
         box = F.avg_pool2d(
             cell, k + 1, stride=1, padding=k // 2, count_include_pad=True

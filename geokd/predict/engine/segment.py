@@ -25,6 +25,7 @@ from torch import Tensor
 
 from .blending import blend_patches
 from .classify import PAD_TO, WindowClassifier
+from .softmax import class_softmax
 from .tiling import GridWindow, PatchGrid, dense_windows
 
 
@@ -181,5 +182,5 @@ class WindowSegmenter(WindowClassifier):
                 enabled=self.autocast is not None,
             ):
                 logits = self.model(batch)[:n]
-            probs[r, c] = logits.float().softmax(1).cpu()
+            probs[r, c] = class_softmax(logits, 1).cpu()
         return probs
