@@ -13,12 +13,14 @@
    8,192 x 8,192 mosaic of the same chip; the ratio of the children's peak RSS is
    printed (target: <= 1.2). These runs use the smallest timm backbone and 128-pixel
    patches so that they take a few minutes on two cores: memory is set by the
-   1,024-pixel windows, not by the patch count.
+   1,024-pixel windows, not by the patch count. ``--memory-evaluation dense`` (with
+   ``--memory-stride``) measures the same ratio for dense evaluation's fine maps.
 
 The model is a randomly initialised SAR branch (weights do not change the cost).
 
     .venv/bin/python benchmarks/predict_throughput.py [--size 1024] [--rounds 3]
         [--backbone resnet18] [--memory-backbone test_resnet] [--device cpu]
+        [--memory-evaluation dense --memory-stride 16]
 """
 
 import argparse
@@ -153,12 +155,15 @@ def throughput(args: argparse.Namespace, chip: Path, tmp: Path) -> None:
           ' (goal >= 1.3)')  # fmt: skip
 
 
-def child_rss(scene: Path, model: Path, out: Path, device: str) -> tuple[int, float]:
-    """Peak RSS (KiB) and time of ``geokd predict`` in a fresh process."""
+def child_rss(
+    scene: Path, model: Path, out: Path, device: str, extra: list[str]
+) -> tuple[int, float]:
+    """Peak RSS (KiB) and time of ``geokd predict`` (and ``extra``) in a fresh process."""
+    argv = [str(scene), '--model', str(model), '-o', str(out), '--quiet']
+    argv += ['--overwrite', '--device', device, *extra]
     code = (
         'import resource, sys; from geokd.main import main; '
-        f'main(["predict", {str(scene)!r}, "--model", {str(model)!r}, '
-        f'"-o", {str(out)!r}, "--quiet", "--overwrite", "--device", {device!r}]); '
+        f'main(["predict", *{argv!r}]); '
         'print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)'
     )
     start = time.perf_counter()
@@ -171,13 +176,19 @@ def child_rss(scene: Path, model: Path, out: Path, device: str) -> tuple[int, fl
 def memory(args: argparse.Namespace, chip: Path, tmp: Path) -> None:
     clf = classifier(args.memory_backbone, args.memory_patch)
     model = export_model(clf.model, clf.metadata, tmp / 'model')
+    extra = ['--evaluation', args.memory_evaluation]
+    if args.memory_stride:
+        extra += ['--stride', str(args.memory_stride)]
     rss = {}
     for size in (2048, 8192):
         scene = mosaic(chip, tmp / f'mem{size}.tif', size)
-        rss[size], seconds = child_rss(scene, model, tmp / f'mem{size}', args.device)
+        rss[size], seconds = child_rss(
+            scene, model, tmp / f'mem{size}', args.device, extra
+        )
         summary = json.loads((tmp / f'mem{size}_summary.json').read_text())
         print(
             f'memory: {size}x{size} scene ({summary["patches"]} patches, '
+            f'{summary["options"]["evaluation"]} evaluation, stride {summary["options"]["stride"]}, '
             f'{args.memory_backbone}, patches of {args.memory_patch}): peak RSS {rss[size] / 1024:.0f} MiB, {seconds:.0f} s'
         )
         scene.unlink()
@@ -197,12 +208,18 @@ def main() -> None:
         '--memory-patch', type=int, default=128,
         help='patch size of the memory runs (fewer patches, same 1024-pixel windows)',
     )  # fmt: skip
+    parser.add_argument(
+        '--memory-evaluation', choices=['patch', 'dense'], default='patch'
+    )
+    parser.add_argument('--memory-stride', type=int, help='stride of the memory runs')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--skip-memory', action='store_true')
+    parser.add_argument('--skip-throughput', action='store_true')
     args = parser.parse_args()
     [chip] = sorted((REALDATA / 'sen1floods11').glob('*_S1Hand.tif'))
     with tempfile.TemporaryDirectory() as tmp:
-        throughput(args, chip, Path(tmp))
+        if not args.skip_throughput:
+            throughput(args, chip, Path(tmp))
         if not args.skip_memory:
             memory(args, chip, Path(tmp))
 
