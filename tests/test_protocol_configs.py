@@ -57,3 +57,47 @@ def test_stability_benchmark_compares_the_candidates_on_held_out_events(
         'DisCoM-KD', 'DisCoM-KD, DANN GRL ramp', 'DisCoM-KD, EMA weights', 'SAR-only',
     ]  # fmt: skip
     assert '--data.init_args.leave_out_block=0' in bench.args
+
+
+def test_stability_part2_reuses_part1s_reference_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    part1 = load_benchmark(ROOT / 'configs/benchmark/ombria_stability.yaml')
+    part2 = load_benchmark(ROOT / 'configs/benchmark/ombria_stability_part2.yaml')
+    # Same folder, arguments and reference configs: geokd benchmark reuses those runs.
+    assert part2.output_dir == part1.output_dir
+    assert part2.args == part1.args
+    assert part2.base_configs == part1.base_configs
+    reference = {m.name: m.configs for m in part1.methods}
+    for m in part2.methods:
+        if m.name in reference:
+            assert m.configs == reference[m.name]
+    assert len(part2.methods) == 7
+
+
+@pytest.mark.parametrize(
+    'method',
+    [
+        'discomkd_adv_weak',
+        'discomkd_lr_low',
+        'discomkd_unpaired',
+        'discomkd_val_events',
+        'single_modal_sar_val_events',
+    ],
+)
+def test_stability_part2_candidates_run_on_the_fixture(
+    method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    main([
+        'fit', '--config', 'configs/baselines/ombria.yaml',
+        '--config', f'configs/baselines/ombria/{method}.yaml',
+        f'--data.init_args.root={DATA}', '--data.init_args.download=false',
+        '--data.init_args.cache_dir', 'null', '--data.init_args.batch_size', '4',
+        '--data.init_args.leave_out_block', '0',
+        '--trainer.fast_dev_run', 'true', '--trainer.logger', 'false',
+        '--trainer.default_root_dir', str(tmp_path),
+        '--trainer.enable_progress_bar', 'false',
+        '--model.init_args.backbone', 'test_resnet',
+    ])  # fmt: skip

@@ -29,7 +29,10 @@ class OMBRIADataModule(MultiModalDataModule):
         leave_out_block: Test on this contiguous range of training tiles instead of
             the published test split (leave-events-out, see
             :class:`~geokd.datasets.OMBRIA`); None keeps the published split.
-        num_blocks: Number of contiguous ranges of ``leave_out_block``.
+        num_blocks: Number of contiguous ranges of ``leave_out_block`` and
+            ``val_block``.
+        val_block: Validate on this contiguous range of training tiles (events the
+            model does not train on) instead of a stratified ``val_fraction``.
         norm_method: 'per_patch' (default), 'standard' or 'percentile'.
         download: Download the OMBRIA repository archive if the data is absent.
         **kwargs: Passed to :class:`~geokd.datamodules.MultiModalDataModule`
@@ -47,6 +50,7 @@ class OMBRIADataModule(MultiModalDataModule):
         split_seed: int = 0,
         leave_out_block: int | None = None,
         num_blocks: int = 8,
+        val_block: int | None = None,
         norm_method: Method = 'per_patch',
         download: bool = False,
         **kwargs: Any,
@@ -64,6 +68,7 @@ class OMBRIADataModule(MultiModalDataModule):
             split_seed=split_seed,
             leave_out_block=leave_out_block,
             num_blocks=num_blocks,
+            val_block=val_block,
             download=download,
             **kwargs,
         )

@@ -106,7 +106,9 @@ class OMBRIA(NonGeoDataset):
     by number, are cut into ``num_blocks`` contiguous ranges; range k becomes the
     'test' split (the published test tiles are then unused) and train / val are
     drawn from the other ranges as above. A range holds about two to three events;
-    an event cut by a range boundary has tiles on both sides.
+    an event cut by a range boundary has tiles on both sides. With ``val_block`` = j,
+    'val' is range j instead of a stratified share, so that checkpoints are chosen
+    on events the model did not train on.
 
     The files are not physical values, which matters when a model meets real scenes:
 
@@ -137,7 +139,11 @@ class OMBRIA(NonGeoDataset):
         split_seed: Seed of that hold-out.
         leave_out_block: Make 'test' this contiguous range of training tiles (see
             above); None keeps the published test split.
-        num_blocks: Number of contiguous ranges of ``leave_out_block``.
+        num_blocks: Number of contiguous ranges of ``leave_out_block`` and
+            ``val_block``.
+        val_block: Make 'val' this contiguous range of training tiles (events
+            unseen in training; ``val_fraction`` and ``split_seed`` then do not
+            apply); None holds out a stratified ``val_fraction`` of tiles.
         transforms: Applied to each sample dict.
         download: Download the repository archive if the data is absent.
 
@@ -169,6 +175,7 @@ class OMBRIA(NonGeoDataset):
         split_seed: int = 0,
         leave_out_block: int | None = None,
         num_blocks: int = 8,
+        val_block: int | None = None,
         transforms: Callable[[Sample], Sample] | None = None,
         download: bool = False,
     ) -> None:
@@ -190,16 +197,11 @@ class OMBRIA(NonGeoDataset):
         self._verify()
         published_test = split == 'test' and leave_out_block is None
         self.folder = 'test' if published_test else 'train'
-        tiles = self._scan()
-        if leave_out_block is not None:
-            blocks = contiguous_blocks(len(tiles), num_blocks)
-            if not 0 <= leave_out_block < num_blocks:
-                msg = f'leave_out_block must be in 0..{num_blocks - 1}, got {leave_out_block}'
-                raise ValueError(msg)
-            out = set(blocks[leave_out_block])
-            tiles = [t for i, t in enumerate(tiles) if (i in out) == (split == 'test')]
+        tiles = self._blocks(
+            self._scan(), split, leave_out_block, val_block, num_blocks
+        )
         masks = [self._mask(t) for t in tiles]
-        if split != 'test':
+        if split != 'test' and val_block is None:
             tile_classes = [int(np.digitize(m.mean(), self.thresholds)) for m in masks]
             parts = stratified_split(
                 tile_classes, (1 - val_fraction, val_fraction, 0.0), split_seed
@@ -221,6 +223,40 @@ class OMBRIA(NonGeoDataset):
             for r, c in np.ndindex(grid.shape):
                 self.items.append((tile, r, c))
                 self.targets.append(int(grid[r, c]))
+
+    def _blocks(
+        self,
+        tiles: list[str],
+        split: str,
+        test_block: int | None,
+        val_block: int | None,
+        num_blocks: int,
+    ) -> list[str]:
+        """The tiles of ``split`` left by the contiguous ranges held out.
+
+        Raises:
+            ValueError: If a range is out of bounds, or both are the same.
+        """
+        held = {'leave_out_block': test_block, 'val_block': val_block}
+        for name, block in held.items():
+            if block is not None and not 0 <= block < num_blocks:
+                msg = f'{name} must be in 0..{num_blocks - 1}, got {block}'
+                raise ValueError(msg)
+        if test_block is not None and test_block == val_block:
+            msg = f'val_block and leave_out_block are both {val_block}: pick two ranges'
+            raise ValueError(msg)
+        if test_block is None and val_block is None:
+            return tiles
+        blocks = contiguous_blocks(len(tiles), num_blocks)
+        test = set(blocks[test_block]) if test_block is not None else set()
+        val = set(blocks[val_block]) if val_block is not None else set()
+        if split == 'test' and test_block is not None:
+            return [t for i, t in enumerate(tiles) if i in test]
+        if split == 'val' and val_block is not None:
+            return [t for i, t in enumerate(tiles) if i in val]
+        if split == 'test':  # the published test split: not a range
+            return tiles
+        return [t for i, t in enumerate(tiles) if i not in test | val]
 
     def _path(self, modality: str, kind: str, tile: str) -> str:
         """File of one tile: ``kind`` is 'after', 'before' or 'mask'."""

@@ -55,3 +55,12 @@ def test_fit_runs_with_discomkd(tmp_path: Path) -> None:
     )
     trainer.fit(task, dm)
     assert torch.isfinite(trainer.callback_metrics['train_loss'])
+
+
+def test_val_block_reaches_the_dataset() -> None:
+    dm = OMBRIADataModule(
+        root=str(FIXTURE), batch_size=4, val_block=1, leave_out_block=0, num_blocks=3
+    )
+    dm.setup('fit')
+    tiles = {t for t, _, _ in dm.val_dataset.items}
+    assert tiles == {f'{i:04d}' for i in range(7, 13)}

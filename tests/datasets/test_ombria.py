@@ -266,3 +266,40 @@ def test_leave_out_block_tests_on_a_contiguous_range_of_training_tiles() -> None
     assert not any(t >= '0019' for b in range(3) for t in tiles('test', b))
     with pytest.raises(ValueError, match=r'leave_out_block must be in 0\.\.2'):
         tiles('test', 3)
+
+
+def test_val_block_validates_on_a_contiguous_range_of_other_tiles() -> None:
+    def tiles(split: str, **kwargs: int) -> set[str]:
+        ds = OMBRIA(FIXTURE, split, num_blocks=3, **kwargs)
+        return {t for t, _, _ in ds.items}
+
+    # 18 training tiles, numbered 0001..0018: three ranges of six.
+    val = tiles('val', val_block=1, leave_out_block=0)
+    assert val == {f'{i:04d}' for i in range(7, 13)}
+    assert tiles('train', val_block=1, leave_out_block=0) == {
+        f'{i:04d}' for i in range(13, 19)
+    }
+    assert tiles('test', val_block=1, leave_out_block=0) == {
+        f'{i:04d}' for i in range(1, 7)
+    }
+    # Without leave_out_block, the published test split and the other ranges train.
+    assert tiles('test', val_block=2) == {'0019', '0020', '0021'}
+    train = tiles('train', val_block=2)
+    assert train == {f'{i:04d}' for i in range(1, 13)}
+    # The seed of the stratified hold-out no longer moves the split.
+    assert tiles('val', val_block=2, split_seed=1) == tiles('val', val_block=2)
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'match'),
+    [
+        ({'val_block': 3}, r'val_block must be in 0\.\.2, got 3'),
+        ({'val_block': -1}, r'val_block must be in 0\.\.2, got -1'),
+        ({'val_block': 1, 'leave_out_block': 1}, 'both 1: pick two ranges'),
+    ],
+)
+def test_val_block_out_of_range_or_on_the_test_range_is_refused(
+    kwargs: dict[str, int], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        OMBRIA(FIXTURE, 'val', num_blocks=3, **kwargs)
