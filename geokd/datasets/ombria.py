@@ -15,7 +15,7 @@ from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Path, Sample, download_url, extract_archive
 
 from .plot import plot_sample
-from .splits import contiguous_blocks, stratified_split
+from .splits import block_split, stratified_split
 from .utils import read_image
 
 #: Patch classes by flooded fraction: below 5 %, 5 to 50 %, from 50 %.
@@ -197,9 +197,7 @@ class OMBRIA(NonGeoDataset):
         self._verify()
         published_test = split == 'test' and leave_out_block is None
         self.folder = 'test' if published_test else 'train'
-        tiles = self._blocks(
-            self._scan(), split, leave_out_block, val_block, num_blocks
-        )
+        tiles = block_split(self._scan(), split, leave_out_block, val_block, num_blocks)
         masks = [self._mask(t) for t in tiles]
         if split != 'test' and val_block is None:
             tile_classes = [int(np.digitize(m.mean(), self.thresholds)) for m in masks]
@@ -223,40 +221,6 @@ class OMBRIA(NonGeoDataset):
             for r, c in np.ndindex(grid.shape):
                 self.items.append((tile, r, c))
                 self.targets.append(int(grid[r, c]))
-
-    def _blocks(
-        self,
-        tiles: list[str],
-        split: str,
-        test_block: int | None,
-        val_block: int | None,
-        num_blocks: int,
-    ) -> list[str]:
-        """The tiles of ``split`` left by the contiguous ranges held out.
-
-        Raises:
-            ValueError: If a range is out of bounds, or both are the same.
-        """
-        held = {'leave_out_block': test_block, 'val_block': val_block}
-        for name, block in held.items():
-            if block is not None and not 0 <= block < num_blocks:
-                msg = f'{name} must be in 0..{num_blocks - 1}, got {block}'
-                raise ValueError(msg)
-        if test_block is not None and test_block == val_block:
-            msg = f'val_block and leave_out_block are both {val_block}: pick two ranges'
-            raise ValueError(msg)
-        if test_block is None and val_block is None:
-            return tiles
-        blocks = contiguous_blocks(len(tiles), num_blocks)
-        test = set(blocks[test_block]) if test_block is not None else set()
-        val = set(blocks[val_block]) if val_block is not None else set()
-        if split == 'test' and test_block is not None:
-            return [t for i, t in enumerate(tiles) if i in test]
-        if split == 'val' and val_block is not None:
-            return [t for i, t in enumerate(tiles) if i in val]
-        if split == 'test':  # the published test split: not a range
-            return tiles
-        return [t for i, t in enumerate(tiles) if i not in test | val]
 
     def _path(self, modality: str, kind: str, tile: str) -> str:
         """File of one tile: ``kind`` is 'after', 'before' or 'mask'."""

@@ -75,3 +75,54 @@ def contiguous_blocks(n: int, num_blocks: int) -> list[list[int]]:
     size, extra = divmod(n, num_blocks)
     bounds = [k * size + min(k, extra) for k in range(num_blocks + 1)]
     return [list(range(a, b)) for a, b in itertools.pairwise(bounds)]
+
+
+def block_split[T](
+    items: Sequence[T],
+    split: str,
+    test_block: int | None,
+    val_block: int | None,
+    num_blocks: int,
+) -> list[T]:
+    """The items of ``split`` once contiguous ranges are held out for test and val.
+
+    Items are cut into ``num_blocks`` ranges (:func:`contiguous_blocks`); range
+    ``test_block`` is the 'test' split and range ``val_block`` the 'val' split, and
+    'train' is what both leave. A split whose range is None keeps every item the
+    other range leaves (its own hold-out, if any, is drawn by the caller).
+
+    Args:
+        items: Samples in acquisition order.
+        split: 'train', 'val' or 'test'.
+        test_block: Range held out as 'test', or None.
+        val_block: Range held out as 'val', or None.
+        num_blocks: Number of ranges.
+
+    Returns:
+        The items of ``split``, in order.
+
+    Raises:
+        DataError: If a range is out of bounds, or both are the same.
+    """
+    held = {'leave_out_block': test_block, 'val_block': val_block}
+    for name, block in held.items():
+        if block is not None and not 0 <= block < num_blocks:
+            msg = f'{name} must be in 0..{num_blocks - 1}, got {block}'
+            raise DataError(msg)
+    if test_block is not None and test_block == val_block:
+        msg = f'val_block and leave_out_block are both {val_block}: pick two ranges'
+        raise DataError(msg)
+    if test_block is None and val_block is None:
+        return list(items)
+    blocks = contiguous_blocks(len(items), num_blocks)
+    test = set(blocks[test_block]) if test_block is not None else set()
+    val = set(blocks[val_block]) if val_block is not None else set()
+    if split == 'test' and test_block is not None:
+        keep = test
+    elif split == 'val' and val_block is not None:
+        keep = val
+    elif split == 'test':  # the published test split: not a range
+        return list(items)
+    else:
+        keep = set(range(len(items))) - test - val
+    return [t for i, t in enumerate(items) if i in keep]

@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 
 from geokd.datasets import stratified_split
-from geokd.datasets.splits import contiguous_blocks
+from geokd.datasets.splits import block_split, contiguous_blocks
 from geokd.errors import DataError
 
 
@@ -39,3 +39,31 @@ def test_contiguous_blocks() -> None:
         contiguous_blocks(3, 4)
     with pytest.raises(DataError):
         contiguous_blocks(3, 1)
+
+
+def test_block_split_holds_out_a_test_and_a_val_range() -> None:
+    items = list(range(9))
+    assert block_split(items, 'test', 0, 2, 3) == [0, 1, 2]
+    assert block_split(items, 'val', 0, 2, 3) == [6, 7, 8]
+    assert block_split(items, 'train', 0, 2, 3) == [3, 4, 5]
+    # Without a val range, 'train' and 'val' share what the test range leaves.
+    assert block_split(items, 'val', 1, None, 3) == [0, 1, 2, 6, 7, 8]
+    # Without a test range, 'test' is not a range (the published split).
+    assert block_split(items, 'test', None, 1, 3) == items
+    assert block_split(items, 'train', None, 1, 3) == [0, 1, 2, 6, 7, 8]
+    assert block_split(items, 'train', None, None, 3) == items
+
+
+@pytest.mark.parametrize(
+    ('test', 'val', 'match'),
+    [
+        (3, None, r'leave_out_block must be in 0\.\.2, got 3'),
+        (None, -1, r'val_block must be in 0\.\.2, got -1'),
+        (1, 1, 'both 1'),
+    ],
+)
+def test_block_split_refuses_bad_ranges(
+    test: int | None, val: int | None, match: str
+) -> None:
+    with pytest.raises(DataError, match=match):
+        block_split(list(range(9)), 'train', test, val, 3)
