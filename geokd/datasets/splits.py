@@ -112,17 +112,18 @@ def block_split[T](
     if test_block is not None and test_block == val_block:
         msg = f'val_block and leave_out_block are both {val_block}: pick two ranges'
         raise DataError(msg)
-    if test_block is None and val_block is None:
+    if (test_block is None and val_block is None) or (
+        split == 'test' and test_block is None
+    ):
+        # No range held out, or the published test split (its items are no range).
         return list(items)
     blocks = contiguous_blocks(len(items), num_blocks)
     test = set(blocks[test_block]) if test_block is not None else set()
     val = set(blocks[val_block]) if val_block is not None else set()
-    if split == 'test' and test_block is not None:
+    if split == 'test':
         keep = test
     elif split == 'val' and val_block is not None:
         keep = val
-    elif split == 'test':  # the published test split: not a range
-        return list(items)
     else:
         keep = set(range(len(items))) - test - val
     return [t for i, t in enumerate(items) if i in keep]

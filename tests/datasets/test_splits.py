@@ -50,6 +50,8 @@ def test_block_split_holds_out_a_test_and_a_val_range() -> None:
     assert block_split(items, 'val', 1, None, 3) == [0, 1, 2, 6, 7, 8]
     # Without a test range, 'test' is not a range (the published split).
     assert block_split(items, 'test', None, 1, 3) == items
+    # ... whatever its size: the published test split of a fixture holds 3 tiles.
+    assert block_split([0, 1, 2], 'test', None, 1, 8) == [0, 1, 2]
     assert block_split(items, 'train', None, 1, 3) == [0, 1, 2, 6, 7, 8]
     assert block_split(items, 'train', None, None, 3) == items
 
