@@ -77,6 +77,32 @@ def test_stability_part2_reuses_part1s_reference_runs(
 
 
 @pytest.mark.parametrize(
+    ('losses', 'reference'),
+    [
+        ('ombria_stability_losses_range0.yaml', 'ombria_stability.yaml'),
+        ('ombria_stability_losses_range4.yaml', 'ombria_stability_range4.yaml'),
+    ],
+)
+def test_stability_loss_ablations_reuse_the_reference_runs_of_their_range(
+    losses: str, reference: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    ablations = load_benchmark(ROOT / 'configs/benchmark' / losses)
+    earlier = load_benchmark(ROOT / 'configs/benchmark' / reference)
+    # Same folder, arguments and configs: DisCoM-KD and SAR-only are not retrained.
+    assert ablations.output_dir == earlier.output_dir
+    assert ablations.args == earlier.args
+    assert ablations.base_configs == earlier.base_configs
+    runs = {m.name: m.configs for m in earlier.methods}
+    assert {m.name: m.configs for m in ablations.methods if m.name in runs} == {
+        name: runs[name] for name in ('DisCoM-KD', 'SAR-only')
+    }
+    ablated = {m.configs[0].rsplit('/', 1)[-1] for m in ablations.methods}
+    for loss in ('adv', 'mod', 'perp', 'aux'):
+        assert f'discomkd_no_{loss}.yaml' in ablated
+
+
+@pytest.mark.parametrize(
     'method',
     [
         'discomkd_adv_weak',
