@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from geokd.benchmark_file import load_benchmark
+from geokd.cli import build_cli
 from geokd.main import main
 
 ROOT = Path(__file__).parents[1]
@@ -100,6 +101,28 @@ def test_stability_loss_ablations_reuse_the_reference_runs_of_their_range(
     ablated = {m.configs[0].rsplit('/', 1)[-1] for m in ablations.methods}
     for loss in ('adv', 'mod', 'perp', 'aux'):
         assert f'discomkd_no_{loss}.yaml' in ablated
+
+
+@pytest.mark.parametrize('held_out', [0, 4])
+def test_stability_part5_validates_on_two_new_ranges_on_the_fixture(
+    held_out: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    bench = load_benchmark(
+        ROOT / f'configs/benchmark/ombria_stability_val_ranges{held_out}.yaml'
+    )
+    assert f'--data.init_args.leave_out_block={held_out}' in bench.args
+    [method] = [m for m in bench.methods if m.name == 'DisCoM-KD']
+    args = [
+        *[a for c in [*bench.base_configs, *method.configs] for a in ('--config', c)],
+        *bench.args,
+        f'--data.init_args.root={DATA}', '--data.init_args.download=false',
+        '--data.init_args.cache_dir', 'null', '--data.init_args.batch_size', '4',
+        '--trainer.logger', 'false', '--trainer.default_root_dir', str(tmp_path),
+    ]  # fmt: skip
+    datamodule = build_cli(args, run=False).datamodule
+    assert datamodule.kwargs['val_block'] == [2, 6]
+    main(['fit', *args, '--trainer.fast_dev_run', 'true'])
 
 
 @pytest.mark.parametrize(

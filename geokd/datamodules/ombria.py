@@ -31,8 +31,9 @@ class OMBRIADataModule(MultiModalDataModule):
             :class:`~geokd.datasets.OMBRIA`); None keeps the published split.
         num_blocks: Number of contiguous ranges of ``leave_out_block`` and
             ``val_block``.
-        val_block: Validate on this contiguous range of training tiles (events the
-            model does not train on) instead of a stratified ``val_fraction``.
+        val_block: Validate on this contiguous range of training tiles, or these
+            ranges (events the model does not train on), instead of a stratified
+            ``val_fraction``.
         norm_method: 'per_patch' (default), 'standard' or 'percentile'.
         download: Download the OMBRIA repository archive if the data is absent.
         **kwargs: Passed to :class:`~geokd.datamodules.MultiModalDataModule`
@@ -50,7 +51,7 @@ class OMBRIADataModule(MultiModalDataModule):
         split_seed: int = 0,
         leave_out_block: int | None = None,
         num_blocks: int = 8,
-        val_block: int | None = None,
+        val_block: int | list[int] | None = None,
         norm_method: Method = 'per_patch',
         download: bool = False,
         **kwargs: Any,

@@ -106,9 +106,9 @@ class OMBRIA(NonGeoDataset):
     by number, are cut into ``num_blocks`` contiguous ranges; range k becomes the
     'test' split (the published test tiles are then unused) and train / val are
     drawn from the other ranges as above. A range holds about two to three events;
-    an event cut by a range boundary has tiles on both sides. With ``val_block`` = j,
-    'val' is range j instead of a stratified share, so that checkpoints are chosen
-    on events the model did not train on.
+    an event cut by a range boundary has tiles on both sides. With ``val_block`` = j
+    (or a list of ranges), 'val' is range j instead of a stratified share, so that
+    checkpoints are chosen on events the model did not train on.
 
     The files are not physical values, which matters when a model meets real scenes:
 
@@ -141,9 +141,10 @@ class OMBRIA(NonGeoDataset):
             above); None keeps the published test split.
         num_blocks: Number of contiguous ranges of ``leave_out_block`` and
             ``val_block``.
-        val_block: Make 'val' this contiguous range of training tiles (events
-            unseen in training; ``val_fraction`` and ``split_seed`` then do not
-            apply); None holds out a stratified ``val_fraction`` of tiles.
+        val_block: Make 'val' this contiguous range of training tiles, or these
+            ranges (events unseen in training; ``val_fraction`` and ``split_seed``
+            then do not apply); None holds out a stratified ``val_fraction`` of
+            tiles.
         transforms: Applied to each sample dict.
         download: Download the repository archive if the data is absent.
 
@@ -175,7 +176,7 @@ class OMBRIA(NonGeoDataset):
         split_seed: int = 0,
         leave_out_block: int | None = None,
         num_blocks: int = 8,
-        val_block: int | None = None,
+        val_block: int | Sequence[int] | None = None,
         transforms: Callable[[Sample], Sample] | None = None,
         download: bool = False,
     ) -> None:

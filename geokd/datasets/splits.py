@@ -81,48 +81,56 @@ def block_split[T](
     items: Sequence[T],
     split: str,
     test_block: int | None,
-    val_block: int | None,
+    val_block: int | Sequence[int] | None,
     num_blocks: int,
 ) -> list[T]:
     """The items of ``split`` once contiguous ranges are held out for test and val.
 
     Items are cut into ``num_blocks`` ranges (:func:`contiguous_blocks`); range
-    ``test_block`` is the 'test' split and range ``val_block`` the 'val' split, and
-    'train' is what both leave. A split whose range is None keeps every item the
-    other range leaves (its own hold-out, if any, is drawn by the caller).
+    ``test_block`` is the 'test' split, the range or ranges ``val_block`` the 'val'
+    split, and 'train' is what both leave. A split whose range is None keeps every
+    item the other ranges leave (its own hold-out, if any, is drawn by the caller).
 
     Args:
         items: Samples in acquisition order.
         split: 'train', 'val' or 'test'.
         test_block: Range held out as 'test', or None.
-        val_block: Range held out as 'val', or None.
+        val_block: Range or ranges held out as 'val', or None.
         num_blocks: Number of ranges.
 
     Returns:
         The items of ``split``, in order.
 
     Raises:
-        DataError: If a range is out of bounds, or both are the same.
+        DataError: If a range is out of bounds, repeated, held out both as test and
+            as val, or if no range is left to train on.
     """
-    held = {'leave_out_block': test_block, 'val_block': val_block}
-    for name, block in held.items():
+    val_blocks = [val_block] if isinstance(val_block, int) else list(val_block or [])
+    held = [('leave_out_block', test_block)] + [('val_block', b) for b in val_blocks]
+    for name, block in held:
         if block is not None and not 0 <= block < num_blocks:
             msg = f'{name} must be in 0..{num_blocks - 1}, got {block}'
             raise DataError(msg)
-    if test_block is not None and test_block == val_block:
-        msg = f'val_block and leave_out_block are both {val_block}: pick two ranges'
+    if len(set(val_blocks)) < len(val_blocks):
+        msg = f'val_block repeats a range: {val_blocks}'
         raise DataError(msg)
-    if (test_block is None and val_block is None) or (
+    if test_block is not None and test_block in val_blocks:
+        msg = f'val_block and leave_out_block both hold range {test_block}: pick others'
+        raise DataError(msg)
+    if len({test_block, *val_blocks} - {None}) == num_blocks:
+        msg = f'val_block and leave_out_block hold out all {num_blocks} ranges: none trains'
+        raise DataError(msg)
+    if (test_block is None and not val_blocks) or (
         split == 'test' and test_block is None
     ):
         # No range held out, or the published test split (its items are no range).
         return list(items)
     blocks = contiguous_blocks(len(items), num_blocks)
     test = set(blocks[test_block]) if test_block is not None else set()
-    val = set(blocks[val_block]) if val_block is not None else set()
+    val = {i for b in val_blocks for i in blocks[b]}
     if split == 'test':
         keep = test
-    elif split == 'val' and val_block is not None:
+    elif split == 'val' and val_blocks:
         keep = val
     else:
         keep = set(range(len(items))) - test - val

@@ -290,12 +290,24 @@ def test_val_block_validates_on_a_contiguous_range_of_other_tiles() -> None:
     assert tiles('val', val_block=2, split_seed=1) == tiles('val', val_block=2)
 
 
+def test_val_block_may_hold_several_ranges() -> None:
+    def tiles(split: str, **kwargs: int) -> set[str]:
+        ds = OMBRIA(FIXTURE, split, num_blocks=3, val_block=[2, 1], **kwargs)
+        return {t for t, _, _ in ds.items}
+
+    assert tiles('val') == {f'{i:04d}' for i in range(7, 19)}
+    assert tiles('train') == {f'{i:04d}' for i in range(1, 7)}
+    assert tiles('test') == {'0019', '0020', '0021'}
+    with pytest.raises(ValueError, match='hold out all 3 ranges: none trains'):
+        tiles('val', leave_out_block=0)
+
+
 @pytest.mark.parametrize(
     ('kwargs', 'match'),
     [
         ({'val_block': 3}, r'val_block must be in 0\.\.2, got 3'),
         ({'val_block': -1}, r'val_block must be in 0\.\.2, got -1'),
-        ({'val_block': 1, 'leave_out_block': 1}, 'both 1: pick two ranges'),
+        ({'val_block': 1, 'leave_out_block': 1}, 'both hold range 1: pick others'),
     ],
 )
 def test_val_block_out_of_range_or_on_the_test_range_is_refused(

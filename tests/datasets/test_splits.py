@@ -56,16 +56,29 @@ def test_block_split_holds_out_a_test_and_a_val_range() -> None:
     assert block_split(items, 'train', None, None, 3) == items
 
 
+def test_block_split_validates_on_several_ranges() -> None:
+    items = list(range(12))
+    assert block_split(items, 'val', 0, [3, 1], 4) == [3, 4, 5, 9, 10, 11]
+    assert block_split(items, 'train', 0, [3, 1], 4) == [6, 7, 8]
+    assert block_split(items, 'test', 0, [3, 1], 4) == [0, 1, 2]
+    # One range in a list is that range.
+    assert block_split(items, 'val', 0, [2], 4) == block_split(items, 'val', 0, 2, 4)
+
+
 @pytest.mark.parametrize(
     ('test', 'val', 'match'),
     [
         (3, None, r'leave_out_block must be in 0\.\.2, got 3'),
         (None, -1, r'val_block must be in 0\.\.2, got -1'),
-        (1, 1, 'both 1'),
+        (1, 1, 'both hold range 1'),
+        (2, [0, 2], 'both hold range 2'),
+        (None, [0, 3], r'val_block must be in 0\.\.2, got 3'),
+        (None, [1, 1], r'val_block repeats a range: \[1, 1\]'),
+        (0, [1, 2], 'hold out all 3 ranges: none trains'),
     ],
 )
 def test_block_split_refuses_bad_ranges(
-    test: int | None, val: int | None, match: str
+    test: int | None, val: int | list[int] | None, match: str
 ) -> None:
     with pytest.raises(DataError, match=match):
         block_split(list(range(9)), 'train', test, val, 3)
