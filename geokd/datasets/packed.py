@@ -7,6 +7,7 @@ split is read by slicing a memory-mapped ``.npy`` file instead.
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,8 +30,10 @@ def pack(
 ) -> None:
     """Write every sample of ``dataset`` into ``directory`` (skipped if already there).
 
-    The arrays are written under a temporary name and the folder is renamed at the
-    end, so an interrupted build never looks complete.
+    The arrays are written under a temporary name of this process's own and the folder
+    is renamed at the end, so an interrupted build never looks complete and two jobs
+    sharing a cache (two benchmarks, or DDP ranks) never write into each other's files:
+    the first to finish wins, the other's copy is discarded.
 
     Args:
         dataset: Samples with ``image_<m>`` of one shape per modality, and ``label``.
@@ -40,9 +43,31 @@ def pack(
     """
     if os.path.isfile(os.path.join(directory, _DONE)):
         return
-    tmp = directory + '.partial'
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    parent, name = os.path.split(os.path.abspath(directory))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'{name}.partial-', dir=parent)
+    try:
+        _write(dataset, modalities, tmp, num_workers)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.isfile(os.path.join(directory, _DONE)):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    shutil.rmtree(directory, ignore_errors=True)
+    try:
+        os.rename(tmp, directory)
+    except OSError:
+        # Another job renamed its complete copy in between: keep that one.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.path.isfile(os.path.join(directory, _DONE)):
+            raise
+
+
+def _write(
+    dataset: Dataset[Sample], modalities: Sequence[str], tmp: str, num_workers: int
+) -> None:
+    """Write the arrays of :func:`pack` into the temporary folder ``tmp``."""
     n = dataset_length(dataset)
     loader = DataLoader(dataset, batch_size=64, num_workers=num_workers)
     arrays: dict[str, np.memmap] = {}
@@ -64,8 +89,6 @@ def pack(
     np.save(os.path.join(tmp, 'label.npy'), labels)
     with open(os.path.join(tmp, _DONE), 'w') as f:
         json.dump({'samples': n, 'modalities': list(modalities)}, f)
-    shutil.rmtree(directory, ignore_errors=True)
-    os.rename(tmp, directory)
 
 
 class PackedDataset(NonGeoDataset):
