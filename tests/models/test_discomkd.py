@@ -49,6 +49,28 @@ def test_reference_sizes() -> None:
     assert model.d_adv.out_features == 2
 
 
+def test_batchnorm_statistics_stay_per_modality() -> None:
+    # Issue 17 asked whether BatchNorm mixes the sensors' statistics: it cannot. Every
+    # BatchNorm lives in one modality's branch, the shared heads hold none, and a
+    # training step on SAR alone leaves every Sentinel-2 running statistic untouched.
+    model = DisCoMKD({'ms': 13, 'sar': 2}, 10, backbone=BACKBONE)
+    shared = [model.aux_head, model.d_inf, model.d_irr, model.d_adv]
+    norms = (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm)
+    assert not [m for head in shared for m in head.modules() if isinstance(m, norms)]
+    before = {k: v.clone() for k, v in model.branches['ms'].state_dict().items()}
+    sar_bn = {k: v.clone() for k, v in model.branches['sar'].state_dict().items()}
+    model.train()
+    model({'sar': 5 * torch.randn(8, 2, 32, 32) + 3})
+    after = model.branches['ms'].state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    moved = [
+        k
+        for k, v in model.branches['sar'].state_dict().items()
+        if k.endswith('running_mean') and not torch.equal(v, sar_bn[k])
+    ]
+    assert moved  # the SAR branch's own statistics did move
+
+
 def test_needs_two_modalities() -> None:
     with pytest.raises(ValueError, match='at least two'):
         DisCoMKD({'sar': 2}, 10, backbone=BACKBONE)
