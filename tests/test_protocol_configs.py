@@ -31,6 +31,23 @@ def test_paper_protocol_parts_cover_the_table(monkeypatch: pytest.MonkeyPatch) -
     assert [m.name for m in precision.methods] == ['DisCoM-KD, fp32', 'DisCoM-KD, bf16']
 
 
+@pytest.mark.parametrize('held_out', [0, 4])
+def test_paper_protocol_on_held_out_events_is_part1_but_for_the_split(
+    held_out: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    bench = load_benchmark(
+        ROOT / f'configs/benchmark/ombria_paper_heldout{held_out}.yaml'
+    )
+    part1 = load_benchmark(ROOT / 'configs/benchmark/ombria_paper_part1.yaml')
+    assert bench.base_configs == part1.base_configs
+    assert bench.args == [*part1.args, f'--data.init_args.leave_out_block={held_out}']
+    assert [(m.name, m.configs) for m in bench.methods] == [
+        (m.name, m.configs) for m in part1.methods
+    ]
+    assert bench.output_dir not in {load_benchmark(p).output_dir for p in PARTS}
+
+
 @pytest.mark.parametrize('base', ['ombria_paper', 'ombria_paper_paired'])
 def test_paper_protocol_base_runs_on_the_fixture(
     base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
