@@ -63,13 +63,21 @@ def test_last(run_dir: Path, classifier: str) -> dict[str, float]:
 
 
 def read_runs(paths: list[Path], classifier: str) -> list[dict[str, Any]]:
-    """Rows of the benchmarks' ``runs.csv`` for one classifier, first seen kept."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    """Rows of the benchmarks' ``runs.csv`` for one classifier, each run once.
+
+    Parts of a study that share an output folder list the same runs; a method of
+    another folder (another held-out range) keeps its own row, named with its folder.
+    """
+    rows: dict[str, dict[str, Any]] = {}
     for path in paths:
         with path.open() as f:
             for row in csv.DictReader(f):
                 if row['classifier'] == classifier:
-                    rows.setdefault((row['method'], row['seed']), row)
+                    rows.setdefault(row['run_dir'], row)
+    folders = {str(Path(r['run_dir']).parents[1]) for r in rows.values()}
+    if len(folders) > 1:
+        for row in rows.values():
+            row['method'] += f' ({Path(row["run_dir"]).parents[1]})'
     return list(rows.values())
 
 
